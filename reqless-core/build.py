@@ -1,0 +1,119 @@
+"""Build the reqless core from its Lua modules.
+
+Standard library only, so it runs anywhere Python does::
+
+    python reqless-core/build.py --out reqless.lua              # EVAL script
+    python reqless-core/build.py --function --out reqless-fn.lua  # FUNCTION LOAD library
+
+Both forms are concatenations of the same modules in ``lib/``; only the last
+lines differ: the EVAL script dispatches ``KEYS``/``ARGV`` straight away, the
+Function library registers one function (``reqless``) that dispatches its
+arguments the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LIB = HERE / "lib"
+
+# Concatenation order: every module may use what the modules before it define.
+MODULES = (
+    "base.lua",
+    "config.lua",
+    "stats.lua",
+    "history.lua",
+    "throttle.lua",
+    "job.lua",
+    "job_commands.lua",
+    "queue.lua",
+    "queue_commands.lua",
+    "recurring.lua",
+    "patterns.lua",
+    "workers.lua",
+    "commands.lua",
+)
+
+FUNCTION_LIBRARY = "reqless"
+FUNCTION_NAME = "reqless"
+
+_BLOCK_COMMENT = re.compile(r"--\[(=*)\[.*?\]\1\]", re.DOTALL)
+
+
+def version() -> str:
+    """The core's version, from ``reqless-core/VERSION``."""
+    return (HERE / "VERSION").read_text().strip()
+
+
+def strip_comments(source: str) -> str:
+    """Drop block comments, whole-line comments and blank lines.
+
+    Trailing comments after code are kept: telling them apart from ``--``
+    inside a string literal needs a Lua lexer, and they cost nothing at run time.
+    """
+    source = _BLOCK_COMMENT.sub("", source)
+    kept = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        kept.append(line.rstrip())
+    return "\n".join(kept)
+
+
+def body() -> str:
+    """All modules, comments stripped, in dependency order."""
+    parts = []
+    for name in MODULES:
+        parts.append(strip_comments((LIB / name).read_text()))
+    return "\n".join(parts)
+
+
+def eval_script() -> str:
+    """The single script for ``EVAL``/``EVALSHA <sha> 0 <command> <now> ...``."""
+    return "\n".join(
+        [
+            f"-- reqless-core {version()} (EVAL script)",
+            body(),
+            "return Reqless.dispatch(KEYS, ARGV)",
+            "",
+        ]
+    )
+
+
+def function_library() -> str:
+    """The library for ``FUNCTION LOAD``; called as ``FCALL reqless 0 <command> <now> ...``."""
+    return "\n".join(
+        [
+            f"#!lua name={FUNCTION_LIBRARY}",
+            f"-- reqless-core {version()} (Function library)",
+            body(),
+            f"redis.register_function('{FUNCTION_NAME}', Reqless.dispatch)",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="file to write ('-' for stdout)")
+    parser.add_argument(
+        "--function",
+        action="store_true",
+        help="write the FUNCTION LOAD library instead of the EVAL script",
+    )
+    args = parser.parse_args(argv)
+    text = function_library() if args.function else eval_script()
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
