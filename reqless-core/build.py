@@ -32,6 +32,7 @@ MODULES = (
     "job_commands.lua",
     "queue.lua",
     "queue_commands.lua",
+    "listings.lua",
     "recurring.lua",
     "patterns.lua",
     "workers.lua",
@@ -86,13 +87,26 @@ def eval_script() -> str:
 
 
 def function_library() -> str:
-    """The library for ``FUNCTION LOAD``; called as ``FCALL reqless 0 <command> <now> ...``."""
+    """The library for ``FUNCTION LOAD``; called as ``FCALL reqless 0 <command> <now> ...``.
+
+    While a library loads, the server hides everything but
+    ``redis.register_function`` (no ``math``, ``cjson`` or ``redis.call``), so
+    the modules are wrapped in a function that the first call runs; the
+    tables it builds then live as long as the library.
+    """
     return "\n".join(
         [
             f"#!lua name={FUNCTION_LIBRARY}",
             f"-- reqless-core {version()} (Function library)",
+            "local reqless_core",
+            "local function build_reqless_core()",
             body(),
-            f"redis.register_function('{FUNCTION_NAME}', Reqless.dispatch)",
+            "return Reqless",
+            "end",
+            f"redis.register_function('{FUNCTION_NAME}', function(keys, args)",
+            "  if reqless_core == nil then reqless_core = build_reqless_core() end",
+            "  return reqless_core.dispatch(keys, args)",
+            "end)",
             "",
         ]
     )

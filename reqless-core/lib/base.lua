@@ -1,0 +1,156 @@
+-- Shared helpers: the Reqless table every module hangs off, argument checks,
+-- JSON helpers and the key names of the schema (protocol section 2.2).
+--
+-- Everything is a field of a module table rather than a top-level local:
+-- Lua 5.1 allows 200 locals per chunk and 60 upvalues per function, and the
+-- Function form keeps these tables alive between calls, so nothing here may
+-- hold per-call state.
+
+local Reqless = {}
+local Config = {}
+local Stats = {}
+local History = {}
+local Throttle = {}
+local Job = {}
+local JobCommands = {}
+local Queue = {}
+local QueueCommands = {}
+local Recurring = {}
+local Listings = {}
+local Patterns = {}
+local Workers = {}
+
+-- Bound by Reqless.dispatch: a Function library may not touch redis.call
+-- or cjson while it is being loaded.
+local call, encode, decode
+local floor = math.floor
+local huge = math.huge
+local tonumber = tonumber
+local tostring = tostring
+local type = type
+local unpack = unpack
+local format = string.format
+
+-- Lua's tonumber, minus NaN and the infinities: those would later make the
+-- JSON encoder fail or poison a sorted-set score, so they are rejected up front.
+function Reqless.number(value)
+  local n = tonumber(value)
+  if n == nil or n ~= n or n == huge or n == -huge then
+    return nil
+  end
+  return n
+end
+
+-- A number argument with a default, or an error naming the bad value.
+function Reqless.number_or(value, default, message)
+  if value == nil then
+    return default
+  end
+  local n = Reqless.number(value)
+  if n == nil then
+    error(message .. tostring(value))
+  end
+  return n
+end
+
+-- Decode a JSON argument; the decoder raises on malformed text, and a text
+-- that decodes to false gets the command's own message.
+function Reqless.json(value, message)
+  if value == nil then
+    error(message .. 'nil')
+  end
+  local decoded = decode(value)
+  if not decoded then
+    error(message .. tostring(value))
+  end
+  return decoded
+end
+
+-- Top-level JSON lists go out as "[]" when empty (cjson would send "{}").
+function Reqless.list(items)
+  if #items == 0 then
+    return '[]'
+  end
+  return encode(items)
+end
+
+-- Trailing "name value" option pairs as a table; later pairs win. An odd
+-- count is an error only for commands that give an `odd_message`.
+function Reqless.options(args, first, odd_message)
+  local count = #args - first + 1
+  if odd_message and count > 0 and count % 2 == 1 then
+    error(odd_message .. tostring(args))
+  end
+  local options = {}
+  for i = first, #args, 2 do
+    options[args[i]] = args[i + 1]
+  end
+  return options
+end
+
+-- The members of a decoded JSON array (or an empty object) as a Lua list.
+function Reqless.array(value)
+  if type(value) ~= 'table' then
+    return nil
+  end
+  for key in pairs(value) do
+    if type(key) ~= 'number' then
+      return nil
+    end
+  end
+  return value
+end
+
+function Reqless.contains(items, wanted)
+  for i = 1, #items do
+    if items[i] == wanted then
+      return true
+    end
+  end
+  return false
+end
+
+-- The text a tag is indexed under: strings as they are, numbers in decimal.
+function Reqless.tag_name(tag)
+  if type(tag) == 'number' then
+    if tag == floor(tag) and tag > -1e15 and tag < 1e15 then
+      return format('%d', tag)
+    end
+    return tostring(tag)
+  end
+  return tag
+end
+
+-- Start of the UTC day containing t (floored modulo), as key text.
+function Reqless.day(t)
+  return format('%d', t - (t % 86400))
+end
+
+-- The job hash's `time` field is written with %.20f, as the reference does.
+function Reqless.time_text(t)
+  return format('%.20f', t)
+end
+
+-- Call a variadic Redis command in slices, so a long argument list cannot
+-- overflow Lua's C stack in unpack().
+function Reqless.call_many(command, key, items)
+  local size = #items
+  if size == 0 then
+    return call(command, key)
+  end
+  for i = 1, size, 1000 do
+    local last = i + 999
+    if last > size then
+      last = size
+    end
+    call(command, key, unpack(items, i, last))
+  end
+end
+
+function Reqless.job_key(jid)
+  return 'ql:j:' .. jid
+end
+
+function Reqless.queue_key(queue, kind)
+  return 'ql:q:' .. queue .. '-' .. kind
+end

@@ -1,0 +1,197 @@
+-- Jobs (protocol 2.3, 2.6): the job hash, the job object clients receive,
+-- and the bookkeeping shared by the commands that move jobs around: tags,
+-- dependency edges, queue sets, deletion.
+
+-- The fields that make up a job object, in the order Job.object reads them.
+Job.OBJECT_FIELDS = {
+  'jid', 'klass', 'state', 'queue', 'worker', 'priority', 'expires', 'retries',
+  'remaining', 'data', 'tags', 'failure', 'throttles', 'spawned_from_jid', 'history',
+}
+
+function Job.require_jid(jid)
+  if jid == nil then
+    error('Job(): no jid provided')
+  end
+  return jid
+end
+
+function Job.is_tracked(jid)
+  return call('zscore', 'ql:tracked', jid) ~= false
+end
+
+-- Remove the jid from the five per-queue sets a job can sit in.
+function Job.leave_queue(queue, jid)
+  local base = 'ql:q:' .. queue .. '-'
+  call('zrem', base .. 'work', jid)
+  call('zrem', base .. 'locks', jid)
+  call('zrem', base .. 'scheduled', jid)
+  call('zrem', base .. 'depends', jid)
+  call('zrem', base .. 'throttled', jid)
+end
+
+-- Index one tag for a job (protocol 4.15).
+function Job.index_tag(jid, tag, now)
+  local name = Reqless.tag_name(tag)
+  call('zadd', 'ql:t:' .. name, now, jid)
+  call('zincrby', 'ql:tags', 1, name)
+end
+
+-- Drop one tag's index entry for a job; the counter falls with it.
+function Job.unindex_tag(jid, tag)
+  local name = Reqless.tag_name(tag)
+  call('zrem', 'ql:t:' .. name, jid)
+  if call('zcard', 'ql:t:' .. name) == 0 then
+    call('zrem', 'ql:tags', name)
+  else
+    call('zincrby', 'ql:tags', -1, name)
+  end
+end
+
+-- Delete a job and its tag index entries, history and dependency set.
+function Job.delete(jid, tags)
+  if tags == nil then
+    tags = call('hget', Reqless.job_key(jid), 'tags')
+  end
+  if tags then
+    local list = decode(tags)
+    for i = 1, #list do
+      Job.unindex_tag(jid, list[i])
+    end
+  end
+  local key = Reqless.job_key(jid)
+  call('del', key, key .. '-history', key .. '-dependencies')
+end
+
+-- Add "jid depends on dep" for each dep that exists and is not complete;
+-- returns how many edges were added.
+function Job.depend_on(jid, deps)
+  local added = 0
+  for i = 1, #deps do
+    local dep = deps[i]
+    local state = call('hget', Reqless.job_key(dep), 'state')
+    if state and state ~= 'complete' then
+      call('sadd', Reqless.job_key(dep) .. '-dependents', jid)
+      call('sadd', Reqless.job_key(jid) .. '-dependencies', dep)
+      added = added + 1
+    end
+  end
+  return added
+end
+
+function Job.remove_edge(jid, dep)
+  call('srem', Reqless.job_key(jid) .. '-dependencies', dep)
+  call('srem', Reqless.job_key(dep) .. '-dependents', jid)
+end
+
+-- A job whose dependencies are all gone leaves the depends set: for its
+-- deferred `scheduled` time if it has one, else straight to work.
+function Job.release_from_depends(jid, now, honour_schedule)
+  local fields = call('hmget', Reqless.job_key(jid), 'queue', 'priority', 'scheduled')
+  local queue = fields[1]
+  if not queue or queue == '' then
+    return
+  end
+  call('zrem', Reqless.queue_key(queue, 'depends'), jid)
+  if honour_schedule and fields[3] then
+    call('zadd', Reqless.queue_key(queue, 'scheduled'), fields[3], jid)
+    call('hset', Reqless.job_key(jid), 'state', 'scheduled')
+    call('hdel', Reqless.job_key(jid), 'scheduled')
+  else
+    call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(tonumber(fields[2]) or 0, now), jid)
+    call('hset', Reqless.job_key(jid), 'state', 'waiting')
+  end
+end
+
+-- After `jid` completed: every dependent loses the edge, and those left
+-- with no dependencies move on (protocol 4.8).
+function Job.release_dependents(jid, now)
+  local key = Reqless.job_key(jid) .. '-dependents'
+  local dependents = call('smembers', key)
+  for i = 1, #dependents do
+    local dependent = dependents[i]
+    call('srem', Reqless.job_key(dependent) .. '-dependencies', jid)
+    if call('scard', Reqless.job_key(dependent) .. '-dependencies') == 0 then
+      Job.release_from_depends(dependent, now, true)
+    end
+  end
+  call('del', key)
+end
+
+-- Record a failure in its group list (newest first) and the group set.
+function Job.file_failure(jid, group)
+  call('sadd', 'ql:failures', group)
+  call('lpush', 'ql:f:' .. group, jid)
+end
+
+-- Take a jid out of a failure group, dropping the group when it empties.
+function Job.unfile_failure(jid, group)
+  local key = 'ql:f:' .. group
+  call('lrem', key, 0, jid)
+  if call('llen', key) == 0 then
+    call('srem', 'ql:failures', group)
+  end
+end
+
+-- The job object of protocol 2.6, as a Lua table (nil if there is no job).
+-- `tracked` may be passed when the caller already knows it.
+function Job.object(jid, tracked)
+  local key = Reqless.job_key(jid)
+  local f = call('hmget', key, unpack(Job.OBJECT_FIELDS))
+  if not f[1] then
+    return nil
+  end
+  if f[15] then
+    History.migrate(jid, f[15])
+  end
+  if tracked == nil then
+    tracked = Job.is_tracked(jid)
+  end
+  local failure = {}
+  if f[12] and f[12] ~= '' then
+    failure = decode(f[12])
+  end
+  local throttles = {}
+  if f[13] and f[13] ~= '' then
+    throttles = decode(f[13])
+  end
+  local tags = {}
+  if f[11] and f[11] ~= '' then
+    tags = decode(f[11])
+  end
+  local worker = f[5]
+  if not worker then
+    worker = ''
+  end
+  return {
+    jid = f[1],
+    klass = f[2],
+    state = f[3],
+    queue = f[4],
+    worker = worker,
+    tracked = tracked,
+    priority = tonumber(f[6]),
+    expires = tonumber(f[7]) or 0,
+    retries = tonumber(f[8]),
+    remaining = floor(tonumber(f[9]) or 0),
+    data = f[10],
+    tags = tags,
+    history = History.read(jid),
+    failure = failure,
+    throttles = throttles,
+    spawned_from_jid = f[14],
+    dependents = call('smembers', key .. '-dependents'),
+    dependencies = call('smembers', key .. '-dependencies'),
+  }
+end
+
+-- Job objects for a list of jids, skipping the ones that no longer exist.
+function Job.objects(jids)
+  local out = {}
+  for i = 1, #jids do
+    local object = Job.object(jids[i])
+    if object then
+      out[#out + 1] = object
+    end
+  end
+  return out
+end

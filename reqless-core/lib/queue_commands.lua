@@ -1,0 +1,385 @@
+-- The queue.* and queues.* commands (protocol 3.28-3.47).
+
+-- Everything queue.put checks, before anything is written (protocol 3.35).
+function QueueCommands.parse_put(a)
+  local worker, queue, jid, klass, data = a[1], a[2], a[3], a[4], a[5]
+  Queue.require_name(queue)
+  if jid == nil then
+    error('Put(): Arg "jid" missing')
+  end
+  if klass == nil then
+    error('Put(): Arg "klass" missing')
+  end
+  Reqless.json(data, 'Put(): Arg "data" missing or not JSON: ')
+  local delay = Reqless.number(a[6])
+  if delay == nil then
+    error('Put(): Arg "delay" not a number: ' .. tostring(a[6]))
+  end
+  local options = Reqless.options(a, 7, 'Odd number of additional args: ')
+  local put = {
+    worker = worker, queue = queue, jid = jid, klass = klass, data = data, delay = delay,
+    options = options,
+  }
+  if options.retries ~= nil then
+    put.retries = Reqless.number(options.retries)
+    if put.retries == nil then
+      error('Put(): Arg "retries" not a number: ' .. options.retries)
+    end
+  end
+  if options.tags ~= nil then
+    put.tags = Reqless.array(Reqless.json(options.tags, 'Put(): Arg "tags" not JSON'))
+    if put.tags == nil then
+      error('Put(): Arg "tags" not JSON' .. options.tags)
+    end
+    for i = 1, #put.tags do
+      local kind = type(put.tags[i])
+      if kind ~= 'string' and kind ~= 'number' then
+        error('Put(): Arg "tags" not JSON' .. options.tags)
+      end
+    end
+  end
+  if options.priority ~= nil then
+    put.priority = Reqless.number(options.priority)
+    if put.priority == nil then
+      error('Put(): Arg "priority" not a number' .. options.priority)
+    end
+  end
+  put.depends = {}
+  if options.depends ~= nil then
+    put.depends = Reqless.array(Reqless.json(options.depends, 'Put(): Arg "depends" not JSON: '))
+    if put.depends == nil then
+      error('Put(): Arg "depends" not JSON: ' .. options.depends)
+    end
+  end
+  put.throttles = {}
+  if options.throttles ~= nil then
+    put.throttles = Reqless.array(Reqless.json(options.throttles, 'Put(): Arg "throttles" not JSON array: '))
+    if put.throttles == nil then
+      error('Put(): Arg "throttles" not JSON array: ' .. options.throttles)
+    end
+  end
+  return put
+end
+
+function QueueCommands.put(now, a)
+  return QueueCommands.place(now, QueueCommands.parse_put(a))
+end
+
+function QueueCommands.requeue(now, a)
+  local jid = a[3]
+  if jid == nil then
+    error('Requeue(): Arg "jid" missing')
+  end
+  if call('exists', Reqless.job_key(jid)) == 0 then
+    error('Requeue(): Job ' .. jid .. ' does not exist')
+  end
+  return QueueCommands.put(now, a)
+end
+
+-- Write a validated put (protocol 3.35 effects 1-15).
+function QueueCommands.place(now, put)
+  local jid, queue, worker = put.jid, put.queue, put.worker
+  local key = Reqless.job_key(jid)
+  local old = call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
+    'failure', 'history')
+  local old_state, old_queue, old_worker = old[1], old[2], old[3]
+  local tags = put.tags
+  if old[5] then
+    local old_tags = decode(old[5])
+    for i = 1, #old_tags do
+      Job.unindex_tag(jid, old_tags[i])
+    end
+    if tags == nil then
+      tags = old_tags
+    end
+  end
+  tags = tags or {}
+  local priority = put.priority or tonumber(old[4]) or 0
+  local retries = put.retries or tonumber(old[6]) or 5
+  if #put.depends > 0 then
+    local wanted = {}
+    for i = 1, #put.depends do
+      wanted[put.depends[i]] = true
+    end
+    local current = call('smembers', key .. '-dependencies')
+    for i = 1, #current do
+      if not wanted[current[i]] then
+        Job.remove_edge(jid, current[i])
+      end
+    end
+  end
+  call('publish', 'ql:log', encode({ jid = jid, event = 'put', queue = queue }))
+  History.append(jid, now, 'put', { queue = queue }, old[8])
+  local throttles = put.throttles
+  if old_queue and old_queue ~= '' then
+    Job.leave_queue(old_queue, jid)
+    local kept = {}
+    for i = 1, #throttles do
+      if throttles[i] ~= 'ql:q:' .. old_queue then
+        kept[#kept + 1] = throttles[i]
+      end
+    end
+    throttles = kept
+  end
+  if old_worker and old_worker ~= '' then
+    call('zrem', 'ql:w:' .. old_worker .. ':jobs', jid)
+    if old_worker ~= worker then
+      local event = encode({ jid = jid, event = 'lock_lost', worker = old_worker })
+      call('publish', 'ql:w:' .. old_worker, event)
+      call('publish', 'ql:log', event)
+    end
+  end
+  if old_state == 'complete' then
+    call('zrem', 'ql:completed', jid)
+  end
+  for i = 1, #tags do
+    Job.index_tag(jid, tags[i], now)
+  end
+  if old_state == 'failed' and old[7] then
+    local failure = decode(old[7])
+    if failure.group then
+      Job.unfile_failure(jid, failure.group)
+      Stats.count(queue, tonumber(failure.when) or now, 'failed', -1)
+    end
+  end
+  throttles[#throttles + 1] = 'ql:q:' .. queue
+  Job.depend_on(jid, put.depends)
+  local has_dependencies = call('scard', key .. '-dependencies') > 0
+  local state = 'waiting'
+  local blocked_by
+  if has_dependencies then
+    state = 'depends'
+  elseif put.delay > 0 then
+    state = 'scheduled'
+  else
+    blocked_by = Throttle.first_unavailable(throttles)
+  end
+  call('hset', key, 'jid', jid, 'klass', put.klass, 'data', put.data, 'priority', priority,
+    'tags', encode(tags), 'state', state, 'worker', '', 'expires', 0, 'queue', queue,
+    'retries', retries, 'remaining', retries, 'time', Reqless.time_text(now),
+    'throttles', encode(throttles))
+  if has_dependencies then
+    call('zadd', Reqless.queue_key(queue, 'depends'), now, jid)
+    if put.delay > 0 then
+      call('hset', key, 'scheduled', now + put.delay)
+    end
+  elseif put.delay > 0 then
+    call('zadd', Reqless.queue_key(queue, 'scheduled'), now + put.delay, jid)
+  elseif blocked_by then
+    Queue.throttle(queue, jid, blocked_by, now, 'waiting', false)
+  else
+    call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(priority, now), jid)
+  end
+  call('zadd', 'ql:queues', 'NX', now, queue)
+  if Job.is_tracked(jid) then
+    call('publish', 'ql:put', jid)
+  end
+  return jid
+end
+
+function QueueCommands.pop(now, a)
+  local queue, worker = Queue.require_name(a[1]), a[2]
+  if worker == nil then
+    error('Pop(): Arg "worker" missing')
+  end
+  local limit = Reqless.number(a[3])
+  if limit == nil then
+    error('Pop(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
+  end
+  if call('sismember', 'ql:paused_queues', queue) == 1 then
+    return '[]'
+  end
+  call('zadd', 'ql:workers', now, worker)
+  if limit <= 0 then
+    return '[]'
+  end
+  local config = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat', 'grace-period',
+    queue .. '-max-pop-retry', 'max-pop-retry')
+  local lease = tonumber(config[1] or config[2] or Config.defaults['heartbeat'])
+  local grace = tonumber(config[3] or Config.defaults['grace-period'])
+  local tries = tonumber(config[4] or config[5] or Config.defaults['max-pop-retry'])
+  local popped = {}
+  local reclaimed = Queue.reclaim(queue, now, limit, grace)
+  for i = 1, #reclaimed do
+    local object = Queue.hand_out(queue, reclaimed[i], worker, now, lease)
+    if object then
+      popped[#popped + 1] = object
+    end
+  end
+  if not Throttle.available('ql:q:' .. queue) then
+    return Reqless.list(popped)
+  end
+  local budget = limit - #reclaimed
+  Recurring.spawn(queue, now, budget)
+  Queue.promote(queue, now, budget)
+  local work = Reqless.queue_key(queue, 'work')
+  while #popped < limit and tries > 0 do
+    local jids = call('zrevrange', work, 0, limit - #popped - 1)
+    if #jids == 0 then
+      break
+    end
+    for i = 1, #jids do
+      local jid = jids[i]
+      local f = call('hmget', Reqless.job_key(jid), 'throttles', 'state')
+      local tids = {}
+      if f[1] and f[1] ~= '' then
+        tids = decode(f[1])
+      end
+      local blocked_by = Throttle.first_unavailable(tids)
+      if blocked_by then
+        Queue.throttle(queue, jid, blocked_by, now, f[2], nil)
+      else
+        Throttle.acquire(tids, jid)
+        local object = Queue.hand_out(queue, jid, worker, now, lease)
+        if object then
+          popped[#popped + 1] = object
+        end
+      end
+    end
+    Reqless.call_many('zrem', work, jids)
+    tries = tries - 1
+  end
+  return Reqless.list(popped)
+end
+
+function QueueCommands.peek(now, a)
+  local queue = Queue.require_name(a[1])
+  local offset = Reqless.number(a[2])
+  if offset == nil then
+    error('Peek(): Arg "offset" missing or not a number: ' .. tostring(a[2]))
+  end
+  local limit = Reqless.number(a[3])
+  if limit == nil then
+    error('Peek(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
+  end
+  if limit <= 0 then
+    return '[]'
+  end
+  local expired = call('zrangebyscore', Reqless.queue_key(queue, 'locks'), '-inf', now,
+    'LIMIT', 0, offset + limit)
+  local budget = offset + limit - #expired
+  Recurring.spawn(queue, now, budget)
+  Queue.promote(queue, now, budget)
+  local work = Reqless.queue_key(queue, 'work')
+  local jids
+  if offset > #expired then
+    jids = call('zrevrange', work, offset - #expired, offset - #expired + limit - 1)
+  else
+    local combined = expired
+    if budget > 0 then
+      local waiting = call('zrevrange', work, 0, budget - 1)
+      for i = 1, #waiting do
+        combined[#combined + 1] = waiting[i]
+      end
+    end
+    jids = {}
+    for i = offset + 1, offset + limit do
+      jids[#jids + 1] = combined[i]
+    end
+  end
+  return Reqless.list(Job.objects(jids))
+end
+
+function QueueCommands.counts(now, a)
+  if a[1] == nil then
+    return encode(Queue.all_counts(now))
+  end
+  return encode(Queue.counts(a[1], now))
+end
+
+function QueueCommands.all_counts(now, a)
+  return Reqless.list(Queue.all_counts(now))
+end
+
+function QueueCommands.names(now, a)
+  return Reqless.list(call('zrange', 'ql:queues', 0, -1))
+end
+
+function QueueCommands.length(now, a)
+  local queue = Queue.require_name(a[1])
+  return call('zcard', Reqless.queue_key(queue, 'locks'))
+    + call('zcard', Reqless.queue_key(queue, 'work'))
+    + call('zcard', Reqless.queue_key(queue, 'scheduled'))
+end
+
+function QueueCommands.pause(now, a)
+  Reqless.call_many('sadd', 'ql:paused_queues', a)
+end
+
+function QueueCommands.unpause(now, a)
+  Reqless.call_many('srem', 'ql:paused_queues', a)
+end
+
+function QueueCommands.forget(now, a)
+  Reqless.call_many('zrem', 'ql:queues', a)
+end
+
+function QueueCommands.jobs_by_state(now, a)
+  local state = a[1]
+  if state == nil then
+    error('Jobs(): Arg "state" missing')
+  end
+  if state == 'complete' then
+    return Listings.completed(now, { a[2], a[3] })
+  end
+  local queue = a[2]
+  if queue == nil then
+    error('Jobs(): Arg "queue" missing')
+  end
+  local offset = Reqless.number_or(a[3], 0, 'Jobs(): Arg "offset" not a number: ')
+  local limit = Reqless.number_or(a[4], 25, 'Jobs(): Arg "limit" not a number: ')
+  local key
+  if state == 'running' then
+    return Reqless.list(call('zrangebyscore', Reqless.queue_key(queue, 'locks'), now, '+inf',
+      'LIMIT', offset, limit))
+  elseif state == 'stalled' then
+    return Reqless.list(call('zrangebyscore', Reqless.queue_key(queue, 'locks'), '-inf', now,
+      'LIMIT', offset, limit))
+  elseif state == 'recurring' then
+    return Reqless.list(call('zrangebyscore', Reqless.queue_key(queue, 'recur'), 0, '+inf',
+      'LIMIT', offset, limit))
+  elseif state == 'scheduled' then
+    Queue.promote(queue, now)
+    key = 'scheduled'
+  elseif state == 'throttled' or state == 'depends' then
+    key = state
+  else
+    error('Jobs(): Unknown type "' .. state .. '"')
+  end
+  return Reqless.list(call('zrange', Reqless.queue_key(queue, key), offset, offset + limit - 1))
+end
+
+function QueueCommands.unfail(now, a)
+  local queue, group = a[1], a[2]
+  if queue == nil then
+    error('queue.unfail(): Arg "queue" missing')
+  end
+  if group == nil then
+    error('Unfail(): Arg "group" missing')
+  end
+  local count = Reqless.number_or(a[3], 25, 'Unfail(): Arg "count" not a number: ')
+  if count <= 0 then
+    error('Unfail(): Arg "count" must be greater than zero')
+  end
+  local key = 'ql:f:' .. group
+  local jids = call('lrange', key, -count, -1)
+  local work = Reqless.queue_key(queue, 'work')
+  for i = 1, #jids do
+    local jid = jids[i]
+    local job_key = Reqless.job_key(jid)
+    local f = call('hmget', job_key, 'retries', 'priority', 'history', 'jid')
+    -- A vanished job only leaves the list; writing fields would forge a job.
+    if f[4] then
+      History.append(jid, now, 'put', { queue = queue }, f[3])
+      local retries = tonumber(f[1]) or 5
+      call('hset', job_key, 'state', 'waiting', 'worker', '', 'expires', 0, 'queue', queue,
+        'remaining', retries)
+      call('zadd', work, Queue.score(tonumber(f[2]) or 0, now), jid)
+    end
+  end
+  call('ltrim', key, 0, -count - 1)
+  if call('llen', key) == 0 then
+    call('srem', 'ql:failures', group)
+  end
+  return #jids
+end

@@ -1,0 +1,138 @@
+-- Throttles (protocol 4.10): a definition hash with a maximum, a set of
+-- holders (score 1) and a set of waiters (score = time they started waiting).
+
+function Throttle.key(tid)
+  return 'ql:th:' .. tid
+end
+
+function Throttle.available(tid)
+  local maximum = tonumber(call('hget', 'ql:th:' .. tid, 'maximum')) or 0
+  return maximum == 0 or call('zcard', 'ql:th:' .. tid .. '-locks') < maximum
+end
+
+-- The first throttle of the list that is not available, or nil.
+function Throttle.first_unavailable(tids)
+  for i = 1, #tids do
+    if not Throttle.available(tids[i]) then
+      return tids[i]
+    end
+  end
+  return nil
+end
+
+function Throttle.acquire(tids, jid)
+  for i = 1, #tids do
+    call('zadd', 'ql:th:' .. tids[i] .. '-locks', 1, jid)
+  end
+end
+
+-- Release `jid` from throttle `tid`, then move as many waiters back to their
+-- work queues as the throttle now has room for (10 when unlimited).
+function Throttle.release(tid, jid, now)
+  local base = 'ql:th:' .. tid
+  if call('zrem', base .. '-locks', jid) == 0 then
+    call('zrem', base .. '-pending', jid)
+  end
+  local maximum = tonumber(call('hget', base, 'maximum')) or 0
+  local room = 10
+  if maximum ~= 0 then
+    room = maximum - call('zcard', base .. '-locks')
+  end
+  if room < 1 then
+    return
+  end
+  local waiting = call('zrange', base .. '-pending', 0, room - 1)
+  if #waiting == 0 then
+    return
+  end
+  for i = 1, #waiting do
+    local fields = call('hmget', Reqless.job_key(waiting[i]), 'queue', 'priority')
+    local queue = fields[1]
+    if queue and queue ~= '' then
+      call('zrem', Reqless.queue_key(queue, 'throttled'), waiting[i])
+      call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(tonumber(fields[2]) or 0, now), waiting[i])
+    end
+  end
+  call('zremrangebyrank', base .. '-pending', 0, room - 1)
+end
+
+-- Release every throttle in a job's `throttles` field (JSON text).
+function Throttle.release_all(throttles, jid, now)
+  if not throttles or throttles == '' then
+    return
+  end
+  local tids = decode(throttles)
+  for i = 1, #tids do
+    Throttle.release(tids[i], jid, now)
+  end
+end
+
+function Throttle.require_tid(tid)
+  if tid == nil then
+    error('Throttle(): no tid provided')
+  end
+  return tid
+end
+
+function Throttle.describe(tid)
+  local key = 'ql:th:' .. tid
+  return encode({
+    id = tid,
+    maximum = tonumber(call('hget', key, 'maximum')) or 0,
+    ttl = call('ttl', key),
+  })
+end
+
+function Throttle.set(tid, maximum, expiration)
+  local key = 'ql:th:' .. tid
+  call('hset', key, 'id', tid, 'maximum', maximum)
+  if expiration > 0 then
+    call('expire', key, expiration)
+  end
+end
+
+function Throttle.cmd_set(now, a)
+  local tid = Throttle.require_tid(a[1])
+  local maximum = Reqless.number(a[2])
+  if maximum == nil then
+    error('Throttle(): Arg "maximum" not a number: ' .. tostring(a[2]))
+  end
+  local expiration = Reqless.number_or(a[3], 0, 'Throttle(): Arg "expiration" not a number: ')
+  Throttle.set(tid, maximum, expiration)
+end
+
+function Throttle.cmd_get(now, a)
+  return Throttle.describe(Throttle.require_tid(a[1]))
+end
+
+function Throttle.cmd_delete(now, a)
+  call('del', 'ql:th:' .. Throttle.require_tid(a[1]))
+end
+
+function Throttle.cmd_locks(now, a)
+  return Reqless.list(call('zrange', 'ql:th:' .. Throttle.require_tid(a[1]) .. '-locks', 0, -1))
+end
+
+function Throttle.cmd_pending(now, a)
+  return Reqless.list(call('zrange', 'ql:th:' .. Throttle.require_tid(a[1]) .. '-pending', 0, -1))
+end
+
+function Throttle.cmd_release(now, a)
+  local tid = Throttle.require_tid(a[1])
+  for i = 2, #a do
+    Throttle.release(tid, a[i], now)
+  end
+end
+
+function Throttle.cmd_queue_get(now, a)
+  return Throttle.describe('ql:q:' .. Queue.require_name(a[1]))
+end
+
+function Throttle.cmd_queue_set(now, a)
+  local queue = Queue.require_name(a[1])
+  local maximum = Reqless.number(a[2])
+  if maximum == nil then
+    error('Throttle(): Arg "maximum" not a number: ' .. tostring(a[2]))
+  end
+  Throttle.set('ql:q:' .. queue, maximum, 0)
+end
