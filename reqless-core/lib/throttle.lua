@@ -46,9 +46,11 @@ function Throttle.release(tid, jid, now)
     return
   end
   for i = 1, #waiting do
-    local fields = call('hmget', Reqless.job_key(waiting[i]), 'queue', 'priority')
+    local fields = call('hmget', Reqless.job_key(waiting[i]), 'queue', 'priority', 'state')
     local queue = fields[1]
-    if queue and queue ~= '' then
+    -- Only a job still waiting for a throttle goes back to work: one that was
+    -- re-put, popped or finished since must not be queued a second time.
+    if fields[3] == 'throttled' and queue and queue ~= '' then
       call('zrem', Reqless.queue_key(queue, 'throttled'), waiting[i])
       call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(tonumber(fields[2]) or 0, now), waiting[i])
     end
