@@ -12,12 +12,26 @@ Config.defaults = {
   ['max-worker-age'] = '86400',
 }
 
-function Config.get(key)
-  local value = call('hget', 'ql:config', key)
-  if value then
-    return value
+-- Options read during one command, so that several readers of the same
+-- option cost one round trip; Reqless.dispatch empties it before each call.
+Config.cache = {}
+
+-- Read several options in one HMGET into the per-call cache.
+function Config.prefetch(keys)
+  local values = call('hmget', 'ql:config', unpack(keys))
+  for i = 1, #keys do
+    Config.cache[keys[i]] = values[i] or Config.defaults[keys[i]] or false
   end
-  return Config.defaults[key]
+end
+
+-- An option's value, its default, or false.
+function Config.get(key)
+  local value = Config.cache[key]
+  if value == nil then
+    value = call('hget', 'ql:config', key) or Config.defaults[key] or false
+    Config.cache[key] = value
+  end
+  return value
 end
 
 function Config.number(key)
@@ -26,8 +40,11 @@ end
 
 -- A per-queue option (`<queue>-<key>`) falling back to the global one.
 function Config.queue_number(queue, key)
-  local values = call('hmget', 'ql:config', queue .. '-' .. key, key)
-  return tonumber(values[1] or values[2] or Config.defaults[key])
+  local own = queue .. '-' .. key
+  if Config.cache[own] == nil then
+    Config.prefetch({ own, key })
+  end
+  return tonumber(Config.get(own) or Config.get(key))
 end
 
 function Config.cmd_get(now, a)

@@ -31,8 +31,9 @@ function History.migrate(jid, legacy)
   call('hdel', Reqless.job_key(jid), 'history')
 end
 
--- Append one entry. `legacy` is the job's `history` field when the caller
--- already read it (false when absent); nil makes this function look itself.
+-- Append one entry. `details` is a table or its JSON text (nil for none).
+-- `legacy` is the job's `history` field when the caller already read it
+-- (false when absent); nil makes this function look itself.
 function History.append(jid, now, what, details, legacy)
   if legacy == nil then
     legacy = call('hget', Reqless.job_key(jid), 'history')
@@ -40,11 +41,15 @@ function History.append(jid, now, what, details, legacy)
   if legacy then
     History.migrate(jid, legacy)
   end
+  -- Written by hand: the same text cjson makes for {when, what, details}.
   local entry
-  if details then
-    entry = encode({ floor(now), what, details })
+  if details == nil then
+    entry = '[' .. floor(now) .. ',' .. Reqless.quote(what) .. ']'
   else
-    entry = encode({ floor(now), what })
+    if type(details) == 'table' then
+      details = encode(details)
+    end
+    entry = '[' .. floor(now) .. ',' .. Reqless.quote(what) .. ',' .. details .. ']'
   end
   local key = History.key(jid)
   local limit = Config.number('max-job-history') or 100
@@ -69,21 +74,40 @@ function History.append(jid, now, what, details, legacy)
   end
 end
 
--- The returned form: each entry as an object of its details plus when/what.
-function History.read(jid)
+-- The returned form: each entry as a JSON object of its details plus
+-- "when" and "what", as a list of JSON texts.
+function History.render(jid)
   local entries = call('lrange', History.key(jid), 0, -1)
   local out = {}
   for i = 1, #entries do
-    local entry = decode(entries[i])
-    local item = {}
-    if type(entry[3]) == 'table' then
-      for key, value in pairs(entry[3]) do
-        item[key] = value
-      end
-    end
-    item.when = entry[1]
-    item.what = entry[2]
-    out[i] = item
+    out[i] = History.render_entry(entries[i])
   end
   return out
+end
+
+-- One stored entry [when, what(, {details})] as the object clients get.
+-- Entries we wrote are rearranged as text; anything unusual (escaped
+-- characters in `what`, details that are not an object) is decoded instead.
+function History.render_entry(entry)
+  local when, what, rest = match(entry, '^%[([^,"]+),("[^"\\]*")(.*)%]$')
+  if when then
+    if rest == '' or rest == ',{}' then
+      return '{"when":' .. when .. ',"what":' .. what .. '}'
+    end
+    local inner = match(rest, '^,{(.*)}$')
+    -- Details with their own "when"/"what" keys are overridden, not repeated.
+    if inner and not find(inner, '"wh', 1, true) then
+      return '{' .. inner .. ',"when":' .. when .. ',"what":' .. what .. '}'
+    end
+  end
+  local decoded = decode(entry)
+  local item = {}
+  if type(decoded[3]) == 'table' then
+    for key, value in pairs(decoded[3]) do
+      item[key] = value
+    end
+  end
+  item.when = decoded[1]
+  item.what = decoded[2]
+  return encode(item)
 end

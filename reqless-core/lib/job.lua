@@ -5,7 +5,7 @@
 -- The fields that make up a job object, in the order Job.object reads them.
 Job.OBJECT_FIELDS = {
   'jid', 'klass', 'state', 'queue', 'worker', 'priority', 'expires', 'retries',
-  'remaining', 'data', 'tags', 'failure', 'throttles', 'spawned_from_jid', 'history',
+  'remaining', 'data', 'tags', 'failure', 'throttles', 'spawned_from_jid', 'history', 'time',
 }
 
 function Job.require_jid(jid)
@@ -107,6 +107,9 @@ end
 function Job.release_dependents(jid, now)
   local key = Reqless.job_key(jid) .. '-dependents'
   local dependents = call('smembers', key)
+  if #dependents == 0 then
+    return
+  end
   for i = 1, #dependents do
     local dependent = dependents[i]
     call('srem', Reqless.job_key(dependent) .. '-dependencies', jid)
@@ -132,11 +135,69 @@ function Job.unfile_failure(jid, group)
   end
 end
 
--- The job object of protocol 2.6, as a Lua table (nil if there is no job).
--- `tracked` may be passed when the caller already knows it.
-function Job.object(jid, tracked)
+-- A JSON list field as stored (cjson text), the way a decode/encode round
+-- trip would show it: cjson writes every empty list as "{}".
+function Job.list_text(text)
+  if not text or text == '' or text == '[]' then
+    return '{}'
+  end
+  return text
+end
+
+-- The job object of protocol 2.6 as JSON text, from the job's fields read
+-- with HMGET Job.OBJECT_FIELDS. Built by hand: stored lists and objects
+-- are already cjson text, and re-encoding them costs more than the rest of
+-- a pop. `dependencies` may be given by a caller that knows them.
+function Job.render(f, tracked, dependencies)
+  local jid = f[1]
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, unpack(Job.OBJECT_FIELDS))
+  local parts = {
+    '{"jid":', Reqless.quote(jid),
+    ',"klass":', Reqless.quote(f[2]),
+    ',"state":', Reqless.quote(f[3]),
+  }
+  if f[4] then
+    parts[#parts + 1] = ',"queue":' .. Reqless.quote(f[4])
+  end
+  parts[#parts + 1] = ',"worker":' .. Reqless.quote(f[5] or '')
+  parts[#parts + 1] = tracked and ',"tracked":true' or ',"tracked":false'
+  local priority, retries = tonumber(f[6]), tonumber(f[8])
+  if priority then
+    parts[#parts + 1] = ',"priority":' .. priority
+  end
+  parts[#parts + 1] = ',"expires":' .. (tonumber(f[7]) or 0)
+  if retries then
+    parts[#parts + 1] = ',"retries":' .. retries
+  end
+  parts[#parts + 1] = ',"remaining":' .. floor(tonumber(f[9]) or 0)
+  if f[10] then
+    parts[#parts + 1] = ',"data":' .. Reqless.quote(f[10])
+  end
+  parts[#parts + 1] = ',"tags":' .. Job.list_text(f[11])
+  parts[#parts + 1] = ',"history":' .. Reqless.json_array(History.render(jid), '{}')
+  local failure = f[12]
+  if not failure or failure == '' then
+    failure = '{}'
+  end
+  parts[#parts + 1] = ',"failure":' .. failure
+  parts[#parts + 1] = ',"throttles":' .. Job.list_text(f[13])
+  if f[14] then
+    parts[#parts + 1] = ',"spawned_from_jid":' .. Reqless.quote(f[14])
+  else
+    parts[#parts + 1] = ',"spawned_from_jid":false'
+  end
+  parts[#parts + 1] = ',"dependents":' .. Reqless.string_array(call('smembers', key .. '-dependents'))
+  if dependencies == nil then
+    dependencies = call('smembers', key .. '-dependencies')
+  end
+  parts[#parts + 1] = ',"dependencies":' .. Reqless.string_array(dependencies) .. '}'
+  return concat(parts)
+end
+
+-- The job object's JSON text, or nil if there is no job. `tracked` may be
+-- passed when the caller already knows it.
+function Job.object(jid, tracked)
+  local f = call('hmget', Reqless.job_key(jid), unpack(Job.OBJECT_FIELDS))
   if not f[1] then
     return nil
   end
@@ -146,42 +207,7 @@ function Job.object(jid, tracked)
   if tracked == nil then
     tracked = Job.is_tracked(jid)
   end
-  local failure = {}
-  if f[12] and f[12] ~= '' then
-    failure = decode(f[12])
-  end
-  local throttles = {}
-  if f[13] and f[13] ~= '' then
-    throttles = decode(f[13])
-  end
-  local tags = {}
-  if f[11] and f[11] ~= '' then
-    tags = decode(f[11])
-  end
-  local worker = f[5]
-  if not worker then
-    worker = ''
-  end
-  return {
-    jid = f[1],
-    klass = f[2],
-    state = f[3],
-    queue = f[4],
-    worker = worker,
-    tracked = tracked,
-    priority = tonumber(f[6]),
-    expires = tonumber(f[7]) or 0,
-    retries = tonumber(f[8]),
-    remaining = floor(tonumber(f[9]) or 0),
-    data = f[10],
-    tags = tags,
-    history = History.read(jid),
-    failure = failure,
-    throttles = throttles,
-    spawned_from_jid = f[14],
-    dependents = call('smembers', key .. '-dependents'),
-    dependencies = call('smembers', key .. '-dependencies'),
-  }
+  return Job.render(f, tracked)
 end
 
 -- Job objects for a list of jids, skipping the ones that no longer exist.

@@ -25,7 +25,8 @@ function JobCommands.finish(now, a, next_queue, options)
     error('Complete(): Job running in another queue: ' .. tostring(f[3]))
   end
   History.append(jid, now, 'done', nil, f[7])
-  Job.leave_queue(queue, jid)
+  -- A running job sits in no set of its queue but the locks.
+  call('zrem', Reqless.queue_key(queue, 'locks'), jid)
   Throttle.release_all(f[5], jid, now)
   Stats.sample('run', queue, now, now - (tonumber(f[4]) or now))
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
@@ -36,8 +37,10 @@ function JobCommands.finish(now, a, next_queue, options)
 end
 
 function JobCommands.complete(now, a)
+  Config.prefetch({ 'max-job-history', 'jobs-history', 'jobs-history-count' })
   local jid, key, queue, retries = JobCommands.finish(now, a)
-  call('publish', 'ql:log', encode({ jid = jid, event = 'completed', queue = queue }))
+  call('publish', 'ql:log', '{"jid":' .. Reqless.quote(jid) .. ',"event":"completed","queue":' ..
+    Reqless.quote(queue) .. '}')
   call('hset', key, 'data', a[4], 'time', Reqless.time_text(now), 'state', 'complete',
     'worker', '', 'failure', '{}', 'queue', '', 'expires', 0, 'remaining', retries)
   call('zadd', 'ql:completed', now, jid)
@@ -56,6 +59,9 @@ function JobCommands.expire_completed(now)
       Job.delete(old[i])
     end
     call('zremrangebyscore', 'ql:completed', 0, now - age)
+  end
+  if call('zcard', 'ql:completed') <= count then
+    return
   end
   local surplus = call('zrange', 'ql:completed', 0, -1 - count)
   if #surplus > 0 then
@@ -148,7 +154,8 @@ function JobCommands.fail(now, a)
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
   History.append(jid, now, 'failed', { worker = worker, group = group }, f[5])
   Stats.failure(queue, now)
-  Job.leave_queue(queue, jid)
+  -- A running job sits in no set of its queue but the locks.
+  call('zrem', Reqless.queue_key(queue, 'locks'), jid)
   if decoded ~= nil then
     call('hset', key, 'data', encode(decoded))
   end
@@ -486,13 +493,9 @@ function JobCommands.log(now, a)
 end
 
 function JobCommands.get(now, a)
-  local object = Job.object(Job.require_jid(a[1]))
-  if object == nil then
-    return nil
-  end
-  return encode(object)
+  return Job.object(Job.require_jid(a[1])) or nil
 end
 
 function JobCommands.get_multi(now, a)
-  return Reqless.list(Job.objects(a))
+  return Reqless.json_array(Job.objects(a), '[]')
 end

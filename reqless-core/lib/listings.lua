@@ -60,7 +60,8 @@ function Listings.tracked(now, a)
       expired[#expired + 1] = jids[i]
     end
   end
-  return encode({ jobs = jobs, expired = expired })
+  return '{"jobs":' .. Reqless.json_array(jobs, '{}') .. ',"expired":' ..
+    Reqless.string_array(expired) .. '}'
 end
 
 function Listings.top_tags(now, a)

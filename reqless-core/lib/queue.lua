@@ -48,17 +48,20 @@ function Queue.throttle(queue, jid, tid, now, state, legacy)
   end
 end
 
--- Hand a job to a worker (protocol 4.5 "hand out"); returns its job object,
--- or nil when the job hash has vanished.
-function Queue.hand_out(queue, jid, worker, now, lease)
+-- Hand a job to a worker (protocol 4.5 "hand out"); returns its job object
+-- as JSON text, or nil when the job hash has vanished. `f` is the job's
+-- HMGET of Job.OBJECT_FIELDS when the caller already has it.
+function Queue.hand_out(queue, jid, worker, now, lease, f)
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, 'jid', 'time', 'history')
+  if f == nil then
+    f = call('hmget', key, unpack(Job.OBJECT_FIELDS))
+  end
   if not f[1] then
     return nil
   end
-  History.append(jid, now, 'popped', { worker = worker }, f[3])
+  History.append(jid, now, 'popped', '{"worker":' .. Reqless.quote(worker) .. '}', f[15])
   local expires = now + lease
-  Stats.sample('wait', queue, now, now - (tonumber(f[2]) or now))
+  Stats.sample('wait', queue, now, now - (tonumber(f[16]) or now))
   call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)
   call('hset', key, 'time', Reqless.time_text(now), 'worker', worker, 'expires', expires,
     'state', 'running')
@@ -67,7 +70,9 @@ function Queue.hand_out(queue, jid, worker, now, lease)
   if tracked then
     call('publish', 'ql:popped', jid)
   end
-  return Job.object(jid, tracked)
+  f[3], f[5], f[7] = 'running', worker, expires
+  -- A job that can be handed out waits on nothing: its dependencies are empty.
+  return Job.render(f, tracked, {})
 end
 
 -- Fail a job whose lock expired once too often (protocol 4.4).

@@ -108,8 +108,10 @@ function QueueCommands.place(now, put)
       end
     end
   end
-  call('publish', 'ql:log', encode({ jid = jid, event = 'put', queue = queue }))
-  History.append(jid, now, 'put', { queue = queue }, old[8])
+  local quoted_queue = Reqless.quote(queue)
+  call('publish', 'ql:log', '{"jid":' .. Reqless.quote(jid) .. ',"event":"put","queue":' ..
+    quoted_queue .. '}')
+  History.append(jid, now, 'put', '{"queue":' .. quoted_queue .. '}', old[8])
   local throttles = put.throttles
   if old_queue and old_queue ~= '' then
     Job.leave_queue(old_queue, jid)
@@ -144,7 +146,11 @@ function QueueCommands.place(now, put)
   end
   throttles[#throttles + 1] = 'ql:q:' .. queue
   Job.depend_on(jid, put.depends)
-  local has_dependencies = call('scard', key .. '-dependencies') > 0
+  -- A new job has edges only if this put gave it some.
+  local has_dependencies = false
+  if old_state or #put.depends > 0 then
+    has_dependencies = call('scard', key .. '-dependencies') > 0
+  end
   local state = 'waiting'
   local blocked_by
   if has_dependencies then
@@ -155,9 +161,9 @@ function QueueCommands.place(now, put)
     blocked_by = Throttle.first_unavailable(throttles)
   end
   call('hset', key, 'jid', jid, 'klass', put.klass, 'data', put.data, 'priority', priority,
-    'tags', encode(tags), 'state', state, 'worker', '', 'expires', 0, 'queue', queue,
+    'tags', #tags == 0 and '{}' or encode(tags), 'state', state, 'worker', '', 'expires', 0, 'queue', queue,
     'retries', retries, 'remaining', retries, 'time', Reqless.time_text(now),
-    'throttles', encode(throttles))
+    'throttles', Reqless.string_array(throttles))
   if has_dependencies then
     call('zadd', Reqless.queue_key(queue, 'depends'), now, jid)
     if put.delay > 0 then
@@ -207,7 +213,7 @@ function QueueCommands.pop(now, a)
     end
   end
   if not Throttle.available('ql:q:' .. queue) then
-    return Reqless.list(popped)
+    return Reqless.json_array(popped, '[]')
   end
   local budget = limit - #reclaimed
   Recurring.spawn(queue, now, budget)
@@ -220,26 +226,22 @@ function QueueCommands.pop(now, a)
     end
     for i = 1, #jids do
       local jid = jids[i]
-      local f = call('hmget', Reqless.job_key(jid), 'throttles', 'state')
-      local tids = {}
-      if f[1] and f[1] ~= '' then
-        tids = decode(f[1])
-      end
-      local blocked_by = Throttle.first_unavailable(tids)
-      if blocked_by then
-        Queue.throttle(queue, jid, blocked_by, now, f[2], nil)
-      else
-        Throttle.acquire(tids, jid)
-        local object = Queue.hand_out(queue, jid, worker, now, lease)
-        if object then
-          popped[#popped + 1] = object
+      local f = call('hmget', Reqless.job_key(jid), unpack(Job.OBJECT_FIELDS))
+      if f[1] then
+        local tids = Throttle.parse_list(f[13])
+        local blocked_by = Throttle.first_unavailable(tids)
+        if blocked_by then
+          Queue.throttle(queue, jid, blocked_by, now, f[3], f[15])
+        else
+          Throttle.acquire(tids, jid)
+          popped[#popped + 1] = Queue.hand_out(queue, jid, worker, now, lease, f)
         end
       end
     end
     Reqless.call_many('zrem', work, jids)
     tries = tries - 1
   end
-  return Reqless.list(popped)
+  return Reqless.json_array(popped, '[]')
 end
 
 function QueueCommands.peek(now, a)
@@ -277,7 +279,7 @@ function QueueCommands.peek(now, a)
       jids[#jids + 1] = combined[i]
     end
   end
-  return Reqless.list(Job.objects(jids))
+  return Reqless.json_array(Job.objects(jids), '[]')
 end
 
 function QueueCommands.counts(now, a)

@@ -16,22 +16,24 @@ function Stats.bucket(value)
   return 'd' .. floor(v / 86400)
 end
 
--- Record one sample of `kind` ('wait' or 'run') for `queue` on the day of `now`.
+-- Record one sample of `kind` ('wait' or 'run') for `queue` on the day of
+-- `now`: one read and one write, the histogram bucket included.
 function Stats.sample(kind, queue, now, value)
   local key = 'ql:s:' .. kind .. ':' .. Reqless.day(now) .. ':' .. queue
-  local current = call('hmget', key, 'total', 'mean', 'vk')
+  local bucket = Stats.bucket(value)
+  local current = call('hmget', key, 'total', 'mean', 'vk', bucket)
   local total = tonumber(current[1]) or 0
+  local in_bucket = (tonumber(current[4]) or 0) + 1
   if total == 0 then
-    call('hset', key, 'total', 1, 'mean', value, 'vk', 0)
+    call('hset', key, 'total', 1, 'mean', value, 'vk', 0, bucket, in_bucket)
   else
     local mean = tonumber(current[2]) or 0
     local vk = tonumber(current[3]) or 0
     total = total + 1
     local new_mean = mean + (value - mean) / total
     vk = vk + (value - new_mean) * (value - mean)
-    call('hset', key, 'total', total, 'mean', new_mean, 'vk', vk)
+    call('hset', key, 'total', total, 'mean', new_mean, 'vk', vk, bucket, in_bucket)
   end
-  call('hincrby', key, Stats.bucket(value), 1)
 end
 
 function Stats.count(queue, now, field, by)

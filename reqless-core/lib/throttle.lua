@@ -5,8 +5,21 @@ function Throttle.key(tid)
   return 'ql:th:' .. tid
 end
 
+-- Throttle maxima read during one command (a pop checks the queue
+-- throttle once per job); Reqless.dispatch empties it before each call.
+Throttle.maximums = {}
+
+function Throttle.maximum(tid)
+  local maximum = Throttle.maximums[tid]
+  if maximum == nil then
+    maximum = tonumber(call('hget', 'ql:th:' .. tid, 'maximum')) or 0
+    Throttle.maximums[tid] = maximum
+  end
+  return maximum
+end
+
 function Throttle.available(tid)
-  local maximum = tonumber(call('hget', 'ql:th:' .. tid, 'maximum')) or 0
+  local maximum = Throttle.maximum(tid)
   return maximum == 0 or call('zcard', 'ql:th:' .. tid .. '-locks') < maximum
 end
 
@@ -33,6 +46,10 @@ function Throttle.release(tid, jid, now)
   if call('zrem', base .. '-locks', jid) == 0 then
     call('zrem', base .. '-pending', jid)
   end
+  -- Nobody waiting is the common case; it needs no look at the maximum.
+  if call('zcard', base .. '-pending') == 0 then
+    return
+  end
   local maximum = tonumber(call('hget', base, 'maximum')) or 0
   local room = 10
   if maximum ~= 0 then
@@ -42,9 +59,6 @@ function Throttle.release(tid, jid, now)
     return
   end
   local waiting = call('zrange', base .. '-pending', 0, room - 1)
-  if #waiting == 0 then
-    return
-  end
   for i = 1, #waiting do
     local fields = call('hmget', Reqless.job_key(waiting[i]), 'queue', 'priority', 'state')
     local queue = fields[1]
@@ -58,12 +72,22 @@ function Throttle.release(tid, jid, now)
   call('zremrangebyrank', base .. '-pending', 0, room - 1)
 end
 
+-- A job's `throttles` field (JSON text) as a list. Almost every job has
+-- just its queue throttle, which needs no decoder.
+function Throttle.parse_list(text)
+  if not text or text == '' then
+    return {}
+  end
+  local only = match(text, '^%["([^"\\]*)"%]$')
+  if only then
+    return { only }
+  end
+  return decode(text)
+end
+
 -- Release every throttle in a job's `throttles` field (JSON text).
 function Throttle.release_all(throttles, jid, now)
-  if not throttles or throttles == '' then
-    return
-  end
-  local tids = decode(throttles)
+  local tids = Throttle.parse_list(throttles)
   for i = 1, #tids do
     Throttle.release(tids[i], jid, now)
   end

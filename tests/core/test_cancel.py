@@ -318,7 +318,10 @@ def test_cancel_can_drive_the_failed_counter_negative(core: Core) -> None:
     assert failed_count(core) == -1
 
 
-def test_cancel_of_a_failed_job_without_a_failed_counter_errors_midway(core: Core) -> None:
+def test_cancel_of_a_failed_job_without_a_failed_counter_still_cancels_it(core: Core) -> None:
+    # Deviation (reqless-core/DEVIATIONS.md): the reference stops with an
+    # arithmetic error here, half-way through the call; we cancel every job
+    # and leave the absent counter absent.
     put(core, "first", "other")
     run(core, "a", retries=0)
     # Exhausting retries under another queue name counts the failure there,
@@ -326,11 +329,11 @@ def test_cancel_of_a_failed_job_without_a_failed_counter_errors_midway(core: Cor
     core.call("job.retry", "a", "elsewhere", "w")
     assert job_hash(core, "a")["state"] == "failed"
     assert core.redis.exists("ql:s:stats:0:q") == 0
-    with pytest.raises(redis.exceptions.ResponseError):
-        cancel(core, "first", "a")
+    assert cancel(core, "first", "a") == ["first", "a"]
     assert core.call("job.get", "first") is None
+    assert core.call("job.get", "a") is None
     assert core.redis.exists("ql:f:failed-retries-elsewhere") == 0
-    assert job_hash(core, "a")["state"] == "failed"
+    assert core.redis.exists("ql:s:stats:0:q") == 0
 
 
 # --- tags and tracking -----------------------------------------------------------------
