@@ -14,6 +14,7 @@ arguments the same way.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ MODULES = (
 
 FUNCTION_LIBRARY = "reqless"
 FUNCTION_NAME = "reqless"
+VERSION_FUNCTION = "reqless_version"
 
 _BLOCK_COMMENT = re.compile(r"--\[(=*)\[.*?\]\1\]", re.DOTALL)
 
@@ -72,6 +74,12 @@ def body() -> str:
     for name in MODULES:
         parts.append(strip_comments((LIB / name).read_text()))
     return "\n".join(parts)
+
+
+def library_id() -> str:
+    """Version plus a digest of the modules: differs whenever the Lua does."""
+    digest = hashlib.sha1(body().encode()).hexdigest()[:12]
+    return f"{version()}+{digest}"
 
 
 def eval_script() -> str:
@@ -107,6 +115,9 @@ def function_library() -> str:
             "  if reqless_core == nil then reqless_core = build_reqless_core() end",
             "  return reqless_core.dispatch(keys, args)",
             "end)",
+            # Lets a client see whether the loaded library is the one it carries.
+            f"redis.register_function{{function_name='{VERSION_FUNCTION}', "
+            f"callback=function() return '{library_id()}' end, flags={{'no-writes'}}}}",
             "",
         ]
     )
