@@ -82,6 +82,7 @@ function Reqless.dispatch(keys, args)
   call, encode, decode = redis.call, cjson.encode, cjson.decode
   Config.cache = {}
   Throttle.maximums = {}
+  Job.nothing_tracked = false
   if #keys > 0 then
     error('No Keys should be provided')
   end

@@ -52,27 +52,31 @@ function History.append(jid, now, what, details, legacy)
     entry = '[' .. floor(now) .. ',' .. Reqless.quote(what) .. ',' .. details .. ']'
   end
   local key = History.key(jid)
+  -- The reference pops the first entry, trims the rest to its newest m - 2,
+  -- pushes the first back and appends. Appending first and trimming after
+  -- gives the same list, and a list of two entries or fewer is never trimmed
+  -- whatever m is, so most appends need neither the option nor a second command.
+  local length = call('rpush', key, entry)
+  if length <= 2 then
+    return
+  end
   local limit = Config.number('max-job-history') or 100
   if limit >= 3 then
-    -- Same result as the reference's pop-first / trim-rest / push-back /
-    -- append, in one command while the list is short enough.
-    local length = call('rpush', key, entry)
     if length > limit then
       local first = call('lindex', key, 0)
       call('ltrim', key, 1 - limit, -1)
       call('lpush', key, first)
     end
-  elseif limit > 0 then
-    local first = call('lpop', key)
-    call('ltrim', key, 2 - limit, -1)
-    if first then
-      call('lpush', key, first)
-    end
-    call('rpush', key, entry)
-  else
-    call('rpush', key, entry)
+  elseif limit == 1 then
+    -- m = 1 drops the entry after the first on every append.
+    call('lset', key, 1, History.DROPPED)
+    call('lrem', key, 1, History.DROPPED)
   end
 end
+
+-- A placeholder no entry can equal (entries are JSON arrays), for removing
+-- one entry by position.
+History.DROPPED = 'reqless:dropped-history-entry'
 
 -- The returned form: each entry as a JSON object of its details plus
 -- "when" and "what", as a list of JSON texts.

@@ -15,7 +15,14 @@ function Job.require_jid(jid)
   return jid
 end
 
+-- Set by a command that found no ql:tracked key at all, so that it need
+-- not ask about each job; Reqless.dispatch resets it before each call.
+Job.nothing_tracked = false
+
 function Job.is_tracked(jid)
+  if Job.nothing_tracked then
+    return false
+  end
   return call('zscore', 'ql:tracked', jid) ~= false
 end
 

@@ -108,6 +108,13 @@ function QueueCommands.place(now, put)
       end
     end
   end
+  -- One EXISTS answers two common questions: an undefined queue throttle is
+  -- unlimited, and with no tracked set this job is not tracked.
+  local queue_throttle = 'ql:q:' .. queue
+  if call('exists', 'ql:th:' .. queue_throttle, 'ql:tracked') == 0 then
+    Throttle.maximums[queue_throttle] = 0
+    Job.nothing_tracked = true
+  end
   local quoted_queue = Reqless.quote(queue)
   call('publish', 'ql:log', '{"jid":' .. Reqless.quote(jid) .. ',"event":"put","queue":' ..
     quoted_queue .. '}')
@@ -144,7 +151,7 @@ function QueueCommands.place(now, put)
       Stats.count(queue, tonumber(failure.when) or now, 'failed', -1)
     end
   end
-  throttles[#throttles + 1] = 'ql:q:' .. queue
+  throttles[#throttles + 1] = queue_throttle
   Job.depend_on(jid, put.depends)
   -- A new job has edges only if this put gave it some.
   local has_dependencies = false
@@ -199,11 +206,20 @@ function QueueCommands.pop(now, a)
   if limit <= 0 then
     return '[]'
   end
-  local config = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat', 'grace-period',
-    queue .. '-max-pop-retry', 'max-pop-retry')
-  local lease = tonumber(config[1] or config[2] or Config.defaults['heartbeat'])
-  local grace = tonumber(config[3] or Config.defaults['grace-period'])
-  local tries = tonumber(config[4] or config[5] or Config.defaults['max-pop-retry'])
+  Config.prefetch({ queue .. '-heartbeat', 'heartbeat', 'grace-period', queue .. '-max-pop-retry',
+    'max-pop-retry', 'max-job-history' })
+  local lease = tonumber(Config.get(queue .. '-heartbeat') or Config.get('heartbeat'))
+  local grace = tonumber(Config.get('grace-period'))
+  local tries = tonumber(Config.get(queue .. '-max-pop-retry') or Config.get('max-pop-retry'))
+  -- Most queues have no recurring or scheduled jobs, no throttle definition
+  -- and nothing tracked: one EXISTS tells, instead of four look-ups.
+  local queue_throttle = 'ql:q:' .. queue
+  local quiet = call('exists', Reqless.queue_key(queue, 'recur'), Reqless.queue_key(queue, 'scheduled'),
+    'ql:tracked', 'ql:th:' .. queue_throttle) == 0
+  if quiet then
+    Throttle.maximums[queue_throttle] = 0
+    Job.nothing_tracked = true
+  end
   local popped = {}
   local reclaimed = Queue.reclaim(queue, now, limit, grace)
   for i = 1, #reclaimed do
@@ -212,12 +228,14 @@ function QueueCommands.pop(now, a)
       popped[#popped + 1] = object
     end
   end
-  if not Throttle.available('ql:q:' .. queue) then
+  if not Throttle.available(queue_throttle) then
     return Reqless.json_array(popped, '[]')
   end
-  local budget = limit - #reclaimed
-  Recurring.spawn(queue, now, budget)
-  Queue.promote(queue, now, budget)
+  if not quiet then
+    local budget = limit - #reclaimed
+    Recurring.spawn(queue, now, budget)
+    Queue.promote(queue, now, budget)
+  end
   local work = Reqless.queue_key(queue, 'work')
   while #popped < limit and tries > 0 do
     local jids = call('zrevrange', work, 0, limit - #popped - 1)

@@ -41,9 +41,14 @@ end
 
 -- Release `jid` from throttle `tid`, then move as many waiters back to their
 -- work queues as the throttle now has room for (10 when unlimited).
-function Throttle.release(tid, jid, now)
+-- `no_waiters` says the caller already knows the pending set is empty.
+function Throttle.release(tid, jid, now, no_waiters)
   local base = 'ql:th:' .. tid
-  if call('zrem', base .. '-locks', jid) == 0 then
+  local held = call('zrem', base .. '-locks', jid) == 1
+  if no_waiters then
+    return
+  end
+  if not held then
     call('zrem', base .. '-pending', jid)
   end
   -- Nobody waiting is the common case; it needs no look at the maximum.

@@ -11,11 +11,18 @@ reinstalling. An installed wheel reads the copies its build hook bundled here.
 from __future__ import annotations
 
 import importlib.util
+import re
 from importlib.resources import files
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["EVAL_SCRIPT_FILE", "FUNCTION_LIBRARY_FILE", "eval_script", "function_library"]
+__all__ = [
+    "EVAL_SCRIPT_FILE",
+    "FUNCTION_LIBRARY_FILE",
+    "eval_script",
+    "function_library",
+    "library_id",
+]
 
 # These names are shared with hatch_build.py, which writes the files.
 EVAL_SCRIPT_FILE = "reqless.lua"
@@ -67,3 +74,17 @@ def eval_script() -> str:
 def function_library() -> str:
     """The core as a library, for ``FCALL reqless 0 <command> <now> args...``."""
     return _serve("function_library", FUNCTION_LIBRARY_FILE)
+
+
+_LIBRARY_ID = re.compile(r"function_name='reqless_version', callback=function\(\) return '([^']+)'")
+
+
+def library_id(library: str | None = None) -> str:
+    """The id (``<version>+<digest>``) that ``FCALL_RO reqless_version 0`` answers
+    when this library is the one loaded; read from ``library`` (default: the
+    current ``function_library()``)."""
+    text = function_library() if library is None else library
+    found = _LIBRARY_ID.search(text)
+    if found is None:  # pragma: no cover - only with a broken build
+        raise ValueError("the function library does not declare its version")
+    return found.group(1)
