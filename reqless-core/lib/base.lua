@@ -34,16 +34,6 @@ local find = string.find
 local match = string.match
 local concat = table.concat
 
--- A string as JSON text. Most names need no escaping, and skipping the
--- encoder for them is measurably cheaper; anything cjson would escape
--- (controls, quote, backslash, slash) goes through it.
-function Reqless.quote(text)
-  if find(text, '[%z\1-\31"\\/\127]') then
-    return encode(text)
-  end
-  return '"' .. text .. '"'
-end
-
 -- Lua's tonumber, minus NaN and the infinities: those would later make the
 -- JSON encoder fail or poison a sorted-set score, so they are rejected up front.
 function Reqless.number(value)
@@ -103,7 +93,7 @@ function Reqless.string_array(items)
   end
   local quoted = {}
   for i = 1, #items do
-    quoted[i] = Reqless.quote(items[i])
+    quoted[i] = encode(items[i])
   end
   return '[' .. concat(quoted, ',') .. ']'
 end

@@ -44,12 +44,12 @@ function History.append(jid, now, what, details, legacy)
   -- Written by hand: the same text cjson makes for {when, what, details}.
   local entry
   if details == nil then
-    entry = '[' .. floor(now) .. ',' .. Reqless.quote(what) .. ']'
+    entry = '[' .. floor(now) .. ',' .. encode(what) .. ']'
   else
     if type(details) == 'table' then
       details = encode(details)
     end
-    entry = '[' .. floor(now) .. ',' .. Reqless.quote(what) .. ',' .. details .. ']'
+    entry = '[' .. floor(now) .. ',' .. encode(what) .. ',' .. details .. ']'
   end
   local key = History.key(jid)
   -- The reference pops the first entry, trims the rest to its newest m - 2,

@@ -159,14 +159,14 @@ function Job.render(f, tracked, dependencies)
   local jid = f[1]
   local key = Reqless.job_key(jid)
   local parts = {
-    '{"jid":', Reqless.quote(jid),
-    ',"klass":', Reqless.quote(f[2]),
-    ',"state":', Reqless.quote(f[3]),
+    '{"jid":', encode(jid),
+    ',"klass":', encode(f[2]),
+    ',"state":', encode(f[3]),
   }
   if f[4] then
-    parts[#parts + 1] = ',"queue":' .. Reqless.quote(f[4])
+    parts[#parts + 1] = ',"queue":' .. encode(f[4])
   end
-  parts[#parts + 1] = ',"worker":' .. Reqless.quote(f[5] or '')
+  parts[#parts + 1] = ',"worker":' .. encode(f[5] or '')
   parts[#parts + 1] = tracked and ',"tracked":true' or ',"tracked":false'
   local priority, retries = tonumber(f[6]), tonumber(f[8])
   if priority then
@@ -178,7 +178,7 @@ function Job.render(f, tracked, dependencies)
   end
   parts[#parts + 1] = ',"remaining":' .. floor(tonumber(f[9]) or 0)
   if f[10] then
-    parts[#parts + 1] = ',"data":' .. Reqless.quote(f[10])
+    parts[#parts + 1] = ',"data":' .. encode(f[10])
   end
   parts[#parts + 1] = ',"tags":' .. Job.list_text(f[11])
   parts[#parts + 1] = ',"history":' .. Reqless.json_array(History.render(jid), '{}')
@@ -189,7 +189,7 @@ function Job.render(f, tracked, dependencies)
   parts[#parts + 1] = ',"failure":' .. failure
   parts[#parts + 1] = ',"throttles":' .. Job.list_text(f[13])
   if f[14] then
-    parts[#parts + 1] = ',"spawned_from_jid":' .. Reqless.quote(f[14])
+    parts[#parts + 1] = ',"spawned_from_jid":' .. encode(f[14])
   else
     parts[#parts + 1] = ',"spawned_from_jid":false'
   end

@@ -52,8 +52,8 @@ end
 function JobCommands.complete(now, a)
   Config.prefetch({ 'max-job-history', 'jobs-history', 'jobs-history-count' })
   local jid, key, queue, retries, quiet = JobCommands.finish(now, a)
-  call('publish', 'ql:log', '{"jid":' .. Reqless.quote(jid) .. ',"event":"completed","queue":' ..
-    Reqless.quote(queue) .. '}')
+  call('publish', 'ql:log', '{"jid":' .. encode(jid) .. ',"event":"completed","queue":' ..
+    encode(queue) .. '}')
   call('hset', key, 'data', a[4], 'time', Reqless.time_text(now), 'state', 'complete',
     'worker', '', 'failure', '{}', 'queue', '', 'expires', 0, 'remaining', retries)
   call('zadd', 'ql:completed', now, jid)

@@ -59,7 +59,7 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
   if not f[1] then
     return nil
   end
-  History.append(jid, now, 'popped', '{"worker":' .. Reqless.quote(worker) .. '}', f[15])
+  History.append(jid, now, 'popped', '{"worker":' .. encode(worker) .. '}', f[15])
   local expires = now + lease
   Stats.sample('wait', queue, now, now - (tonumber(f[16]) or now))
   call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)

@@ -115,8 +115,8 @@ function QueueCommands.place(now, put)
     Throttle.maximums[queue_throttle] = 0
     Job.nothing_tracked = true
   end
-  local quoted_queue = Reqless.quote(queue)
-  call('publish', 'ql:log', '{"jid":' .. Reqless.quote(jid) .. ',"event":"put","queue":' ..
+  local quoted_queue = encode(queue)
+  call('publish', 'ql:log', '{"jid":' .. encode(jid) .. ',"event":"put","queue":' ..
     quoted_queue .. '}')
   History.append(jid, now, 'put', '{"queue":' .. quoted_queue .. '}', old[8])
   local throttles = put.throttles
