@@ -152,53 +152,40 @@ function Job.list_text(text)
 end
 
 -- The job object of protocol 2.6 as JSON text, from the job's fields read
--- with HMGET Job.OBJECT_FIELDS. Built by hand: stored lists and objects
--- are already cjson text, and re-encoding them costs more than the rest of
--- a pop. `dependencies` may be given by a caller that knows them.
+-- with HMGET Job.OBJECT_FIELDS. Built by hand, in one concatenation: stored
+-- lists and objects are already cjson text, and re-encoding them costs more
+-- than the rest of a pop. `dependencies` may be given by a caller that
+-- knows them. Fields every writer sets (queue, priority, retries, data)
+-- read as empty or 0 on a hash that lacks them.
 function Job.render(f, tracked, dependencies)
   local jid = f[1]
   local key = Reqless.job_key(jid)
-  local parts = {
-    '{"jid":', encode(jid),
-    ',"klass":', encode(f[2]),
-    ',"state":', encode(f[3]),
-  }
-  if f[4] then
-    parts[#parts + 1] = ',"queue":' .. encode(f[4])
+  if dependencies == nil then
+    dependencies = call('smembers', key .. '-dependencies')
   end
-  parts[#parts + 1] = ',"worker":' .. encode(f[5] or '')
-  parts[#parts + 1] = tracked and ',"tracked":true' or ',"tracked":false'
-  local priority, retries = tonumber(f[6]), tonumber(f[8])
-  if priority then
-    parts[#parts + 1] = ',"priority":' .. priority
-  end
-  parts[#parts + 1] = ',"expires":' .. (tonumber(f[7]) or 0)
-  if retries then
-    parts[#parts + 1] = ',"retries":' .. retries
-  end
-  parts[#parts + 1] = ',"remaining":' .. floor(tonumber(f[9]) or 0)
-  if f[10] then
-    parts[#parts + 1] = ',"data":' .. encode(f[10])
-  end
-  parts[#parts + 1] = ',"tags":' .. Job.list_text(f[11])
-  parts[#parts + 1] = ',"history":' .. Reqless.json_array(History.render(jid), '{}')
   local failure = f[12]
   if not failure or failure == '' then
     failure = '{}'
   end
-  parts[#parts + 1] = ',"failure":' .. failure
-  parts[#parts + 1] = ',"throttles":' .. Job.list_text(f[13])
-  if f[14] then
-    parts[#parts + 1] = ',"spawned_from_jid":' .. encode(f[14])
-  else
-    parts[#parts + 1] = ',"spawned_from_jid":false'
-  end
-  parts[#parts + 1] = ',"dependents":' .. Reqless.string_array(call('smembers', key .. '-dependents'))
-  if dependencies == nil then
-    dependencies = call('smembers', key .. '-dependencies')
-  end
-  parts[#parts + 1] = ',"dependencies":' .. Reqless.string_array(dependencies) .. '}'
-  return concat(parts)
+  return '{"jid":' .. encode(jid)
+    .. ',"klass":' .. encode(f[2])
+    .. ',"state":' .. encode(f[3])
+    .. ',"queue":' .. encode(f[4] or '')
+    .. ',"worker":' .. encode(f[5] or '')
+    .. ',"tracked":' .. (tracked and 'true' or 'false')
+    .. ',"priority":' .. (tonumber(f[6]) or 0)
+    .. ',"expires":' .. (tonumber(f[7]) or 0)
+    .. ',"retries":' .. (tonumber(f[8]) or 0)
+    .. ',"remaining":' .. floor(tonumber(f[9]) or 0)
+    .. ',"data":' .. encode(f[10] or '')
+    .. ',"tags":' .. Job.list_text(f[11])
+    .. ',"history":' .. Reqless.json_array(History.render(jid), '{}')
+    .. ',"failure":' .. failure
+    .. ',"throttles":' .. Job.list_text(f[13])
+    .. ',"spawned_from_jid":' .. (f[14] and encode(f[14]) or 'false')
+    .. ',"dependents":' .. Reqless.string_array(call('smembers', key .. '-dependents'))
+    .. ',"dependencies":' .. Reqless.string_array(dependencies)
+    .. '}'
 end
 
 -- The job object's JSON text, or nil if there is no job. `tracked` may be

@@ -2,9 +2,92 @@
 
 Every state change is one atomic call of the reqless Lua core. This package is
 the Python client; the built core it runs is served by :mod:`reqless._lua`.
-The public API is exported here and only here.
+The public API is exported here and only here (the asyncio twin in
+:mod:`reqless.aio`, the driver seam in :mod:`reqless.drivers`).
 """
 
 from reqless.__about__ import __version__
+from reqless._client import Client
+from reqless._config import Config
+from reqless._errors import (
+    AuthenticationError,
+    DriverNotInstalledError,
+    EmbeddedServerError,
+    InvalidArgumentError,
+    JobNotFoundError,
+    LostLockError,
+    PermissionDeniedError,
+    ReqlessError,
+    ScriptError,
+    ScriptNotLoadedError,
+    ServerUnavailableError,
+    UnknownDriverError,
+)
+from reqless._events import Events
+from reqless._job import Job, RecurringJob
+from reqless._jobs import Jobs, TrackedJobs
+from reqless._patterns import QueuePatterns
+from reqless._protocol import (
+    Event,
+    Failure,
+    JidPage,
+    JobSpec,
+    PriorityPattern,
+    QueueCounts,
+    QueueStats,
+    ThrottleInfo,
+    TimingStats,
+    WorkerCounts,
+    WorkerJobs,
+)
+from reqless._queue import Queue, QueueJobs, Queues
+from reqless._script import AsyncCoreScript, CoreScript
+from reqless._settings import ClientSettings
+from reqless._tags import Tags
+from reqless._throttles import Throttle, Throttles
+from reqless._workers import Workers
 
-__all__ = ["__version__"]
+__all__ = [
+    "AsyncCoreScript",
+    "AuthenticationError",
+    "Client",
+    "ClientSettings",
+    "Config",
+    "CoreScript",
+    "DriverNotInstalledError",
+    "EmbeddedServerError",
+    "Event",
+    "Events",
+    "Failure",
+    "InvalidArgumentError",
+    "JidPage",
+    "Job",
+    "JobNotFoundError",
+    "JobSpec",
+    "Jobs",
+    "LostLockError",
+    "PermissionDeniedError",
+    "PriorityPattern",
+    "Queue",
+    "QueueCounts",
+    "QueueJobs",
+    "QueuePatterns",
+    "QueueStats",
+    "Queues",
+    "RecurringJob",
+    "ReqlessError",
+    "ScriptError",
+    "ScriptNotLoadedError",
+    "ServerUnavailableError",
+    "Tags",
+    "Throttle",
+    "ThrottleInfo",
+    "Throttles",
+    "TimingStats",
+    "TrackedJobs",
+    "UnknownDriverError",
+    "WorkerCounts",
+    "WorkerJobs",
+    "Workers",
+    "__version__",
+]
