@@ -72,8 +72,19 @@ def _start_redis() -> Server:
     log = workdir / "redis.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

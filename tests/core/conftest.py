@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -80,7 +80,8 @@ class Core:
         """Every key with its type and content, for 'nothing changed' checks."""
         out: dict[str, Any] = {}
         r = self.redis
-        for key in sorted(r.keys("*")):
+        keys = cast(list[str], r.keys("*"))  # decode_responses=True: str keys
+        for key in sorted(keys):
             kind = r.type(key)
             if kind == "string":
                 out[key] = (kind, r.get(key))

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-import redis
 
 from tests.core.conftest import Core
 

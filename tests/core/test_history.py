@@ -103,8 +103,12 @@ def test_fail_records_the_worker_and_group(core: Core) -> None:
     put(core, "jid", now=0)
     pop(core, now=1)
     core.call("job.fail", "jid", "worker", "broken", "message", now=2)
-    assert history(core, "jid")[-1] == {"when": 2, "what": "failed", "worker": "worker",
-                                        "group": "broken"}
+    assert history(core, "jid")[-1] == {
+        "when": 2,
+        "what": "failed",
+        "worker": "worker",
+        "group": "broken",
+    }
 
 
 def test_complete_and_requeue_records_done_then_put_for_the_next_queue(core: Core) -> None:
@@ -121,8 +125,11 @@ def test_retry_exhaustion_records_failed_retries_with_the_group(core: Core) -> N
     put(core, "jid", retries=0, now=0)
     pop(core, now=1)
     core.call("job.retry", "jid", "q", "worker", 0, now=2)
-    assert history(core, "jid")[-1] == {"when": 2, "what": "failed-retries",
-                                        "group": "failed-retries-q"}
+    assert history(core, "jid")[-1] == {
+        "when": 2,
+        "what": "failed-retries",
+        "group": "failed-retries-q",
+    }
 
 
 def test_timeout_records_timed_out(core: Core) -> None:

@@ -24,8 +24,9 @@ def put(
     core.call("queue.put", "putter", queue, jid, "klass", data, delay, *extra, now=now)
 
 
-def pop(core: Core, queue: str = "queue", worker: str = "worker", now: float = 0,
-        limit: int = 1) -> list[dict[str, Any]]:
+def pop(
+    core: Core, queue: str = "queue", worker: str = "worker", now: float = 0, limit: int = 1
+) -> list[dict[str, Any]]:
     return list(core.json("queue.pop", queue, worker, limit, now=now))
 
 
@@ -43,10 +44,24 @@ def test_every_key_of_the_job_object_has_its_documented_json_type(core: Core) ->
     pop(core, now=1)
     job = get(core, "jid")
     types = {
-        "jid": str, "klass": str, "state": str, "queue": str, "worker": str, "tracked": bool,
-        "priority": int, "expires": int, "retries": int, "remaining": int, "data": str,
-        "tags": list, "history": list, "failure": dict, "throttles": list,
-        "spawned_from_jid": bool, "dependents": dict, "dependencies": dict,
+        "jid": str,
+        "klass": str,
+        "state": str,
+        "queue": str,
+        "worker": str,
+        "tracked": bool,
+        "priority": int,
+        "expires": int,
+        "retries": int,
+        "remaining": int,
+        "data": str,
+        "tags": list,
+        "history": list,
+        "failure": dict,
+        "throttles": list,
+        "spawned_from_jid": bool,
+        "dependents": dict,
+        "dependencies": dict,
     }
     assert set(job) == set(types)
     for key, kind in types.items():
@@ -57,15 +72,27 @@ def test_get_returns_the_spec_example_for_a_job_put_at_0_and_popped_at_1(core: C
     put(core, "jid", now=0)
     pop(core, now=1)
     assert get(core, "jid") == {
-        "jid": "jid", "klass": "klass", "state": "running", "queue": "queue",
-        "worker": "worker", "tracked": False, "priority": 0, "expires": 61, "retries": 5,
-        "remaining": 5, "data": "{}", "tags": {},
+        "jid": "jid",
+        "klass": "klass",
+        "state": "running",
+        "queue": "queue",
+        "worker": "worker",
+        "tracked": False,
+        "priority": 0,
+        "expires": 61,
+        "retries": 5,
+        "remaining": 5,
+        "data": "{}",
+        "tags": {},
         "history": [
             {"when": 0, "what": "put", "queue": "queue"},
             {"when": 1, "what": "popped", "worker": "worker"},
         ],
-        "failure": {}, "throttles": ["ql:q:queue"], "spawned_from_jid": False,
-        "dependents": {}, "dependencies": {},
+        "failure": {},
+        "throttles": ["ql:q:queue"],
+        "spawned_from_jid": False,
+        "dependents": {},
+        "dependencies": {},
     }
 
 
@@ -145,8 +172,7 @@ def test_a_failed_job_reports_expires_0_although_the_field_is_empty(core: Core) 
     assert job["expires"] == 0
     assert job["state"] == "failed"
     assert job["worker"] == ""
-    assert job["failure"] == {"group": "group", "message": "message", "when": 2,
-                              "worker": "worker"}
+    assert job["failure"] == {"group": "group", "message": "message", "when": 2, "worker": "worker"}
 
 
 def test_a_completed_job_has_no_queue_worker_or_failure(core: Core) -> None:
@@ -310,8 +336,12 @@ def test_set_priority_of_a_missing_job_raises_the_queue_name_error(core: Core) -
 
 def test_set_priority_rejects_a_missing_or_non_numeric_priority(core: Core) -> None:
     put(core, "jid")
-    core.raises(r'Priority\(\): Arg "priority" missing or not a number: high',
-                "job.setPriority", "jid", "high")
+    core.raises(
+        r'Priority\(\): Arg "priority" missing or not a number: high',
+        "job.setPriority",
+        "jid",
+        "high",
+    )
     core.raises(r'Priority\(\): Arg "priority" missing or not a number', "job.setPriority", "jid")
 
 

@@ -11,16 +11,18 @@ import pytest
 from tests.core.conftest import Core
 
 
-def put(core: Core, jid: str, queue: str = "q", now: float = 0, *, delay: float = 0,
-        **options: Any) -> None:
+def put(
+    core: Core, jid: str, queue: str = "q", now: float = 0, *, delay: float = 0, **options: Any
+) -> None:
     extra: list[Any] = []
     for name, value in options.items():
         extra += [name, value if isinstance(value, str | int | float) else json.dumps(value)]
     core.call("queue.put", "putter", queue, jid, "klass", "{}", delay, *extra, now=now)
 
 
-def pop(core: Core, queue: str = "q", worker: str = "worker", now: float = 0,
-        limit: int = 1) -> list[Any]:
+def pop(
+    core: Core, queue: str = "q", worker: str = "worker", now: float = 0, limit: int = 1
+) -> list[Any]:
     return list(core.json("queue.pop", queue, worker, limit, now=now))
 
 
@@ -33,9 +35,17 @@ def by_state(core: Core, state: str, *args: Any, now: float = 0) -> Any:
 
 
 def counts(queue: str = "q", **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"name": queue, "waiting": 0, "stalled": 0, "running": 0,
-                            "throttled": 0, "scheduled": 0, "depends": 0, "recurring": 0,
-                            "paused": False}
+    base: dict[str, Any] = {
+        "name": queue,
+        "waiting": 0,
+        "stalled": 0,
+        "running": 0,
+        "throttled": 0,
+        "scheduled": 0,
+        "depends": 0,
+        "recurring": 0,
+        "paused": False,
+    }
     return base | overrides
 
 
@@ -57,7 +67,8 @@ def test_counts_reports_every_state(core: Core) -> None:
     put(core, "blocked", throttles=["gate"])
     recur(core, "tpl", offset=500)
     assert core.json("queue.counts", "q", now=1) == counts(
-        waiting=2, running=1, throttled=1, scheduled=1, depends=1, recurring=1)
+        waiting=2, running=1, throttled=1, scheduled=1, depends=1, recurring=1
+    )
 
 
 def test_counts_splits_locks_into_stalled_and_running_at_now(core: Core) -> None:
@@ -342,12 +353,15 @@ def test_an_empty_state_listing_is_an_empty_json_array(core: Core) -> None:
 def test_jobs_by_state_rejects_bad_arguments(core: Core) -> None:
     core.raises(r'Jobs\(\): Arg "state" missing', "queue.jobsByState")
     core.raises(r'Jobs\(\): Arg "queue" missing', "queue.jobsByState", "depends")
-    core.raises(r'Jobs\(\): Arg "offset" not a number: first', "queue.jobsByState", "depends",
-                "q", "first")
-    core.raises(r'Jobs\(\): Arg "limit" not a number: all', "queue.jobsByState", "depends", "q",
-                0, "all")
-    core.raises(r'Jobs\(\): Arg "offset" not a number: first', "queue.jobsByState", "complete",
-                "first")
+    core.raises(
+        r'Jobs\(\): Arg "offset" not a number: first', "queue.jobsByState", "depends", "q", "first"
+    )
+    core.raises(
+        r'Jobs\(\): Arg "limit" not a number: all', "queue.jobsByState", "depends", "q", 0, "all"
+    )
+    core.raises(
+        r'Jobs\(\): Arg "offset" not a number: first', "queue.jobsByState", "complete", "first"
+    )
 
 
 def test_jobs_by_state_rejects_an_unknown_state(core: Core) -> None:

@@ -213,6 +213,24 @@ def test_a_priority_pattern_without_a_pattern_member_is_refused(core: Core) -> N
     core.raises("", "queuePriorityPatterns.setAll", '{"fairly":true}')
 
 
+def test_a_refused_priority_pattern_keeps_the_stored_ones(core: Core) -> None:
+    # Deviation (reqless-core/DEVIATIONS.md): the reference deletes the stored
+    # list before it decodes the new one, so bad input erased it.
+    core.call("queuePriorityPatterns.setAll", '{"fairly":true,"pattern":["a"]}')
+    core.raises(r"Expected|pattern", "queuePriorityPatterns.setAll", "{nope")
+    core.raises(r"pattern", "queuePriorityPatterns.setAll", '{"fairly":true}')
+    assert core.json("queuePriorityPatterns.getAll") == [
+        '{"fairly":true,"pattern":["a"]}',
+        DEFAULT_PRIORITY,
+    ]
+
+
+def test_a_refused_identifier_pattern_keeps_the_stored_ones(core: Core) -> None:
+    core.call("queueIdentifierPatterns.setAll", "mail", '["mail-*"]')
+    core.raises(r"array", "queueIdentifierPatterns.setAll", "mail", '"mail-*"')
+    assert json.loads(core.json("queueIdentifierPatterns.getAll")["mail"]) == ["mail-*"]
+
+
 # -- events -------------------------------------------------------------------
 
 

@@ -14,13 +14,23 @@ from tests.core.conftest import Core
 ANY_ERROR = r"."
 
 
-def recur(core: Core, jid: str = "tpl", queue: str = "q", now: float = 0, *,
-          interval: float = 60, offset: float = 0, data: str = "{}", **options: Any) -> Any:
+def recur(
+    core: Core,
+    jid: str = "tpl",
+    queue: str = "q",
+    now: float = 0,
+    *,
+    interval: float = 60,
+    offset: float = 0,
+    data: str = "{}",
+    **options: Any,
+) -> Any:
     extra: list[Any] = []
     for name, value in options.items():
         extra += [name, value if isinstance(value, str | int | float) else json.dumps(value)]
-    return core.call("queue.recurAtInterval", queue, jid, "klass", data, interval, offset, *extra,
-                     now=now)
+    return core.call(
+        "queue.recurAtInterval", queue, jid, "klass", data, interval, offset, *extra, now=now
+    )
 
 
 def pop(core: Core, queue: str = "q", now: float = 0, limit: int = 1) -> list[str]:
@@ -47,8 +57,21 @@ def spawned(core: Core) -> list[str]:
 def test_recur_writes_the_template_and_schedules_its_first_spawn(core: Core) -> None:
     assert recur(core, now=100, offset=5, data='{"a": [1]}') == "tpl"
     fields = template(core)
-    assert set(fields) == {"jid", "klass", "data", "priority", "tags", "state", "queue", "type",
-                           "count", "interval", "retries", "backlog", "throttles"}
+    assert set(fields) == {
+        "jid",
+        "klass",
+        "data",
+        "priority",
+        "tags",
+        "state",
+        "queue",
+        "type",
+        "count",
+        "interval",
+        "retries",
+        "backlog",
+        "throttles",
+    }
     assert fields["jid"] == "tpl"
     assert fields["klass"] == "klass"
     assert fields["data"] == '{"a": [1]}'
@@ -57,8 +80,9 @@ def test_recur_writes_the_template_and_schedules_its_first_spawn(core: Core) -> 
     assert fields["type"] == "interval"
     assert fields["tags"] == "{}"
     assert json.loads(fields["throttles"]) == ["ql:q:q"]
-    numbers = {key: float(fields[key]) for key in
-               ("priority", "count", "interval", "retries", "backlog")}
+    numbers = {
+        key: float(fields[key]) for key in ("priority", "count", "interval", "retries", "backlog")
+    }
     assert numbers == {"priority": 0, "count": 0, "interval": 60, "retries": 0, "backlog": 0}
     assert core.redis.zscore("ql:q:q-recur", "tpl") == 105
     assert core.redis.zscore("ql:queues", "q") == 100
@@ -72,12 +96,20 @@ def test_recur_creates_no_job_and_publishes_nothing(core: Core) -> None:
 
 
 def test_get_returns_the_template_object(core: Core) -> None:
-    recur(core, priority=3, tags=["a", "b"], retries=2, backlog=4, throttles=["t"],
-          data='{"x":1}')
+    recur(core, priority=3, tags=["a", "b"], retries=2, backlog=4, throttles=["t"], data='{"x":1}')
     assert core.json("recurringJob.get", "tpl") == {
-        "jid": "tpl", "klass": "klass", "state": "recur", "queue": "q", "priority": 3,
-        "interval": 60, "retries": 2, "count": 0, "data": '{"x":1}', "tags": ["a", "b"],
-        "backlog": 4, "throttles": ["t", "ql:q:q"],
+        "jid": "tpl",
+        "klass": "klass",
+        "state": "recur",
+        "queue": "q",
+        "priority": 3,
+        "interval": 60,
+        "retries": 2,
+        "count": 0,
+        "data": '{"x":1}',
+        "tags": ["a", "b"],
+        "backlog": 4,
+        "throttles": ["t", "ql:q:q"],
     }
 
 
@@ -121,8 +153,13 @@ def test_recur_rejects_missing_and_malformed_arguments(core: Core) -> None:
 
 
 def test_recurring_commands_without_a_jid_are_refused(core: Core) -> None:
-    for command in ("recurringJob.get", "recurringJob.cancel", "recurringJob.update",
-                    "recurringJob.addTag", "recurringJob.removeTag"):
+    for command in (
+        "recurringJob.get",
+        "recurringJob.cancel",
+        "recurringJob.update",
+        "recurringJob.addTag",
+        "recurringJob.removeTag",
+    ):
         core.raises(r"Recurring\(\): no jid provided", command)
 
 
@@ -285,8 +322,7 @@ def test_remove_tag_replies_with_the_remaining_tags_and_an_object_when_empty(cor
 
 def test_template_tag_commands_error_on_a_missing_template(core: Core) -> None:
     core.raises(r"Tag\(\): Job missing does not exist", "recurringJob.addTag", "missing", "a")
-    core.raises(r"Untag\(\): Job missing does not exist", "recurringJob.removeTag", "missing",
-                "a")
+    core.raises(r"Untag\(\): Job missing does not exist", "recurringJob.removeTag", "missing", "a")
 
 
 def test_spawned_children_carry_tags_added_to_the_template(core: Core) -> None:
@@ -302,8 +338,23 @@ def test_spawned_children_carry_tags_added_to_the_template(core: Core) -> None:
 
 def test_update_stores_plain_fields(core: Core) -> None:
     recur(core)
-    assert core.call("recurringJob.update", "tpl", "priority", 4, "retries", 2, "backlog", 3,
-                     "klass", "Other", "data", '{"v": 2}') == 1
+    assert (
+        core.call(
+            "recurringJob.update",
+            "tpl",
+            "priority",
+            4,
+            "retries",
+            2,
+            "backlog",
+            3,
+            "klass",
+            "Other",
+            "data",
+            '{"v": 2}',
+        )
+        == 1
+    )
     got = core.json("recurringJob.get", "tpl")
     assert (got["priority"], got["retries"], got["backlog"]) == (4, 2, 3)
     assert got["klass"] == "Other"
@@ -311,7 +362,11 @@ def test_update_stores_plain_fields(core: Core) -> None:
     peek(core, now=0)
     child = core.json("job.get", "tpl-1")
     assert (child["klass"], child["data"], child["priority"], child["retries"]) == (
-        "Other", '{"v": 2}', 4, 2)
+        "Other",
+        '{"v": 2}',
+        4,
+        2,
+    )
 
 
 def test_update_interval_shifts_the_next_spawn_by_the_difference(core: Core) -> None:
@@ -342,8 +397,9 @@ def test_update_throttles_replaces_the_list_without_the_queue_throttle(core: Cor
 
 
 def test_update_of_a_missing_template_is_refused(core: Core) -> None:
-    core.raises(r"Recur\(\): No recurring job missing", "recurringJob.update", "missing",
-                "priority", 1)
+    core.raises(
+        r"Recur\(\): No recurring job missing", "recurringJob.update", "missing", "priority", 1
+    )
 
 
 def test_update_rejects_bad_values_and_unknown_keys(core: Core) -> None:

@@ -20,8 +20,9 @@ def put(core: Core, jid: str, queue: str = "q", now: float = 0, *, retries: int 
     core.call("queue.put", "putter", queue, jid, "klass", "{}", 0, "retries", retries, now=now)
 
 
-def pop(core: Core, queue: str = "q", worker: str = "worker", now: float = 0,
-        limit: int = 1) -> list[Any]:
+def pop(
+    core: Core, queue: str = "q", worker: str = "worker", now: float = 0, limit: int = 1
+) -> list[Any]:
     return list(core.json("queue.pop", queue, worker, limit, now=now))
 
 
@@ -44,14 +45,20 @@ def empty_timing() -> dict[str, Any]:
 
 
 def test_stats_of_a_quiet_queue_are_zero_with_148_bucket_histograms(core: Core) -> None:
-    assert stats(core) == {"retries": 0, "failed": 0, "failures": 0,
-                           "wait": empty_timing(), "run": empty_timing()}
+    assert stats(core) == {
+        "retries": 0,
+        "failed": 0,
+        "failures": 0,
+        "wait": empty_timing(),
+        "run": empty_timing(),
+    }
 
 
 def test_stats_rejects_a_missing_or_non_numeric_date(core: Core) -> None:
     core.raises(r'Stats\(\): Arg "date" missing or not a number: nil', "queue.stats", "q")
-    core.raises(r'Stats\(\): Arg "date" missing or not a number: today', "queue.stats", "q",
-                "today")
+    core.raises(
+        r'Stats\(\): Arg "date" missing or not a number: today', "queue.stats", "q", "today"
+    )
 
 
 def test_stats_without_a_queue_is_refused(core: Core) -> None:
@@ -74,8 +81,17 @@ def test_wait_samples_fill_the_seconds_minutes_hours_and_days_buckets(core: Core
     wait_samples(core, samples)
     fields = core.redis.hgetall(f"ql:s:wait:{T}:q")
     buckets = {k: int(v) for k, v in fields.items() if k not in ("total", "mean", "vk")}
-    assert buckets == {"s0": 1, "s59": 1, "m1": 2, "m59": 1, "h1": 1, "h23": 1, "d1": 1,
-                       "d6": 1, "d7": 1}
+    assert buckets == {
+        "s0": 1,
+        "s59": 1,
+        "m1": 2,
+        "m59": 1,
+        "h1": 1,
+        "h23": 1,
+        "d1": 1,
+        "d6": 1,
+        "d7": 1,
+    }
     wait = stats(core, date=T)["wait"]
     assert wait["count"] == 10
     histogram = wait["histogram"]

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-import redis
-
 from tests.core.conftest import Core
 
 
@@ -278,7 +275,15 @@ def test_reput_with_an_invalid_option_keeps_the_job_tagged(core: Core) -> None:
     put(core, "jid", tags=["a"])
     core.raises(
         r'Arg "retries" not a number',
-        "queue.put", "putter", "q", "jid", "klass", "{}", 0, "retries", "many",
+        "queue.put",
+        "putter",
+        "q",
+        "jid",
+        "klass",
+        "{}",
+        0,
+        "retries",
+        "many",
     )
     assert core.json("jobs.tagged", "a") == {"total": 1, "jobs": ["jid"]}
 

@@ -167,8 +167,16 @@ def test_failing_a_tracked_job_publishes_failed_after_the_log_event(core: Core) 
     with core.events() as ev:
         core.call("job.fail", "jid", "worker", "group", "boom", now=2)
     assert ev.parsed() == [
-        ("ql:log", {"message": "boom", "jid": "jid", "group": "group", "event": "failed",
-                    "worker": "worker"}),
+        (
+            "ql:log",
+            {
+                "message": "boom",
+                "jid": "jid",
+                "group": "group",
+                "event": "failed",
+                "worker": "worker",
+            },
+        ),
         ("ql:failed", "jid"),
     ]
 
@@ -207,15 +215,24 @@ def test_retries_exhausted_at_pop_publish_failed_between_lock_loss_and_the_log_e
         ("ql:w:first", lost),
         ("ql:log", lost),
         ("ql:failed", "jid"),
-        ("ql:log", {"message": 'Job exhausted retries in queue "q"', "jid": "jid",
-                    "group": "failed-retries-q", "event": "failed", "worker": "first"}),
+        (
+            "ql:log",
+            {
+                "message": 'Job exhausted retries in queue "q"',
+                "jid": "jid",
+                "group": "failed-retries-q",
+                "event": "failed",
+                "worker": "first",
+            },
+        ),
     ]
 
 
 def test_untracked_jobs_publish_no_jid_notifications(core: Core) -> None:
     put(core, "jid")
-    with core.events("ql:put", "ql:popped", "ql:completed", "ql:failed", "ql:canceled",
-                     "ql:stalled") as ev:
+    with core.events(
+        "ql:put", "ql:popped", "ql:completed", "ql:failed", "ql:canceled", "ql:stalled"
+    ) as ev:
         put(core, "jid", now=1)
         pop(core, now=2)
         core.call("job.complete", "jid", "worker", "q", "{}", now=3)
