@@ -102,9 +102,15 @@ function Reqless.dispatch(keys, args)
   if now == nil then
     error('Arg "now" missing or not a number: nil')
   end
-  local own = {}
-  for i = 3, #args do
-    own[i - 2] = args[i]
+  local own
+  if #args < 200 then
+    own = { unpack(args, 3) }
+  else
+    -- unpack() would overflow Lua's C stack on a very long argument list.
+    own = {}
+    for i = 3, #args do
+      own[i - 2] = args[i]
+    end
   end
   return handler(now, own)
 end
