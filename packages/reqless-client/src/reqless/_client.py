@@ -1,0 +1,116 @@
+"""The synchronous client: ``reqless.Client``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from reqless import _protocol as p
+from reqless._config import Config
+from reqless._errors import ReqlessError
+from reqless._events import Events
+from reqless._jobs import Jobs
+from reqless._patterns import QueuePatterns
+from reqless._queue import Queues
+from reqless._script import CoreScript
+from reqless._settings import ClientSettings
+from reqless._tags import Tags
+from reqless._throttles import Throttles
+from reqless._workers import Workers
+from reqless.drivers import Driver, connect
+
+__all__ = ["Client", "default_worker_name"]
+
+T = TypeVar("T")
+Form = Literal["auto", "function", "eval"]
+
+
+def default_worker_name() -> str:
+    """``<hostname>-<pid>``, read when a client is made, so a forked process gets its own."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run_many(results: list[Any], calls: Sequence[p.Call[Any]]) -> list[Any]:
+    """Parse pipelined replies; the first error (in call order) is raised after all ran."""
+    for result in results:
+        if isinstance(result, ReqlessError):
+            raise result
+    return [call.parse(result) for call, result in zip(calls, results, strict=True)]
+
+
+class Client:
+    """A connection to one reqless server.
+
+    ``url`` takes ``redis://``, ``rediss://``, ``unix://``, ``valkey://``,
+    ``valkeys://`` and ``embedded:PATH`` (default: ``REQLESS_URL``, else
+    ``redis://localhost:6379``); ``driver`` is ``"redis"`` or ``"valkey"`` (default:
+    ``REQLESS_DRIVER``, else chosen by the scheme). ``clock`` supplies the
+    ``now`` of every command; ``form`` picks the core's Function or EVAL form.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        driver: str | None = None,
+        worker_name: str | None = None,
+        clock: Callable[[], float] | None = None,
+        form: Form = "auto",
+    ) -> None:
+        self.settings = ClientSettings.from_url(url, driver)
+        self.clock: Callable[[], float] = clock or time.time
+        self.worker_name = worker_name or default_worker_name()
+        self._driver: Driver = connect(self.settings)
+        self._script = CoreScript(self._driver, clock=self.clock, form=form)
+        self.queues = Queues(self)
+        self.jobs = Jobs(self)
+        self.config = Config(self)
+        self.workers = Workers(self)
+        self.tags = Tags(self)
+        self.throttles = Throttles(self)
+        self.events = Events(self)
+        self.queue_patterns = QueuePatterns(self)
+
+    @classmethod
+    def embedded(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        worker_name: str | None = None,
+        clock: Callable[[], float] | None = None,
+        form: Form = "auto",
+    ) -> Client:
+        """A client of the development server in folder ``path``, started if nobody has yet."""
+        url = f"embedded:{Path(path)}"
+        return cls(url, driver="valkey", worker_name=worker_name, clock=clock, form=form)
+
+    def __repr__(self) -> str:
+        return f"<reqless.Client {self.settings.url} as {self.worker_name!r}>"
+
+    def _run(self, call: p.Call[T]) -> T:
+        return call.parse(self._script.call(call.command, *call.args))
+
+    def _run_many(self, calls: Sequence[p.Call[Any]]) -> list[Any]:
+        if not calls:
+            return []
+        results = self._script.call_many([(call.command, call.args) for call in calls])
+        return run_many(results, calls)
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,178 @@
+"""Every error reqless raises, under one root: :class:`ReqlessError`.
+
+The core reports failures as script errors whose text a server wraps in its
+own prefix and suffix (``user_script:712: ... script: <sha>, on @user_script:712.``).
+:func:`translate_server_error` strips that wrapping once and picks the typed
+error from the core's words, so callers catch ``LostLockError`` rather than
+matching strings. The drivers call it at their one border with the library.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "AuthenticationError",
+    "DriverNotInstalledError",
+    "EmbeddedServerError",
+    "InvalidArgumentError",
+    "JobNotFoundError",
+    "LostLockError",
+    "PermissionDeniedError",
+    "ReqlessError",
+    "ScriptError",
+    "ScriptNotLoadedError",
+    "ServerUnavailableError",
+    "UnknownDriverError",
+    "translate_server_error",
+]
+
+
+class ReqlessError(Exception):
+    """Root of every error raised by reqless.
+
+    ``message`` is the text as the server (or reqless) gave it; ``detail`` is
+    the core's own message without the server's wrapping, the part worth
+    showing to a person.
+    """
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = message if detail is None else detail
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only ``detail`` would be lost by the default pickling, and
+        # errors do cross process boundaries (workers report them).
+        return (_rebuild, (type(self), self.message, self.detail))
+
+
+def _rebuild(cls: type[ReqlessError], message: str, detail: str) -> ReqlessError:
+    return cls(message, detail=detail)
+
+
+class InvalidArgumentError(ReqlessError, ValueError):
+    """Malformed input: a missing, non-numeric or non-JSON argument, an unknown command."""
+
+
+class JobNotFoundError(ReqlessError, LookupError):
+    """The job (or recurring job) named does not exist."""
+
+
+class LostLockError(ReqlessError):
+    """The job is no longer this worker's to finish: another worker, queue or state holds it."""
+
+
+class ScriptError(ReqlessError):
+    """Any other error the core raised."""
+
+
+class ScriptNotLoadedError(ScriptError):
+    """The server does not hold the core (NOSCRIPT, or the function library is missing).
+
+    :class:`reqless.CoreScript` recovers from this by loading the core and
+    retrying once; callers only see it when that retry fails too.
+    """
+
+
+class PermissionDeniedError(ReqlessError):
+    """The server's ACL does not let this user run the command (NOPERM)."""
+
+
+class ServerUnavailableError(ReqlessError):
+    """The server cannot be reached, refused the connection or timed out."""
+
+
+class AuthenticationError(ServerUnavailableError):
+    """The server rejected the username or password."""
+
+
+class DriverNotInstalledError(ReqlessError, ImportError):
+    """The chosen driver's library is not installed; the message names the extra to install."""
+
+
+class UnknownDriverError(ReqlessError, LookupError):
+    """No driver is registered under the requested name; ``valid`` lists those that are."""
+
+    def __init__(self, name: str, valid: list[str]) -> None:
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(
+            f"unknown reqless driver {name!r}; valid drivers: {', '.join(self.valid) or 'none'}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (UnknownDriverError, (self.name, self.valid))
+
+
+class EmbeddedServerError(ReqlessError):
+    """The embedded Valkey server could not be started, reached or stopped."""
+
+
+# Redis 7 / Valkey wrap a script error as
+#   [ERR ]user_script:712: <message> script: <sha or name>, on @user_script:712.
+# (Valkey leaves the name out: "script: on @user_function:715."). Only the
+# middle is the core's; DOTALL because user data can put newlines in it.
+_WRAPPED = re.compile(
+    r"^(?:ERR )?user_(?:script|function):\d+: (?P<detail>.*?)"
+    r"(?: script: [^\n]*?on @user_(?:script|function):\d+\.)?$",
+    re.DOTALL,
+)
+
+# Checked in order; the first match wins. Patterns are anchored at the start
+# of the core's message and name the commands that raise them: jids, worker
+# names and job data appear in messages too, and must not decide the type.
+# Words from protocol section 3 and appendix A.
+_CLASSIFIERS: tuple[tuple[type[ReqlessError], re.Pattern[str]], ...] = (
+    (
+        LostLockError,
+        re.compile(
+            r"^(?:Complete|Fail|Heartbeat|Retry)\(\): Job (?:has been handed out to another worker"
+            r"|running with another worker|given out to another worker"
+            r"|has been given to another worker|running in another queue"
+            r"|is not currently running|not currently running): "
+        ),
+    ),
+    (
+        JobNotFoundError,
+        re.compile(
+            r"^\w+\(\): Job does not exist$|^(?:Requeue|Log|Tag|Untag)\(\): Job .* does not exist$"
+            r"|^Recur\(\): No recurring job ",
+            re.DOTALL,
+        ),
+    ),
+    (
+        InvalidArgumentError,
+        re.compile(
+            r"^[\w.]+\(\): (?:Arg |Argument |no (?:jid|tid|queue name) provided|Unknown type "
+            r"|Unrecognized option |Odd number |\"\w+\" cannot be used without)"
+            r"|^(?:Unknown command |Must provide a command|No Keys should be provided"
+            r"|No value provided for |Odd number of |Identifier patterns must be "
+            r"|Priority pattern has no |Arg \"now\" |assertion failed!"
+            r"|bad argument #\d+ |Expected .* at character \d+|Cannot serialise )",
+            re.DOTALL,
+        ),
+    ),
+)
+
+_NOT_LOADED = re.compile(r"^(?:NOSCRIPT |ERR )?(?:No matching script|Function not found)")
+_NO_PERMISSION = re.compile(r"^NOPERM |no permissions to (?:run|access)")
+
+
+def core_detail(message: str) -> str:
+    """The core's message inside a server's error text (the text itself if unwrapped)."""
+    match = _WRAPPED.match(message)
+    return match.group("detail") if match else message
+
+
+def translate_server_error(message: str) -> ReqlessError:
+    """The typed error for an error reply of the server, keeping its text as ``message``."""
+    if _NOT_LOADED.match(message):
+        return ScriptNotLoadedError(message)
+    if _NO_PERMISSION.search(message):
+        return PermissionDeniedError(message)
+    detail = core_detail(message)
+    for error_class, pattern in _CLASSIFIERS:
+        if pattern.search(detail):
+            return error_class(message, detail=detail)
+    return ScriptError(message, detail=detail)

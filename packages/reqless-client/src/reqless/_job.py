@@ -1,0 +1,446 @@
+"""Jobs and recurring jobs (sync); their read-only fields are shared with the asyncio twin."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from reqless import _protocol as p
+
+if TYPE_CHECKING:
+    from reqless._client import Client
+    from reqless._queue import Queue
+
+__all__ = ["Job", "JobFields", "RecurringFields", "RecurringJob", "import_klass"]
+
+
+def import_klass(path: str) -> type:
+    """The class a dotted path names; ImportError (or AttributeError) when it cannot be found."""
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        raise ImportError(f"{path!r} is not a dotted path to a class")
+    module = importlib.import_module(module_name)
+    found = getattr(module, name)
+    if not isinstance(found, type):
+        raise ImportError(f"{path!r} is not a class")
+    return found
+
+
+class JobFields:
+    """Every field of a job object (protocol 2.6), as read when the job was fetched."""
+
+    _state: p.JobState
+
+    #: Scratch space a worker may attach to a job (e.g. a per-job directory).
+    sandbox: str | None = None
+
+    @property
+    def jid(self) -> str:
+        return self._state.jid
+
+    @property
+    def klass_name(self) -> str:
+        return self._state.klass_name
+
+    @property
+    def klass(self) -> type:
+        """The job's class, imported now."""
+        return import_klass(self._state.klass_name)
+
+    @property
+    def queue_name(self) -> str:
+        return self._state.queue_name
+
+    @property
+    def data(self) -> str:
+        """The payload as JSON text; assigning a dict or JSON text changes what complete,
+        fail and heartbeat store."""
+        return self._state.data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._state.data = p.encode_data(value)
+
+    @property
+    def payload(self) -> Any:
+        """``data`` decoded."""
+        return json.loads(self._state.data)
+
+    @property
+    def state(self) -> str:
+        return self._state.state
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._state.tags)
+
+    @property
+    def retries(self) -> int:
+        return self._state.retries
+
+    @property
+    def remaining(self) -> int:
+        return self._state.remaining
+
+    @property
+    def worker_name(self) -> str:
+        return self._state.worker_name
+
+    @property
+    def expires_at(self) -> float:
+        return self._state.expires_at
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self._state.history)
+
+    @property
+    def dependencies(self) -> list[str]:
+        return list(self._state.dependencies)
+
+    @property
+    def dependents(self) -> list[str]:
+        return list(self._state.dependents)
+
+    @property
+    def tracked(self) -> bool:
+        return self._state.tracked
+
+    @property
+    def failure(self) -> p.Failure | None:
+        return self._state.failure
+
+    @property
+    def throttles(self) -> list[str]:
+        return list(self._state.throttles)
+
+    @property
+    def spawned_from_jid(self) -> str | None:
+        return self._state.spawned_from_jid
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"<{name} {self.jid} {self.klass_name} {self.state} in {self.queue_name!r}>"
+
+    def _process_target(self) -> tuple[Callable[..., Any] | None, str, str]:
+        """The function ``process()`` calls, or the failure group and message if there is none."""
+        try:
+            klass = self.klass
+        except Exception as exc:
+            group = f"{self.queue_name}-{type(exc).__name__}"
+            return None, group, f"cannot import {self.klass_name}:\n{traceback.format_exc()}"
+        method = getattr(klass, self.queue_name, None) or getattr(klass, "process", None)
+        if not callable(method):
+            return (
+                None,
+                f"{self.queue_name}-method-missing",
+                (f"{self.klass_name} has neither a {self.queue_name!r} nor a 'process' method"),
+            )
+        return method, "", ""
+
+    def _requeue_spec(
+        self,
+        delay: float,
+        priority: int | None,
+        tags: Sequence[str] | None,
+        retries: int | None,
+        depends: Sequence[str] | None,
+        throttles: Sequence[str] | None,
+    ) -> p.JobSpec:
+        # The core does not carry throttles over (unlike priority, tags and retries).
+        return p.JobSpec(
+            klass=self.klass_name,
+            data=self.data,
+            priority=priority,
+            tags=tags,
+            delay=delay,
+            retries=retries,
+            jid=self.jid,
+            depends=depends,
+            throttles=self.throttles if throttles is None else throttles,
+        )
+
+    def _worker(self, default: str) -> str:
+        # A job acts as the worker that holds it: if its lock went elsewhere, the core refuses.
+        return self._state.worker_name or default
+
+
+class Job(JobFields):
+    """A job, bound to the client that fetched it."""
+
+    def __init__(self, client: Client, state: p.JobState) -> None:
+        self._client = client
+        self._state = state
+
+    @property
+    def queue(self) -> Queue:
+        return self._client.queues[self.queue_name]
+
+    @property
+    def priority(self) -> int:
+        return self._state.priority
+
+    @priority.setter
+    def priority(self, value: int) -> None:
+        self.set_priority(value)
+
+    @property
+    def ttl(self) -> float:
+        """Seconds until the lock expires (negative once expired)."""
+        return self._state.expires_at - self._client.clock()
+
+    def set_priority(self, priority: int) -> None:
+        value = p.check_int("priority", priority)
+        self._client._run(p.simple("job.setPriority", self.jid, value))
+        self._state.priority = value
+
+    def complete(
+        self,
+        next_queue: str | None = None,
+        *,
+        delay: float | None = None,
+        depends: Sequence[str] | None = None,
+    ) -> str:
+        """Finish the job, or move it on to ``next_queue``; returns its new state."""
+        call = p.complete(
+            self._state,
+            self._worker(self._client.worker_name),
+            next_queue,
+            delay=delay,
+            depends=depends,
+        )
+        return self._client._run(call)
+
+    def fail(self, group: str, message: str) -> str:
+        call = p.fail(self._state, self._worker(self._client.worker_name), group, message)
+        return self._client._run(call)
+
+    def heartbeat(self) -> float:
+        """Renew the lock; returns the new expiry time."""
+        call = p.heartbeat(self._state, self._worker(self._client.worker_name))
+        expires: int = self._client._run(call)
+        self._state.expires_at = expires
+        return self._state.expires_at
+
+    def cancel(self) -> list[str]:
+        return list(self._client._run(p.simple("job.cancel", self.jid)))
+
+    def track(self) -> bool:
+        self._state.tracked = True
+        return self._client._run(p.track("job.track", self.jid))
+
+    def untrack(self) -> bool:
+        self._state.tracked = False
+        return self._client._run(p.track("job.untrack", self.jid))
+
+    def tag(self, *tags: str) -> list[str]:
+        names = p.check_strings("tags", tags)
+        self._state.tags = self._client._run(p.tag_list("job.addTag", self.jid, *names))
+        return self.tags
+
+    def untag(self, *tags: str) -> list[str]:
+        names = p.check_strings("tags", tags)
+        self._state.tags = self._client._run(p.tag_list("job.removeTag", self.jid, *names))
+        return self.tags
+
+    def depend(self, *jids: str) -> None:
+        self._client._run(p.simple("job.addDependency", self.jid, *p.check_strings("jids", jids)))
+
+    def undepend(self, *jids: str, all: bool = False) -> None:
+        targets = ["all"] if all else p.check_strings("jids", jids)
+        self._client._run(p.simple("job.removeDependency", self.jid, *targets))
+
+    def retry(self, delay: float = 0, group: str | None = None, message: str | None = None) -> int:
+        """Put the job back to be tried again; returns the retries left (-1: it failed)."""
+        call = p.retry(self._state, self._worker(self._client.worker_name), delay, group, message)
+        return self._client._run(call)
+
+    def requeue(
+        self,
+        queue: str,
+        *,
+        delay: float = 0,
+        priority: int | None = None,
+        tags: Sequence[str] | None = None,
+        retries: int | None = None,
+        depends: Sequence[str] | None = None,
+        throttles: Sequence[str] | None = None,
+    ) -> str:
+        """Move the job to ``queue`` whatever its state; a worker running it loses its lock."""
+        spec = self._requeue_spec(delay, priority, tags, retries, depends, throttles)
+        return self._client._run(p.requeue(self._client.worker_name, queue, spec))
+
+    move = requeue
+
+    def timeout(self) -> None:
+        self._client._run(p.nothing("job.timeout", self.jid))
+
+    def log(self, message: str, data: Mapping[str, Any] | None = None) -> None:
+        self._client._run(p.log(self.jid, message, data))
+
+    def process(self) -> Any:
+        """Run the job: call ``<klass>.<queue name>(job)``, else ``<klass>.process(job)``.
+
+        If the class cannot be imported, has neither method, or the method raises,
+        the job is failed with group ``<queue>-<ExceptionName>`` (or
+        ``<queue>-method-missing``) and the traceback as message.
+        """
+        method, group, message = self._process_target()
+        if method is None:
+            self.fail(group, message)
+            return None
+        try:
+            return method(self)
+        except Exception as exc:
+            self.fail(f"{self.queue_name}-{type(exc).__name__}", traceback.format_exc())
+            return None
+
+
+class RecurringFields:
+    """Fields of a recurring-job template (protocol 2.7)."""
+
+    _state: p.RecurringState
+
+    @property
+    def jid(self) -> str:
+        return self._state.jid
+
+    @property
+    def klass_name(self) -> str:
+        return self._state.klass_name
+
+    @property
+    def queue_name(self) -> str:
+        return self._state.queue_name
+
+    @property
+    def state(self) -> str:
+        return self._state.state
+
+    @property
+    def count(self) -> int:
+        """Jobs spawned so far."""
+        return self._state.count
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._state.tags)
+
+    @property
+    def throttles(self) -> list[str]:
+        return list(self._state.throttles)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.jid} {self.klass_name} every {self._state.interval}s>"
+
+    def _apply(self, changes: Mapping[str, Any]) -> None:
+        for key, value in changes.items():
+            if key == "klass":
+                self._state.klass_name = p.klass_name(value)
+            elif key == "data":
+                self._state.data = p.encode_data(value)
+            elif key == "queue":
+                self._state.queue_name = value
+            else:
+                setattr(self._state, key, value)
+
+
+class RecurringJob(RecurringFields):
+    """A recurring-job template: spawns a job every ``interval`` seconds."""
+
+    def __init__(self, client: Client, state: p.RecurringState) -> None:
+        self._client = client
+        self._state = state
+
+    def update(self, **changes: Any) -> None:
+        """Change any of ``priority``, ``retries``, ``interval``, ``data``, ``klass``, ``backlog``,
+        ``queue``, ``throttles`` in one call."""
+        known = {
+            "priority",
+            "retries",
+            "interval",
+            "data",
+            "klass",
+            "backlog",
+            "queue",
+            "throttles",
+        }
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"update() got unexpected keyword arguments {sorted(unknown)}")
+        if changes:
+            self._client._run(p.recurring_update(self.jid, **changes))
+            self._apply(changes)
+
+    @property
+    def queue(self) -> Queue:
+        return self._client.queues[self.queue_name]
+
+    @property
+    def klass(self) -> type:
+        return import_klass(self._state.klass_name)
+
+    @klass.setter
+    def klass(self, value: p.KlassArg) -> None:
+        self.update(klass=value)
+
+    @property
+    def data(self) -> str:
+        return self._state.data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.update(data=value)
+
+    @property
+    def priority(self) -> int:
+        return self._state.priority
+
+    @priority.setter
+    def priority(self, value: int) -> None:
+        self.update(priority=value)
+
+    @property
+    def retries(self) -> int:
+        return self._state.retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self.update(retries=value)
+
+    @property
+    def interval(self) -> float:
+        return self._state.interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        self.update(interval=value)
+
+    @property
+    def backlog(self) -> int:
+        return self._state.backlog
+
+    @backlog.setter
+    def backlog(self, value: int) -> None:
+        self.update(backlog=value)
+
+    def tag(self, *tags: str) -> list[str]:
+        names = p.check_strings("tags", tags)
+        self._state.tags = self._client._run(p.tag_list("recurringJob.addTag", self.jid, *names))
+        return self.tags
+
+    def untag(self, *tags: str) -> list[str]:
+        names = p.check_strings("tags", tags)
+        self._state.tags = self._client._run(p.tag_list("recurringJob.removeTag", self.jid, *names))
+        return self.tags
+
+    def move(self, queue: str) -> None:
+        self.update(queue=queue)
+
+    requeue = move
+
+    def cancel(self) -> None:
+        self._client._run(p.nothing("recurringJob.cancel", self.jid))

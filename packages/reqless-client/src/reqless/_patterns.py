@@ -1,0 +1,118 @@
+"""Queue identifier and priority patterns: which queues a worker serves, and in what order.
+
+An *identifier* names a list of queue-name globs (``{"default": ["*"]}``); a
+glob's only wildcard is ``*``, every other character is literal (``.`` or
+``+`` in a queue name match themselves), and a leading ``!`` excludes what it
+matches. *Priority patterns* order the resolved queues: queues matching an
+earlier pattern come first; ``["default"]`` stands for every queue no pattern
+names; ``fairly`` shuffles the queues of that pattern.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from reqless import _protocol as p
+
+if TYPE_CHECKING:
+    from reqless._client import Client
+
+__all__ = ["QueuePatterns", "match_queues", "order_queues", "resolve_queues"]
+
+
+@lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+def match_queues(patterns: Iterable[str], names: Iterable[str]) -> list[str]:
+    """The ``names`` matching a positive glob and no ``!``-negated one, in ``names`` order."""
+    include: list[re.Pattern[str]] = []
+    exclude: list[re.Pattern[str]] = []
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            exclude.append(_glob(pattern[1:]))
+        else:
+            include.append(_glob(pattern))
+    return [
+        name
+        for name in names
+        if any(g.match(name) for g in include) and not any(g.match(name) for g in exclude)
+    ]
+
+
+def resolve_queues(
+    specs: Iterable[str], identifiers: Mapping[str, Sequence[str]], names: Iterable[str]
+) -> list[str]:
+    """Expand queue specs: ``@name`` is an identifier's globs, anything else a glob itself."""
+    patterns: list[str] = []
+    for spec in specs:
+        if spec.startswith("@"):
+            patterns += identifiers.get(spec[1:], [])
+        else:
+            patterns.append(spec)
+    return match_queues(patterns, names)
+
+
+def order_queues(
+    queues: Sequence[str],
+    priorities: Sequence[p.PriorityPattern],
+    shuffle: Callable[[list[str]], None] = random.shuffle,
+) -> list[str]:
+    """``queues`` reordered by the priority patterns (see the module docstring)."""
+    remaining = list(queues)
+    groups: list[list[str] | None] = []  # None marks where the default group goes
+    fair: list[bool] = []
+    for priority in priorities:
+        if list(priority.pattern) == ["default"]:
+            groups.append(None)
+            fair.append(priority.fairly)
+            continue
+        matched = match_queues(priority.pattern, remaining)
+        remaining = [name for name in remaining if name not in matched]
+        groups.append(matched)
+        fair.append(priority.fairly)
+    if None not in groups:
+        groups.append(None)
+        fair.append(False)
+    ordered: list[str] = []
+    for group, fairly in zip(groups, fair, strict=True):
+        members = list(remaining) if group is None else group
+        if fairly:
+            shuffle(members)
+        ordered += members
+    return ordered
+
+
+class QueuePatterns:
+    """``client.queue_patterns``: stored identifier and priority patterns (sync)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def identifiers(self) -> dict[str, list[str]]:
+        return self._client._run(p.identifier_patterns())
+
+    def set_identifiers(self, patterns: Mapping[str, Sequence[str]]) -> None:
+        """Replace every identifier; ``default`` is ``["*"]`` unless given."""
+        self._client._run(p.set_identifier_patterns(patterns))
+
+    @property
+    def priorities(self) -> list[p.PriorityPattern]:
+        return self._client._run(p.priority_patterns())
+
+    def set_priorities(self, patterns: Sequence[p.PriorityPattern]) -> None:
+        self._client._run(p.set_priority_patterns(patterns))
+
+    def resolve(self, *specs: str) -> list[str]:
+        """The known queues the specs select (default ``@default``), in priority order."""
+        identifiers, priorities, names = self._client._run_many(
+            [p.identifier_patterns(), p.priority_patterns(), p.json_list("queues.names")]
+        )
+        queues = resolve_queues(specs or ("@default",), identifiers, names)
+        return order_queues(queues, priorities)

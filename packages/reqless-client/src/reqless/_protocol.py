@@ -1,0 +1,563 @@
+"""Core arguments and replies: the one place that speaks the protocol.
+
+Everything here is pure (no I/O), so the sync client and the asyncio twin run
+exactly the same validation, argument building and reply parsing; they only
+differ in how a :class:`Call` reaches the server. User input is validated here,
+before anything is sent, and bad input raises :class:`InvalidArgumentError`
+naming the offending value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Generic, TypeAlias, TypeVar
+
+from reqless._errors import InvalidArgumentError
+from reqless._models import (
+    EVENT_NAMES,
+    JID_CHANNELS,
+    Event,
+    Failure,
+    JidPage,
+    JobState,
+    PriorityPattern,
+    QueueCounts,
+    QueueStats,
+    RecurringState,
+    ThrottleInfo,
+    TimingStats,
+    TrackedJobs,
+    WorkerCounts,
+    WorkerJobs,
+    as_list,
+    counts_from_dict,
+    event_channel,
+    job_from_dict,
+    parse_event,
+    parse_job,
+    parse_jobs,
+    parse_list,
+    parse_page,
+    parse_recurring,
+    parse_stats,
+)
+
+# Reply types and parsers live in _models; they are re-exported so callers need one import.
+__all__ = [
+    "EVENT_NAMES",
+    "JID_CHANNELS",
+    "Event",
+    "Failure",
+    "JidPage",
+    "JobState",
+    "PriorityPattern",
+    "QueueCounts",
+    "QueueStats",
+    "RecurringState",
+    "ThrottleInfo",
+    "TimingStats",
+    "TrackedJobs",
+    "WorkerCounts",
+    "WorkerJobs",
+    "as_list",
+    "event_channel",
+    "parse_event",
+    "parse_job",
+    "parse_jobs",
+    "parse_recurring",
+]
+
+T = TypeVar("T")
+Arg: TypeAlias = str | int | float
+#: A job class: the class object itself or its dotted import path.
+KlassArg: TypeAlias = type | str
+#: Job data: anything JSON-serialisable, or a string that already holds JSON text.
+DataArg: TypeAlias = Any
+
+JOB_STATES = ("running", "stalled", "scheduled", "depends", "throttled", "recurring")
+_DOTTED_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One core command ready to send, with the function that parses its reply."""
+
+    command: str
+    args: tuple[Arg, ...]
+    parse: Callable[[Any], T]
+
+
+def _identity(reply: Any) -> Any:
+    return reply
+
+
+def _none(_reply: Any) -> None:
+    return None
+
+
+def _int(reply: Any) -> int:
+    return int(reply)
+
+
+def _str(reply: Any) -> str:
+    return str(reply)
+
+
+def _loads(reply: Any) -> Any:
+    return json.loads(reply)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _bad(name: str, expected: str, value: object) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{name} must be {expected}, got {value!r}")
+
+
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, "an int", value)
+    if minimum is not None and value < minimum:
+        raise _bad(name, f"an int >= {minimum}", value)
+    return value
+
+
+def check_number(name: str, value: object, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(name, "a finite number", value)
+    if minimum is not None and value < minimum:
+        raise _bad(name, f"a number >= {minimum:g}", value)
+    return value
+
+
+def check_str(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise _bad(name, "a non-empty str", value)
+    return value
+
+
+def check_strings(name: str, values: object) -> list[str]:
+    """A list of non-empty strings; a bare string is refused (it would be split into letters)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise _bad(name, "a list of strings", values)
+    out = list(values)
+    for item in out:
+        if not isinstance(item, str) or not item:
+            raise InvalidArgumentError(f"{name} must contain non-empty strings, got {item!r}")
+    return out
+
+
+# One encoder for every call: json.dumps() with options builds a new one each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for the core."""
+    return _ENCODER.encode(value)
+
+
+def encode_data(data: DataArg, name: str = "data") -> str:
+    """Job data as JSON text: a ``str`` must already be JSON, anything else is serialised."""
+    if data is None:
+        return "{}"
+    if isinstance(data, str):
+        try:
+            json.loads(data)
+        except ValueError:
+            raise InvalidArgumentError(f"{name} is a str but not JSON text: {data!r}") from None
+        return data
+    try:
+        return dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{name} is not JSON-serialisable ({exc}): {data!r}") from None
+
+
+def klass_name(klass: KlassArg) -> str:
+    """The dotted path a worker will import; refuses what no other process could import."""
+    if not isinstance(klass, str | type):
+        raise _bad("klass", "a class or a dotted import path", klass)
+    return _klass_name(klass)
+
+
+@lru_cache(maxsize=1024)
+def _klass_name(klass: KlassArg) -> str:
+    if isinstance(klass, str):
+        if not _DOTTED_PATH.match(klass):
+            raise InvalidArgumentError(
+                f"klass must be a dotted import path such as 'package.module.Job', got {klass!r}"
+            )
+        return klass
+    module, qualname = klass.__module__, klass.__qualname__
+    if module == "__main__" or "<locals>" in qualname:
+        raise InvalidArgumentError(
+            f"klass {klass!r} cannot be imported by a worker (defined in __main__ or inside a "
+            "function); define it at the top level of an importable module"
+        )
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if found is not klass:
+        raise InvalidArgumentError(f"klass {klass!r} is not importable as {module}.{qualname}")
+    return f"{module}.{qualname}"
+
+
+def new_jid() -> str:
+    # 128 random bits, like uuid4().hex, at a fraction of its cost on the bulk path.
+    return os.urandom(16).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One job for :meth:`Queue.put_many`; the fields mirror :meth:`Queue.put`'s arguments."""
+
+    klass: KlassArg
+    data: DataArg = None
+    priority: int | None = None
+    tags: Sequence[str] | None = None
+    delay: float = 0
+    retries: int | None = None
+    jid: str | None = None
+    depends: Sequence[str] | None = None
+    throttles: Sequence[str] | None = None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _options(pairs: Iterable[tuple[str, Any]]) -> list[Arg]:
+    out: list[Arg] = []
+    for name, value in pairs:
+        if value is not None:
+            out += [name, value]
+    return out
+
+
+def put_args(
+    worker: str,
+    queue: str,
+    spec: JobSpec,
+) -> tuple[Arg, ...]:
+    """Arguments of ``queue.put`` / ``job.requeue`` (identical, protocol 3.18)."""
+    jid = new_jid() if spec.jid is None else check_str("jid", spec.jid)
+    klass = klass_name(spec.klass)
+    data = encode_data(spec.data)
+    delay = check_number("delay", spec.delay, minimum=0)
+    options: list[Arg] = []
+    if spec.priority is not None:
+        options += ["priority", check_int("priority", spec.priority)]
+    if spec.tags is not None:
+        options += ["tags", dumps(check_strings("tags", spec.tags))]
+    if spec.retries is not None:
+        options += ["retries", check_int("retries", spec.retries, minimum=0)]
+    if spec.depends is not None:
+        options += ["depends", dumps(check_strings("depends", spec.depends))]
+    if spec.throttles is not None:
+        options += ["throttles", dumps(check_strings("throttles", spec.throttles))]
+    return (worker, check_str("queue", queue), jid, klass, data, delay, *options)
+
+
+def put(worker: str, queue: str, spec: JobSpec) -> Call[str]:
+    return Call("queue.put", put_args(worker, queue, spec), _str)
+
+
+def requeue(worker: str, queue: str, spec: JobSpec) -> Call[str]:
+    return Call("job.requeue", put_args(worker, queue, spec), _str)
+
+
+def as_spec(item: JobSpec | Mapping[str, Any] | Sequence[Any]) -> JobSpec:
+    """A :meth:`Queue.put_many` item: a JobSpec, a mapping of put's keywords, or (klass, data)."""
+    if isinstance(item, JobSpec):
+        return item
+    if isinstance(item, Mapping):
+        return JobSpec(**item)
+    if isinstance(item, tuple | list) and len(item) in (1, 2):
+        return JobSpec(*item)
+    raise InvalidArgumentError(
+        "put_many items must be JobSpec, a mapping of put() arguments or (klass, data);"
+        f" got {item!r}"
+    )
+
+
+def pop(queue: str, worker: str, count: int) -> Call[list[JobState]]:
+    return Call("queue.pop", (queue, worker, check_int("count", count, minimum=0)), parse_jobs)
+
+
+def peek(queue: str, count: int, offset: int = 0) -> Call[list[JobState]]:
+    args = (queue, check_int("offset", offset, minimum=0), check_int("count", count, minimum=0))
+    return Call("queue.peek", args, parse_jobs)
+
+
+def recur(
+    queue: str,
+    klass: KlassArg,
+    data: DataArg,
+    interval: float,
+    offset: float = 0,
+    *,
+    priority: int | None = None,
+    tags: Sequence[str] | None = None,
+    retries: int | None = None,
+    backlog: int | None = None,
+    throttles: Sequence[str] | None = None,
+    jid: str | None = None,
+) -> Call[str]:
+    if check_number("interval", interval) <= 0:
+        raise _bad("interval", "a number > 0", interval)
+    args: list[Arg] = [
+        check_str("queue", queue),
+        new_jid() if jid is None else check_str("jid", jid),
+        klass_name(klass),
+        encode_data(data),
+        interval,
+        check_number("offset", offset),
+    ]
+    args += _options(
+        [
+            ("priority", None if priority is None else check_int("priority", priority)),
+            ("tags", None if tags is None else dumps(check_strings("tags", tags))),
+            ("retries", None if retries is None else check_int("retries", retries, minimum=0)),
+            ("backlog", None if backlog is None else check_int("backlog", backlog, minimum=0)),
+            (
+                "throttles",
+                None if throttles is None else dumps(check_strings("throttles", throttles)),
+            ),
+        ]
+    )
+    return Call("queue.recurAtInterval", tuple(args), _str)
+
+
+def recurring_update(jid: str, **changes: Any) -> Call[None]:
+    args: list[Arg] = [jid]
+    for key, value in changes.items():
+        if key in ("priority", "retries", "backlog"):
+            args += [key, check_int(key, value, minimum=None if key == "priority" else 0)]
+        elif key == "interval":
+            if check_number("interval", value) <= 0:
+                raise _bad("interval", "a number > 0", value)
+            args += [key, value]
+        elif key == "data":
+            args += [key, encode_data(value)]
+        elif key == "klass":
+            args += [key, klass_name(value)]
+        elif key == "queue":
+            args += [key, check_str("queue", value)]
+        elif key == "throttles":
+            args += [key, dumps(check_strings("throttles", value))]
+        else:  # pragma: no cover - callers pass known keywords only
+            raise TypeError(f"unknown recurring job field {key!r}")
+    return Call("recurringJob.update", tuple(args), _none)
+
+
+def complete(
+    job: JobState,
+    worker: str,
+    next_queue: str | None = None,
+    *,
+    delay: float | None = None,
+    depends: Sequence[str] | None = None,
+) -> Call[str]:
+    base: tuple[Arg, ...] = (job.jid, worker, job.queue_name, job.data)
+    if next_queue is None:
+        if delay is not None or depends is not None:
+            raise InvalidArgumentError("delay and depends need a next_queue to complete into")
+        return Call("job.complete", base, _str)
+    options = _options(
+        [
+            ("delay", None if delay is None else check_number("delay", delay, minimum=0)),
+            ("depends", None if depends is None else dumps(check_strings("depends", depends))),
+        ]
+    )
+    args = (*base, check_str("next_queue", next_queue), *options)
+    return Call("job.completeAndRequeue", args, _str)
+
+
+def fail(job: JobState, worker: str, group: str, message: str) -> Call[str]:
+    args = (job.jid, worker, check_str("group", group), str(message), job.data)
+    return Call("job.fail", args, _str)
+
+
+def heartbeat(job: JobState, worker: str) -> Call[int]:
+    return Call("job.heartbeat", (job.jid, worker, job.data), _int)
+
+
+def retry(
+    job: JobState,
+    worker: str,
+    delay: float = 0,
+    group: str | None = None,
+    message: str | None = None,
+) -> Call[int]:
+    args: list[Arg] = [job.jid, job.queue_name, worker, check_number("delay", delay, minimum=0)]
+    if group is not None or message is not None:
+        args += [check_str("group", group), str(message or "")]
+    return Call("job.retry", tuple(args), _int)
+
+
+def log(jid: str, message: str, data: Mapping[str, Any] | None = None) -> Call[None]:
+    args: list[Arg] = [jid, check_str("message", message)]
+    if data is not None:
+        if not isinstance(data, Mapping):
+            raise _bad("data", "a mapping", data)
+        args.append(encode_data(dict(data)))
+    return Call("job.log", tuple(args), _none)
+
+
+def simple(command: str, *args: Arg) -> Call[Any]:
+    """A command whose reply needs no parsing."""
+    return Call(command, args, _identity)
+
+
+def json_reply(command: str, *args: Arg) -> Call[Any]:
+    return Call(command, args, _loads)
+
+
+def json_list(command: str, *args: Arg) -> Call[list[Any]]:
+    return Call(command, args, parse_list)
+
+
+def nothing(command: str, *args: Arg) -> Call[None]:
+    return Call(command, args, _none)
+
+
+def tag_list(command: str, *args: Arg) -> Call[list[str]]:
+    def parse(reply: Any) -> list[str]:
+        return [str(tag) for tag in parse_list(reply)]
+
+    return Call(command, args, parse)
+
+
+def track(command: str, jid: str) -> Call[bool]:
+    return Call(command, (jid,), lambda reply: bool(json.loads(reply)))
+
+
+def page(command: str, *args: Arg) -> Call[JidPage]:
+    return Call(command, args, parse_page)
+
+
+def queue_counts(queue: str) -> Call[QueueCounts]:
+    return Call("queue.counts", (queue,), lambda reply: counts_from_dict(json.loads(reply)))
+
+
+def all_queue_counts() -> Call[list[QueueCounts]]:
+    return Call("queues.counts", (), lambda reply: [counts_from_dict(c) for c in parse_list(reply)])
+
+
+def jobs_by_state(queue: str, state: str, offset: int, limit: int) -> Call[list[str]]:
+    if state not in JOB_STATES:
+        raise InvalidArgumentError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+    args = (
+        state,
+        queue,
+        check_int("offset", offset, minimum=0),
+        check_int("limit", limit, minimum=0),
+    )
+    return Call("queue.jobsByState", args, parse_list)
+
+
+def listing(command: str, offset: int, limit: int, *head: Arg) -> Call[Any]:
+    args = (*head, check_int("offset", offset, minimum=0), check_int("limit", limit, minimum=0))
+    return Call(command, args, parse_list)
+
+
+def stats(queue: str, date: float) -> Call[QueueStats]:
+    return Call("queue.stats", (queue, check_number("date", date)), parse_stats)
+
+
+def throttle_info(tid: str) -> Call[ThrottleInfo]:
+    def parse(reply: Any) -> ThrottleInfo:
+        raw = json.loads(reply)
+        return ThrottleInfo(id=raw["id"], maximum=int(raw["maximum"]), ttl=int(raw["ttl"]))
+
+    return Call("throttle.get", (tid,), parse)
+
+
+def throttle_set(tid: str, maximum: int, expiration: int = 0) -> Call[None]:
+    args = (
+        tid,
+        check_int("maximum", maximum, minimum=0),
+        check_int("expiration", expiration, minimum=0),
+    )
+    return Call("throttle.set", args, _none)
+
+
+def worker_counts() -> Call[list[WorkerCounts]]:
+    def parse(reply: Any) -> list[WorkerCounts]:
+        return [
+            WorkerCounts(name=w["name"], jobs=int(w["jobs"]), stalled=int(w["stalled"]))
+            for w in parse_list(reply)
+        ]
+
+    return Call("workers.counts", (), parse)
+
+
+def worker_jobs(worker: str) -> Call[WorkerJobs]:
+    def parse(reply: Any) -> WorkerJobs:
+        raw = json.loads(reply)
+        return WorkerJobs(jobs=as_list(raw.get("jobs")), stalled=as_list(raw.get("stalled")))
+
+    return Call("worker.jobs", (check_str("worker", worker),), parse)
+
+
+def tracked() -> Call[TrackedJobs]:
+    def parse(reply: Any) -> TrackedJobs:
+        raw = json.loads(reply)
+        jobs = [job_from_dict(job) for job in as_list(raw.get("jobs"))]
+        return TrackedJobs(jobs=jobs, expired=as_list(raw.get("expired")))
+
+    return Call("jobs.tracked", (), parse)
+
+
+def failure_counts() -> Call[dict[str, int]]:
+    def parse(reply: Any) -> dict[str, int]:
+        raw = json.loads(reply)
+        return {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+    return Call("failureGroups.counts", (), parse)
+
+
+def config_all() -> Call[dict[str, str]]:
+    return Call(
+        "config.getAll", (), lambda reply: {k: str(v) for k, v in json.loads(reply).items()}
+    )
+
+
+def identifier_patterns() -> Call[dict[str, list[str]]]:
+    def parse(reply: Any) -> dict[str, list[str]]:
+        return {name: as_list(json.loads(text)) for name, text in json.loads(reply).items()}
+
+    return Call("queueIdentifierPatterns.getAll", (), parse)
+
+
+def set_identifier_patterns(patterns: Mapping[str, Sequence[str]]) -> Call[None]:
+    args: list[Arg] = []
+    for name, values in patterns.items():
+        args += [check_str("identifier", name), dumps(check_strings(name, values))]
+    return Call("queueIdentifierPatterns.setAll", tuple(args), _none)
+
+
+def priority_patterns() -> Call[list[PriorityPattern]]:
+    def parse(reply: Any) -> list[PriorityPattern]:
+        out = []
+        for text in parse_list(reply):
+            raw = json.loads(text)
+            out.append(PriorityPattern(as_list(raw.get("pattern")), bool(raw.get("fairly"))))
+        return out
+
+    return Call("queuePriorityPatterns.getAll", (), parse)
+
+
+def set_priority_patterns(patterns: Sequence[PriorityPattern]) -> Call[None]:
+    args = []
+    for item in patterns:
+        if not isinstance(item, PriorityPattern):
+            raise _bad("priority patterns", "PriorityPattern items", item)
+        pattern = check_strings("pattern", item.pattern)
+        args.append(dumps({"fairly": bool(item.fairly), "pattern": pattern}))
+    return Call("queuePriorityPatterns.setAll", tuple(args), _none)

@@ -1,0 +1,306 @@
+"""Calling the bundled core: :class:`CoreScript` and its asyncio twin.
+
+The core runs in one of two forms. The *function* form (Redis/Valkey 7 and
+later) is a library loaded with ``FUNCTION LOAD`` and called with ``FCALL``;
+``FCALL_RO reqless_version`` tells whether the loaded library is the one this
+package carries. The *eval* form is one script called by its SHA1 with
+``EVALSHA``. Either way the text goes to the server once per connection pool,
+never on the hot path: a call that finds the core missing (server restart,
+failover, ``SCRIPT FLUSH``, ``FUNCTION FLUSH``) loads it and retries once.
+
+Every call sends ``now`` from an injectable clock, with millisecond precision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any, Literal
+
+from reqless import _lua
+from reqless._errors import (
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ReqlessError,
+    ScriptError,
+    ScriptNotLoadedError,
+)
+from reqless.drivers import Arg, AsyncDriver, AsyncPipeline, Driver, Pipeline
+
+__all__ = ["FORMS", "AsyncCoreScript", "CoreCode", "CoreScript", "Form", "format_now"]
+
+Form = Literal["auto", "function", "eval"]
+FORMS: tuple[Form, ...] = ("auto", "function", "eval")
+# The form actually used once the server has been asked.
+Mode = Literal["function", "eval"]
+
+FUNCTION = "reqless"
+VERSION_FUNCTION = "reqless_version"
+
+# A batch for call_many: (command, its arguments after `now`).
+Call = tuple[str, Sequence[Arg]]
+
+_LIBRARY_ID = re.compile(
+    r"function_name='" + VERSION_FUNCTION + r"',\s*callback=function\(\) return '([^']+)'"
+)
+
+
+def format_now(now: float) -> str:
+    """``now`` as sent to the core: seconds with exactly three decimals."""
+    return f"{now:.3f}"
+
+
+class CoreCode:
+    """The core's two texts, their SHA1 and library id, built once and shared."""
+
+    @cached_property
+    def eval_script(self) -> str:
+        return _lua.eval_script()
+
+    @cached_property
+    def sha(self) -> str:
+        return hashlib.sha1(self.eval_script.encode()).hexdigest()
+
+    @cached_property
+    def function_library(self) -> str:
+        return _lua.function_library()
+
+    @cached_property
+    def library_id(self) -> str:
+        """``<version>+<digest>``, what ``FCALL_RO reqless_version 0`` answers when it is ours."""
+        from_package: Callable[[], str] | None = getattr(_lua, "library_id", None)
+        if from_package is not None:
+            return from_package()
+        match = _LIBRARY_ID.search(self.function_library)
+        if match is None:  # pragma: no cover - only with a core built without the version function
+            raise ScriptError("the bundled function library does not declare reqless_version")
+        return match.group(1)
+
+
+_SHARED_CODE = CoreCode()
+
+
+def _check_form(form: str) -> Form:
+    if form not in FORMS:
+        raise InvalidArgumentError(f"unknown core form {form!r}; valid forms: {', '.join(FORMS)}")
+    return form
+
+
+def _functions_unsupported(error: ReqlessError) -> bool:
+    """Whether ``error`` says this server (or this user) cannot use the function form."""
+    if isinstance(error, PermissionDeniedError):
+        return True
+    text = error.message.lower()
+    return "unknown command" in text
+
+
+class _CoreBase:
+    """What the sync and async twins share: argument building, mode, form choice."""
+
+    def __init__(
+        self, clock: Callable[[], float] | None, form: Form, code: CoreCode | None
+    ) -> None:
+        self.clock: Callable[[], float] = time.time if clock is None else clock
+        self.form: Form = _check_form(form)
+        self.code = _SHARED_CODE if code is None else code
+        # Decided on first use; None until then.
+        self.mode: Mode | None = "eval" if form == "eval" else None
+
+    def _argv(self, command: str, now: str, args: Sequence[Arg]) -> list[Arg]:
+        return [command, now, *args]
+
+    def _queue(self, pipe: Pipeline | AsyncPipeline, argv: Sequence[Arg]) -> None:
+        if self.mode == "function":
+            pipe.fcall(FUNCTION, *argv)
+        else:
+            pipe.evalsha(self.code.sha, *argv)
+
+    def _fallback(self, error: ReqlessError) -> Mode:
+        """The mode after the function form failed to start with ``error``."""
+        if self.form == "auto" and _functions_unsupported(error):
+            return "eval"
+        raise error
+
+
+class CoreScript(_CoreBase):
+    """The core on one driver (one connection pool), called by name and arguments.
+
+    ``form`` is ``"function"`` (FCALL), ``"eval"`` (EVALSHA) or ``"auto"``:
+    the function form where the server supports it and the user may load
+    functions, else the eval form. ``clock`` gives ``now`` (default
+    :func:`time.time`). Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        clock: Callable[[], float] | None = None,
+        form: Form = "auto",
+        code: CoreCode | None = None,
+    ) -> None:
+        super().__init__(clock, form, code)
+        self.driver = driver
+        self._lock = threading.Lock()
+
+    def call(self, command: str, *args: Arg) -> Any:
+        """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
+        mode = self.mode or self._start()
+        argv = self._argv(command, format_now(self.clock()), args)
+        try:
+            return self._invoke(mode, argv)
+        except ScriptNotLoadedError:
+            self._load(mode)
+            return self._invoke(mode, argv)
+
+    def call_many(self, calls: Sequence[Call]) -> list[Any]:
+        """Run many commands in one round trip, all with the same ``now``.
+
+        Replies come back in order; a failed command's error is returned in its
+        place (a :class:`reqless.ReqlessError`), not raised, and the commands
+        after it still run.
+        """
+        if not calls:
+            return []
+        mode = self.mode or self._start()
+        now = format_now(self.clock())
+        argvs = [self._argv(command, now, args) for command, args in calls]
+        results = self._pipelined(argvs)
+        missing = [
+            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
+        ]
+        if missing:
+            # Those calls did nothing on the server, so running them again is safe.
+            self._load(mode)
+            for i, result in zip(
+                missing, self._pipelined([argvs[i] for i in missing]), strict=True
+            ):
+                results[i] = result
+        return results
+
+    def _invoke(self, mode: Mode, argv: Sequence[Arg]) -> Any:
+        if mode == "function":
+            return self.driver.fcall(FUNCTION, *argv)
+        return self.driver.evalsha(self.code.sha, *argv)
+
+    def _pipelined(self, argvs: Sequence[Sequence[Arg]]) -> list[Any]:
+        pipe = self.driver.pipeline()
+        for argv in argvs:
+            self._queue(pipe, argv)
+        return pipe.execute()
+
+    def _load(self, mode: Mode) -> None:
+        if mode == "function":
+            self.driver.function_load(self.code.function_library, replace=True)
+        else:
+            self.driver.script_load(self.code.eval_script)
+
+    def _start(self) -> Mode:
+        """Choose the mode on first use, loading the function library if it is not ours."""
+        with self._lock:
+            if self.mode is not None:
+                return self.mode
+            try:
+                loaded = self.driver.fcall_ro(VERSION_FUNCTION)
+            except ScriptNotLoadedError:
+                loaded = None
+            except ReqlessError as error:
+                self.mode = self._fallback(error)
+                return self.mode
+            if loaded != self.code.library_id:
+                try:
+                    self._load("function")
+                except ReqlessError as error:
+                    self.mode = self._fallback(error)
+                    return self.mode
+            self.mode = "function"
+            return self.mode
+
+
+class AsyncCoreScript(_CoreBase):
+    """:class:`CoreScript` for asyncio: the same methods as coroutines."""
+
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        *,
+        clock: Callable[[], float] | None = None,
+        form: Form = "auto",
+        code: CoreCode | None = None,
+    ) -> None:
+        super().__init__(clock, form, code)
+        self.driver = driver
+        # Created on first use, inside the event loop that uses it.
+        self._lock: asyncio.Lock | None = None
+
+    async def call(self, command: str, *args: Arg) -> Any:
+        """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
+        mode = self.mode or await self._start()
+        argv = self._argv(command, format_now(self.clock()), args)
+        try:
+            return await self._invoke(mode, argv)
+        except ScriptNotLoadedError:
+            await self._load(mode)
+            return await self._invoke(mode, argv)
+
+    async def call_many(self, calls: Sequence[Call]) -> list[Any]:
+        """Run many commands in one round trip, all with the same ``now`` (see CoreScript)."""
+        if not calls:
+            return []
+        mode = self.mode or await self._start()
+        now = format_now(self.clock())
+        argvs = [self._argv(command, now, args) for command, args in calls]
+        results = await self._pipelined(argvs)
+        missing = [
+            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
+        ]
+        if missing:
+            await self._load(mode)
+            retried = await self._pipelined([argvs[i] for i in missing])
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+        return results
+
+    async def _invoke(self, mode: Mode, argv: Sequence[Arg]) -> Any:
+        if mode == "function":
+            return await self.driver.fcall(FUNCTION, *argv)
+        return await self.driver.evalsha(self.code.sha, *argv)
+
+    async def _pipelined(self, argvs: Sequence[Sequence[Arg]]) -> list[Any]:
+        pipe = self.driver.pipeline()
+        for argv in argvs:
+            self._queue(pipe, argv)
+        return await pipe.execute()
+
+    async def _load(self, mode: Mode) -> None:
+        if mode == "function":
+            await self.driver.function_load(self.code.function_library, replace=True)
+        else:
+            await self.driver.script_load(self.code.eval_script)
+
+    async def _start(self) -> Mode:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.mode is not None:
+                return self.mode
+            try:
+                loaded = await self.driver.fcall_ro(VERSION_FUNCTION)
+            except ScriptNotLoadedError:
+                loaded = None
+            except ReqlessError as error:
+                self.mode = self._fallback(error)
+                return self.mode
+            if loaded != self.code.library_id:
+                try:
+                    await self._load("function")
+                except ReqlessError as error:
+                    self.mode = self._fallback(error)
+                    return self.mode
+            self.mode = "function"
+            return self.mode

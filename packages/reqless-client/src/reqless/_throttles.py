@@ -1,0 +1,69 @@
+"""``client.throttles[name]``: limits on how many jobs holding a throttle run at once (sync)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reqless import _protocol as p
+
+if TYPE_CHECKING:
+    from reqless._client import Client
+
+__all__ = ["Throttle", "Throttles"]
+
+
+class Throttle:
+    """One throttle; ``maximum`` 0 means unlimited."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        self._client = client
+        self.name = p.check_str("throttle name", name)
+
+    def __repr__(self) -> str:
+        return f"<Throttle {self.name!r}>"
+
+    def info(self) -> p.ThrottleInfo:
+        return self._client._run(p.throttle_info(self.name))
+
+    @property
+    def maximum(self) -> int:
+        return self.info().maximum
+
+    @maximum.setter
+    def maximum(self, value: int) -> None:
+        self.set_maximum(value)
+
+    def set_maximum(self, maximum: int, expiration: int = 0) -> None:
+        """Set the limit; with ``expiration`` seconds the whole definition then disappears."""
+        self._client._run(p.throttle_set(self.name, maximum, expiration))
+
+    @property
+    def ttl(self) -> int:
+        """Seconds until the definition expires; -1 if it does not, -2 if it is not set."""
+        return self.info().ttl
+
+    def locks(self) -> list[str]:
+        """Jids holding the throttle."""
+        return self._client._run(p.json_list("throttle.locks", self.name))
+
+    def pending(self) -> list[str]:
+        """Jids waiting for the throttle, longest waiting first."""
+        return self._client._run(p.json_list("throttle.pending", self.name))
+
+    def release(self, *jids: str) -> None:
+        if jids:
+            self._client._run(
+                p.nothing("throttle.release", self.name, *p.check_strings("jids", jids))
+            )
+
+    def delete(self) -> None:
+        """Remove the definition (the throttle becomes unlimited)."""
+        self._client._run(p.nothing("throttle.delete", self.name))
+
+
+class Throttles:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def __getitem__(self, name: str) -> Throttle:
+        return Throttle(self._client, name)

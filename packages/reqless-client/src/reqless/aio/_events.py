@@ -1,0 +1,154 @@
+"""``client.events`` for asyncio: callbacks with ``listen()``, or ``async for event in events``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from reqless import _protocol as p
+
+if TYPE_CHECKING:
+    from reqless.aio._client import Client
+    from reqless.drivers import AsyncPubSub, Message
+
+__all__ = ["Events"]
+
+logger = logging.getLogger(__name__)
+
+AsyncEventCallback = Callable[[p.Event], Any]
+POLL_SECONDS = 0.05
+CONFIRM_SECONDS = 5.0
+
+
+class Events:
+    """Names as in :class:`reqless.Events`. ``on(name)`` without a callback only subscribes,
+    for iteration; with nothing registered, iteration covers every channel but ``w:<worker>``.
+
+    ``async with client.events as events: async for event in events: ...`` subscribes on
+    entry; iteration ends after ``stop()``.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._callbacks: dict[str, list[AsyncEventCallback]] = {}
+        self._stopping = asyncio.Event()
+        self._pubsub: AsyncPubSub | None = None
+        self._subscribed: set[str] = set()
+        self._backlog: deque[Message] = deque()
+
+    def on(self, name: str, callback: AsyncEventCallback | None = None) -> None:
+        p.event_channel(name)
+        callbacks = self._callbacks.setdefault(name, [])
+        if callback is not None:
+            callbacks.append(callback)
+
+    def off(self, name: str, callback: AsyncEventCallback | None = None) -> None:
+        callbacks = self._callbacks.get(name, [])
+        if callback is None:
+            callbacks.clear()
+        elif callback in callbacks:
+            callbacks.remove(callback)
+        if not callbacks:
+            self._callbacks.pop(name, None)
+
+    def stop(self) -> None:
+        """End ``listen()`` and iteration (call it from the loop's thread)."""
+        self._stopping.set()
+
+    async def listen(self, timeout: float | None = None) -> None:
+        """Run callbacks (coroutine functions are awaited) until ``stop()`` or ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while deadline is None or loop.time() < deadline:
+                event = await self._next()
+                if event is None:
+                    break
+                for callback in list(self._callbacks.get(event.name, ())):
+                    try:
+                        result = callback(event)
+                        if inspect.isawaitable(result):
+                            await result
+                    except Exception:
+                        logger.exception("event callback %r failed on %s", callback, event)
+        finally:
+            self._stopping.clear()
+
+    def __aiter__(self) -> Events:
+        return self
+
+    async def __anext__(self) -> p.Event:
+        event = await self._next()
+        if event is None:
+            self._stopping.clear()
+            raise StopAsyncIteration
+        return event
+
+    async def __aenter__(self) -> Events:
+        await self._follow(await self._open())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            self._subscribed = set()
+            self._backlog.clear()
+            await pubsub.aclose()
+
+    async def _next(self) -> p.Event | None:
+        """The next event, or None once stop() was called."""
+        pubsub = await self._open()
+        while not self._stopping.is_set():
+            await self._follow(pubsub)
+            message = (
+                self._backlog.popleft()
+                if self._backlog
+                else await pubsub.get_message(timeout=POLL_SECONDS)
+            )
+            if message is not None and message.kind in ("message", "pmessage"):
+                return p.parse_event(message.channel, message.data)
+        return None
+
+    async def _open(self) -> AsyncPubSub:
+        if self._pubsub is None:
+            self._pubsub = self._client._driver.pubsub()
+            self._subscribed = set()
+        return self._pubsub
+
+    def _wanted(self) -> set[str]:
+        names = self._callbacks or dict.fromkeys(p.EVENT_NAMES)
+        return {p.event_channel(name) for name in names}
+
+    async def _follow(self, pubsub: AsyncPubSub) -> None:
+        wanted = self._wanted()
+        add, drop = wanted - self._subscribed, self._subscribed - wanted
+        if drop:
+            await pubsub.unsubscribe(*sorted(drop))
+            self._subscribed -= drop
+        if add:
+            await pubsub.subscribe(*sorted(add))
+            self._subscribed |= add
+            pending = set(add)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + CONFIRM_SECONDS
+            while pending and loop.time() < deadline:
+                message = await pubsub.get_message(timeout=POLL_SECONDS)
+                if message is None:
+                    continue
+                if message.kind == "subscribe":
+                    pending.discard(message.channel)
+                else:
+                    self._backlog.append(message)

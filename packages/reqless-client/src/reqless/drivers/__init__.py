@@ -1,0 +1,278 @@
+"""The seam between reqless and a Redis/Valkey client library.
+
+reqless needs very little from a library: call the core (``FCALL`` /
+``EVALSHA``), load it (``FUNCTION LOAD`` / ``SCRIPT LOAD``), pipeline those
+calls, publish and subscribe. :class:`Driver` and :class:`AsyncDriver` say
+exactly that; everything else in reqless is written against them.
+
+Drivers are found by name in the entry-point group ``reqless.drivers``. An
+entry point names an object (a module or an instance) with two callables,
+``connect(settings) -> Driver`` and ``connect_async(settings) -> AsyncDriver``
+(:class:`DriverFactory`). reqless ships ``redis`` (redis-py) and ``valkey``
+(valkey-py); a third party adds one by declaring another entry point.
+
+Every exception a driver raises is a :class:`reqless.ReqlessError`: it
+translates its library's exceptions in one place, keeping the original as
+``__cause__``. Replies come back decoded: bulk strings as ``str`` (UTF-8),
+integers as ``int``, arrays as ``list``, nil as ``None``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, replace
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+from reqless._errors import DriverNotInstalledError, UnknownDriverError
+from reqless._settings import ClientSettings
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Arg",
+    "AsyncDriver",
+    "AsyncPipeline",
+    "AsyncPubSub",
+    "Driver",
+    "DriverFactory",
+    "Message",
+    "Pipeline",
+    "PubSub",
+    "available_drivers",
+    "connect",
+    "connect_async",
+    "load_driver",
+]
+
+ENTRY_POINT_GROUP = "reqless.drivers"
+
+# An argument of a command, as the libraries encode it.
+Arg = str | int | float | bytes
+
+# The drivers this package ships: name -> (object path, library module, library's name).
+# Used to name the extra when the library is missing, and as a fallback when the
+# package's entry points are not registered (running from a source tree).
+_BUILTIN: dict[str, tuple[str, str, str]] = {
+    "redis": ("reqless.drivers.redis", "redis", "redis-py"),
+    "valkey": ("reqless.drivers.valkey", "valkey", "valkey-py"),
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One pub/sub message, or a subscription confirmation.
+
+    ``kind`` is the server's word: ``message`` and ``pmessage`` carry
+    published ``data``; ``subscribe``, ``psubscribe``, ``unsubscribe`` and
+    ``punsubscribe`` confirm a change, with the subscription count as ``data``.
+    ``pattern`` is the matching pattern of a ``pmessage``, else ``None``.
+    """
+
+    kind: str
+    channel: str
+    data: str
+    pattern: str | None = None
+
+
+class Pipeline(Protocol):
+    """Commands queued by the methods and sent in one round trip by :meth:`execute`.
+
+    The core is called with no declared keys: ``fcall(function, *args)`` is
+    ``FCALL function 0 args...`` and ``evalsha(sha, *args)`` is
+    ``EVALSHA sha 0 args...``.
+    """
+
+    def fcall(self, function: str, *args: Arg) -> None: ...
+    def fcall_ro(self, function: str, *args: Arg) -> None: ...
+    def evalsha(self, sha: str, *args: Arg) -> None: ...
+    def script_load(self, script: str) -> None: ...
+    def function_load(self, code: str, replace: bool = False) -> None: ...
+    def publish(self, channel: str, message: str) -> None: ...
+    def execute_command(self, *args: Arg) -> None: ...
+
+    def execute(self) -> list[Any]:
+        """Replies in the order queued; a failed command's error is returned in its place.
+
+        Errors in place are :class:`reqless.ReqlessError` instances, not
+        raised. A lost connection is raised (nothing can be said about which
+        commands ran).
+        """
+        ...
+
+
+class AsyncPipeline(Protocol):
+    """:class:`Pipeline` whose :meth:`execute` is a coroutine; queueing stays synchronous."""
+
+    def fcall(self, function: str, *args: Arg) -> None: ...
+    def fcall_ro(self, function: str, *args: Arg) -> None: ...
+    def evalsha(self, sha: str, *args: Arg) -> None: ...
+    def script_load(self, script: str) -> None: ...
+    def function_load(self, code: str, replace: bool = False) -> None: ...
+    def publish(self, channel: str, message: str) -> None: ...
+    def execute_command(self, *args: Arg) -> None: ...
+    async def execute(self) -> list[Any]: ...
+
+
+class PubSub(Protocol):
+    """A subscription connection. Not thread-safe: one thread reads it."""
+
+    def subscribe(self, *channels: str) -> None: ...
+    def psubscribe(self, *patterns: str) -> None: ...
+    def unsubscribe(self, *channels: str) -> None:
+        """Leave ``channels``; with none, leave every channel."""
+        ...
+
+    def punsubscribe(self, *patterns: str) -> None:
+        """Leave ``patterns``; with none, leave every pattern."""
+        ...
+
+    def get_message(self, timeout: float | None = 0.0) -> Message | None:
+        """The next message, waiting up to ``timeout`` seconds (``None``: forever).
+
+        Returns ``None`` when nothing arrived in time, and at once (after the
+        timeout) when nothing is subscribed.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+class AsyncPubSub(Protocol):
+    """:class:`PubSub` with coroutine methods."""
+
+    async def subscribe(self, *channels: str) -> None: ...
+    async def psubscribe(self, *patterns: str) -> None: ...
+    async def unsubscribe(self, *channels: str) -> None: ...
+    async def punsubscribe(self, *patterns: str) -> None: ...
+    async def get_message(self, timeout: float | None = 0.0) -> Message | None: ...
+    async def aclose(self) -> None: ...
+    async def close(self) -> None:
+        """Same as :meth:`aclose`."""
+        ...
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """A connection pool to one server, speaking the few commands reqless needs."""
+
+    name: str
+
+    def fcall(self, function: str, *args: Arg) -> Any:
+        """``FCALL function 0 args...``: reqless declares no keys."""
+        ...
+
+    def fcall_ro(self, function: str, *args: Arg) -> Any:
+        """``FCALL_RO function 0 args...``."""
+        ...
+
+    def evalsha(self, sha: str, *args: Arg) -> Any:
+        """``EVALSHA sha 0 args...``."""
+        ...
+
+    def script_load(self, script: str) -> str:
+        """``SCRIPT LOAD``; returns the script's SHA1."""
+        ...
+
+    def function_load(self, code: str, replace: bool = False) -> str:
+        """``FUNCTION LOAD [REPLACE]``; returns the library's name."""
+        ...
+
+    def publish(self, channel: str, message: str) -> int:
+        """``PUBLISH``; returns how many subscribers received it."""
+        ...
+
+    def execute_command(self, *args: Arg) -> Any:
+        """Any other command, for the rare need the methods above do not cover."""
+        ...
+
+    def pipeline(self) -> Pipeline: ...
+    def pubsub(self) -> PubSub: ...
+    def close(self) -> None:
+        """Close every connection of the pool."""
+        ...
+
+
+@runtime_checkable
+class AsyncDriver(Protocol):
+    """:class:`Driver` for asyncio: the same commands as coroutines."""
+
+    name: str
+
+    async def fcall(self, function: str, *args: Arg) -> Any: ...
+    async def fcall_ro(self, function: str, *args: Arg) -> Any: ...
+    async def evalsha(self, sha: str, *args: Arg) -> Any: ...
+    async def script_load(self, script: str) -> str: ...
+    async def function_load(self, code: str, replace: bool = False) -> str: ...
+    async def publish(self, channel: str, message: str) -> int: ...
+    async def execute_command(self, *args: Arg) -> Any: ...
+    def pipeline(self) -> AsyncPipeline: ...
+    def pubsub(self) -> AsyncPubSub: ...
+    async def aclose(self) -> None: ...
+    async def close(self) -> None:
+        """Same as :meth:`aclose`."""
+        ...
+
+
+class DriverFactory(Protocol):
+    """What an entry point of ``reqless.drivers`` names."""
+
+    def connect(self, settings: ClientSettings) -> Driver: ...
+    def connect_async(self, settings: ClientSettings) -> AsyncDriver: ...
+
+
+def available_drivers() -> list[str]:
+    """Names of the registered drivers (installed or not: their libraries load on use)."""
+    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(names | _BUILTIN.keys())
+
+
+def load_driver(name: str) -> DriverFactory:
+    """The driver registered as ``name``; only that driver's library is imported.
+
+    Raises :class:`reqless.UnknownDriverError` (listing the valid names) for a
+    name nobody registered, and :class:`reqless.DriverNotInstalledError`
+    (naming the extra) when the driver's library is missing.
+    """
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found and name not in _BUILTIN:
+        raise UnknownDriverError(name, available_drivers())
+    try:
+        if found:
+            factory: DriverFactory = found[0].load()
+        else:
+            factory = importlib.import_module(_BUILTIN[name][0])
+    except ModuleNotFoundError as exc:
+        raise _not_installed(name, exc) from exc
+    return factory
+
+
+def _not_installed(name: str, exc: ModuleNotFoundError) -> DriverNotInstalledError:
+    if name in _BUILTIN:
+        _, module, library = _BUILTIN[name]
+        return DriverNotInstalledError(
+            f"the {name!r} driver needs {library} (module {module!r}), which is not "
+            f"installed: pip install 'reqless-client[{name}]'"
+        )
+    return DriverNotInstalledError(
+        f"the {name!r} driver cannot be imported ({exc}); install the package that provides it"
+    )
+
+
+def _resolve(settings: ClientSettings) -> ClientSettings:
+    """Settings pointing at a real server: an ``embedded:PATH`` URL starts (or finds) it."""
+    path = settings.embedded_path
+    if path is None:
+        return settings
+    from reqless._embedded import start_embedded
+
+    return replace(settings, url=start_embedded(path))
+
+
+def connect(settings: ClientSettings) -> Driver:
+    """A synchronous driver for ``settings``, its library loaded by name."""
+    return load_driver(settings.driver).connect(_resolve(settings))
+
+
+def connect_async(settings: ClientSettings) -> AsyncDriver:
+    """An asyncio driver for ``settings``, its library loaded by name."""
+    return load_driver(settings.driver).connect_async(_resolve(settings))

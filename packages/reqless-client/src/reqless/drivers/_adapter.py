@@ -1,0 +1,290 @@
+"""Driver classes over a redis-py-shaped library, shared by the two shipped drivers.
+
+redis-py and valkey-py are one code base under two names: same client, pipeline
+and pub/sub API, parallel exception trees. The classes here speak that API
+through ``execute_command``; each driver module hands them its library's
+client, the root of its exception tree and the function that translates those
+exceptions, so translation still happens at that driver's one border.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from reqless._errors import ReqlessError
+from reqless.drivers import Arg, Message
+
+# Turns one of the library's exceptions into ours; ``where`` names the server
+# (its URL without the password) for connection errors.
+Translate = Callable[[Exception, str], ReqlessError]
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password replaced, for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def function_load_args(code: str, replace: bool) -> tuple[str, ...]:
+    return ("FUNCTION", "LOAD", "REPLACE", code) if replace else ("FUNCTION", "LOAD", code)
+
+
+def to_message(raw: Mapping[str, Any] | None) -> Message | None:
+    """Our :class:`Message` for the library's message dict."""
+    if raw is None:
+        return None
+    pattern = raw.get("pattern")
+    return Message(
+        kind=str(raw["type"]),
+        channel=str(raw["channel"]),
+        data=str(raw["data"]),
+        pattern=None if pattern is None else str(pattern),
+    )
+
+
+class _Border:
+    """Holds what every wrapper needs to translate the library's exceptions."""
+
+    def __init__(self, errors: type[Exception], translate: Translate, where: str) -> None:
+        self._errors = errors
+        self._translate = translate
+        self._where = where
+
+    def _in_place(self, results: list[Any]) -> list[Any]:
+        return [
+            self._translate(item, self._where) if isinstance(item, self._errors) else item
+            for item in results
+        ]
+
+
+class _QueueingPipeline(_Border):
+    """The queueing half of a non-transactional pipeline: commands run in order, each alone."""
+
+    def __init__(
+        self, pipe: Any, errors: type[Exception], translate: Translate, where: str
+    ) -> None:
+        super().__init__(errors, translate, where)
+        self._pipe = pipe
+
+    def execute_command(self, *args: Arg) -> None:
+        self._pipe.execute_command(*args)
+
+    def fcall(self, function: str, *args: Arg) -> None:
+        self._pipe.execute_command("FCALL", function, 0, *args)
+
+    def fcall_ro(self, function: str, *args: Arg) -> None:
+        self._pipe.execute_command("FCALL_RO", function, 0, *args)
+
+    def evalsha(self, sha: str, *args: Arg) -> None:
+        self._pipe.execute_command("EVALSHA", sha, 0, *args)
+
+    def script_load(self, script: str) -> None:
+        self._pipe.execute_command("SCRIPT", "LOAD", script)
+
+    def function_load(self, code: str, replace: bool = False) -> None:
+        self._pipe.execute_command(*function_load_args(code, replace))
+
+    def publish(self, channel: str, message: str) -> None:
+        self._pipe.execute_command("PUBLISH", channel, message)
+
+
+class SyncPipeline(_QueueingPipeline):
+    def execute(self) -> list[Any]:
+        try:
+            results: list[Any] = self._pipe.execute(raise_on_error=False)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        return self._in_place(results)
+
+
+class AsyncPipelineAdapter(_QueueingPipeline):
+    """The asyncio pipeline: queueing is the same, only sending awaits."""
+
+    async def execute(self) -> list[Any]:
+        try:
+            results: list[Any] = await self._pipe.execute(raise_on_error=False)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        return self._in_place(results)
+
+
+class SyncPubSub(_Border):
+    def __init__(
+        self, pubsub: Any, errors: type[Exception], translate: Translate, where: str
+    ) -> None:
+        super().__init__(errors, translate, where)
+        self._pubsub = pubsub
+
+    def _run(self, method: str, *args: str) -> Any:
+        try:
+            return getattr(self._pubsub, method)(*args)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+
+    def subscribe(self, *channels: str) -> None:
+        self._run("subscribe", *channels)
+
+    def psubscribe(self, *patterns: str) -> None:
+        self._run("psubscribe", *patterns)
+
+    def unsubscribe(self, *channels: str) -> None:
+        self._run("unsubscribe", *channels)
+
+    def punsubscribe(self, *patterns: str) -> None:
+        self._run("punsubscribe", *patterns)
+
+    def get_message(self, timeout: float | None = 0.0) -> Message | None:
+        try:
+            raw = self._pubsub.get_message(ignore_subscribe_messages=False, timeout=timeout)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        return to_message(raw)
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+class AsyncPubSubAdapter(_Border):
+    def __init__(
+        self, pubsub: Any, errors: type[Exception], translate: Translate, where: str
+    ) -> None:
+        super().__init__(errors, translate, where)
+        self._pubsub = pubsub
+
+    async def _run(self, method: str, *args: str) -> Any:
+        try:
+            return await getattr(self._pubsub, method)(*args)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+
+    async def subscribe(self, *channels: str) -> None:
+        await self._run("subscribe", *channels)
+
+    async def psubscribe(self, *patterns: str) -> None:
+        await self._run("psubscribe", *patterns)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        await self._run("unsubscribe", *channels)
+
+    async def punsubscribe(self, *patterns: str) -> None:
+        await self._run("punsubscribe", *patterns)
+
+    async def get_message(self, timeout: float | None = 0.0) -> Message | None:
+        try:
+            raw = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=timeout)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        return to_message(raw)
+
+    async def aclose(self) -> None:
+        await self._pubsub.aclose()
+
+    async def close(self) -> None:
+        await self.aclose()
+
+
+class SyncDriver(_Border):
+    """A driver over a synchronous redis-py-shaped client (its connection pool)."""
+
+    name = ""
+
+    def __init__(
+        self, client: Any, errors: type[Exception], translate: Translate, where: str
+    ) -> None:
+        super().__init__(errors, translate, where)
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._where}>"
+
+    def execute_command(self, *args: Arg) -> Any:
+        try:
+            return self.client.execute_command(*args)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+
+    def fcall(self, function: str, *args: Arg) -> Any:
+        return self.execute_command("FCALL", function, 0, *args)
+
+    def fcall_ro(self, function: str, *args: Arg) -> Any:
+        return self.execute_command("FCALL_RO", function, 0, *args)
+
+    def evalsha(self, sha: str, *args: Arg) -> Any:
+        return self.execute_command("EVALSHA", sha, 0, *args)
+
+    def script_load(self, script: str) -> str:
+        return str(self.execute_command("SCRIPT", "LOAD", script))
+
+    def function_load(self, code: str, replace: bool = False) -> str:
+        return str(self.execute_command(*function_load_args(code, replace)))
+
+    def publish(self, channel: str, message: str) -> int:
+        return int(self.execute_command("PUBLISH", channel, message))
+
+    def pipeline(self) -> SyncPipeline:
+        pipe = self.client.pipeline(transaction=False)
+        return SyncPipeline(pipe, self._errors, self._translate, self._where)
+
+    def pubsub(self) -> SyncPubSub:
+        return SyncPubSub(self.client.pubsub(), self._errors, self._translate, self._where)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncDriverAdapter(_Border):
+    """A driver over an asyncio redis-py-shaped client."""
+
+    name = ""
+
+    def __init__(
+        self, client: Any, errors: type[Exception], translate: Translate, where: str
+    ) -> None:
+        super().__init__(errors, translate, where)
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._where}>"
+
+    async def execute_command(self, *args: Arg) -> Any:
+        try:
+            return await self.client.execute_command(*args)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+
+    async def fcall(self, function: str, *args: Arg) -> Any:
+        return await self.execute_command("FCALL", function, 0, *args)
+
+    async def fcall_ro(self, function: str, *args: Arg) -> Any:
+        return await self.execute_command("FCALL_RO", function, 0, *args)
+
+    async def evalsha(self, sha: str, *args: Arg) -> Any:
+        return await self.execute_command("EVALSHA", sha, 0, *args)
+
+    async def script_load(self, script: str) -> str:
+        return str(await self.execute_command("SCRIPT", "LOAD", script))
+
+    async def function_load(self, code: str, replace: bool = False) -> str:
+        return str(await self.execute_command(*function_load_args(code, replace)))
+
+    async def publish(self, channel: str, message: str) -> int:
+        return int(await self.execute_command("PUBLISH", channel, message))
+
+    def pipeline(self) -> AsyncPipelineAdapter:
+        pipe = self.client.pipeline(transaction=False)
+        return AsyncPipelineAdapter(pipe, self._errors, self._translate, self._where)
+
+    def pubsub(self) -> AsyncPubSubAdapter:
+        return AsyncPubSubAdapter(self.client.pubsub(), self._errors, self._translate, self._where)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def close(self) -> None:
+        await self.aclose()

@@ -1,0 +1,94 @@
+"""The ``redis`` driver: redis-py (``pip install 'reqless-client[redis]'``).
+
+redis-py's exceptions are translated here and nowhere else; the command
+plumbing is shared with the valkey driver (:mod:`reqless.drivers._adapter`).
+"""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio
+from redis import exceptions as lib
+
+from reqless._errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ReqlessError,
+    ScriptNotLoadedError,
+    ServerUnavailableError,
+    translate_server_error,
+)
+from reqless._settings import ClientSettings
+from reqless.drivers import AsyncDriver, Driver
+from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
+
+__all__ = ["AsyncRedisDriver", "RedisDriver", "connect", "connect_async", "translate"]
+
+# redis-py does not know the valkey schemes; they mean the same to it.
+_SCHEMES = {"valkey://": "redis://", "valkeys://": "rediss://"}
+
+
+def translate(exc: Exception, where: str) -> ReqlessError:
+    """Our error for one of redis-py's exceptions."""
+    text = str(exc)
+    if isinstance(exc, lib.AuthenticationError):
+        return AuthenticationError(f"{where}: authentication failed: {text}")
+    if isinstance(exc, lib.ConnectionError | lib.TimeoutError):
+        return ServerUnavailableError(f"{where}: {text}")
+    if isinstance(exc, lib.NoScriptError):
+        return ScriptNotLoadedError(text)
+    if isinstance(exc, lib.NoPermissionError):
+        return PermissionDeniedError(text)
+    if isinstance(exc, lib.ResponseError):
+        return translate_server_error(text)
+    if isinstance(exc, lib.DataError):
+        return InvalidArgumentError(text)
+    return ReqlessError(text)
+
+
+def _url(settings: ClientSettings) -> str:
+    url = settings.url
+    for ours, theirs in _SCHEMES.items():
+        if url.lower().startswith(ours):
+            return theirs + url[len(ours) :]
+    return url
+
+
+class RedisDriver(SyncDriver):
+    """A redis-py connection pool."""
+
+    name = "redis"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        client = redis.Redis.from_url(
+            _url(settings),
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
+        super().__init__(client, lib.RedisError, translate, redacted(settings.url))
+
+
+class AsyncRedisDriver(AsyncDriverAdapter):
+    """A redis-py asyncio connection pool."""
+
+    name = "redis"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        client = redis.asyncio.Redis.from_url(
+            _url(settings),
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
+        super().__init__(client, lib.RedisError, translate, redacted(settings.url))
+
+
+def connect(settings: ClientSettings) -> Driver:
+    # Typed as the protocol so the type checker proves the class satisfies it.
+    return RedisDriver(settings)
+
+
+def connect_async(settings: ClientSettings) -> AsyncDriver:
+    return AsyncRedisDriver(settings)

@@ -1,0 +1,83 @@
+"""The ``valkey`` driver: valkey-py (``pip install 'reqless-client[valkey]'``).
+
+valkey-py's exceptions are translated here and nowhere else; the command
+plumbing is shared with the redis driver (:mod:`reqless.drivers._adapter`).
+"""
+
+from __future__ import annotations
+
+import valkey
+import valkey.asyncio
+from valkey import exceptions as lib
+
+from reqless._errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ReqlessError,
+    ScriptNotLoadedError,
+    ServerUnavailableError,
+    translate_server_error,
+)
+from reqless._settings import ClientSettings
+from reqless.drivers import AsyncDriver, Driver
+from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
+
+__all__ = ["AsyncValkeyDriver", "ValkeyDriver", "connect", "connect_async", "translate"]
+
+
+def translate(exc: Exception, where: str) -> ReqlessError:
+    """Our error for one of valkey-py's exceptions."""
+    text = str(exc)
+    if isinstance(exc, lib.AuthenticationError):
+        return AuthenticationError(f"{where}: authentication failed: {text}")
+    if isinstance(exc, lib.ConnectionError | lib.TimeoutError):
+        return ServerUnavailableError(f"{where}: {text}")
+    if isinstance(exc, lib.NoScriptError):
+        return ScriptNotLoadedError(text)
+    if isinstance(exc, lib.NoPermissionError):
+        return PermissionDeniedError(text)
+    if isinstance(exc, lib.ResponseError):
+        return translate_server_error(text)
+    if isinstance(exc, lib.DataError):
+        return InvalidArgumentError(text)
+    return ReqlessError(text)
+
+
+class ValkeyDriver(SyncDriver):
+    """A valkey-py connection pool."""
+
+    name = "valkey"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        client = valkey.Valkey.from_url(
+            settings.url,  # valkey-py reads every scheme reqless accepts
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
+        super().__init__(client, lib.ValkeyError, translate, redacted(settings.url))
+
+
+class AsyncValkeyDriver(AsyncDriverAdapter):
+    """A valkey-py asyncio connection pool."""
+
+    name = "valkey"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        client = valkey.asyncio.Valkey.from_url(
+            settings.url,  # valkey-py reads every scheme reqless accepts
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
+        super().__init__(client, lib.ValkeyError, translate, redacted(settings.url))
+
+
+def connect(settings: ClientSettings) -> Driver:
+    # Typed as the protocol so the type checker proves the class satisfies it.
+    return ValkeyDriver(settings)
+
+
+def connect_async(settings: ClientSettings) -> AsyncDriver:
+    return AsyncValkeyDriver(settings)
