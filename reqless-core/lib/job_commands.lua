@@ -375,8 +375,8 @@ function JobCommands.cancel_one(jid, now)
   end
 end
 
-function JobCommands.add_tag(now, a)
-  local jid = a[1]
+-- The job's key and decoded tag list, for the two tag commands.
+function JobCommands.tags_of(jid)
   if jid == nil then
     error('Tag(): Arg "jid" missing')
   end
@@ -385,7 +385,12 @@ function JobCommands.add_tag(now, a)
   if not stored then
     error('Tag(): Job ' .. jid .. ' does not exist')
   end
-  local tags = decode(stored)
+  return key, decode(stored)
+end
+
+function JobCommands.add_tag(now, a)
+  local jid = a[1]
+  local key, tags = JobCommands.tags_of(jid)
   for i = 2, #a do
     local tag = a[i]
     if not Reqless.contains(tags, tag) then
@@ -399,21 +404,14 @@ end
 
 function JobCommands.remove_tag(now, a)
   local jid = a[1]
-  if jid == nil then
-    error('Tag(): Arg "jid" missing')
-  end
-  local key = Reqless.job_key(jid)
-  local stored = call('hget', key, 'tags')
-  if not stored then
-    error('Tag(): Job ' .. jid .. ' does not exist')
-  end
+  local key, tags = JobCommands.tags_of(jid)
   local removing = {}
   for i = 2, #a do
     removing[a[i]] = true
     Job.unindex_tag(jid, a[i])
   end
   local kept = {}
-  for _, tag in ipairs(decode(stored)) do
+  for _, tag in ipairs(tags) do
     if type(tag) ~= 'string' or not removing[tag] then
       kept[#kept + 1] = tag
     end
