@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from tests.core.conftest import Core
+from tests.core.lifecycle import pop, put, run
 
 QUEUE_SETS = ("work", "locks", "throttled", "depends", "scheduled")
-
-
-def put(
-    core: Core,
-    jid: str,
-    queue: str = "q",
-    *,
-    now: float = 0,
-    delay: float = 0,
-    **options: Any,
-) -> str:
-    extra: list[Any] = []
-    for name, value in options.items():
-        extra += [name, value if isinstance(value, str | int | float) else json.dumps(value)]
-    return str(core.call("queue.put", "w", queue, jid, "klass", "{}", delay, *extra, now=now))
-
-
-def pop(core: Core, queue: str = "q", worker: str = "w", *, now: float = 0) -> list[Any]:
-    return list(core.json("queue.pop", queue, worker, 1, now=now))
-
-
-def run(
-    core: Core, jid: str, queue: str = "q", *, worker: str = "w", now: float = 0, **options: Any
-) -> None:
-    """Put a job and pop it so that ``worker`` holds it."""
-    put(core, jid, queue, now=now, **options)
-    assert [job["jid"] for job in pop(core, queue, worker, now=now)] == [jid]
 
 
 def failed(core: Core, jid: str, group: str = "g", *, now: float = 0, **options: Any) -> None:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from tests.core.conftest import Core
-
-
-def put(
-    core: Core,
-    jid: str,
-    queue: str = "q",
-    *,
-    now: float = 0,
-    delay: float = 0,
-    **options: Any,
-) -> str:
-    extra: list[Any] = []
-    for name, value in options.items():
-        extra += [name, value if isinstance(value, str | int | float) else json.dumps(value)]
-    return str(core.call("queue.put", "w", queue, jid, "klass", "{}", delay, *extra, now=now))
+from tests.core.lifecycle import put
 
 
 def run(core: Core, jid: str, queue: str = "q", *, now: float = 0, **options: Any) -> None:
