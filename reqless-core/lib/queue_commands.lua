@@ -80,8 +80,12 @@ end
 function QueueCommands.place(now, put)
   local jid, queue, worker = put.jid, put.queue, put.worker
   local key = Reqless.job_key(jid)
-  local old = call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
-    'failure', 'history')
+  -- Most puts are of new jobs: EXISTS tells, and only a re-put reads the old fields.
+  local old = { false, false, false, false, false, false, false, false }
+  if call('exists', key) == 1 then
+    old = call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
+      'failure', 'history')
+  end
   local old_state, old_queue, old_worker = old[1], old[2], old[3]
   local tags = put.tags
   if old[5] then
