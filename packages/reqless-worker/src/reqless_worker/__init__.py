@@ -1,8 +1,78 @@
 """reqless-worker: pops reqless jobs, runs them and reports how they ended.
 
-The public API is exported here and only here.
+The public API is exported here and only here. Names are loaded on first use
+(PEP 562), so ``import reqless_worker`` stays standard-library only: the CLI
+imports a strategy from this package before gevent has monkey-patched.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from reqless_worker.__about__ import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from reqless_worker._control import ChildControl, JobBudget
+    from reqless_worker._errors import (
+        JobCancelled,
+        Shutdown,
+        UnknownStrategyError,
+        WorkerError,
+        WorkerSettingsError,
+    )
+    from reqless_worker._leases import LeaseKeeper
+    from reqless_worker._runner import JobOutcome, JobRunner
+    from reqless_worker._settings import WorkerSettings
+    from reqless_worker._wakeup import WakeUp
+    from reqless_worker.strategies import Strategy, available_strategies, load_strategy
+
+__all__ = [
+    "ChildControl",
+    "JobBudget",
+    "JobCancelled",
+    "JobOutcome",
+    "JobRunner",
+    "LeaseKeeper",
+    "Shutdown",
+    "Strategy",
+    "UnknownStrategyError",
+    "WakeUp",
+    "WorkerError",
+    "WorkerSettings",
+    "WorkerSettingsError",
+    "__version__",
+    "available_strategies",
+    "load_strategy",
+]
+
+_HOMES = {
+    "ChildControl": "reqless_worker._control",
+    "JobBudget": "reqless_worker._control",
+    "JobCancelled": "reqless_worker._errors",
+    "JobOutcome": "reqless_worker._runner",
+    "JobRunner": "reqless_worker._runner",
+    "LeaseKeeper": "reqless_worker._leases",
+    "Shutdown": "reqless_worker._errors",
+    "Strategy": "reqless_worker.strategies",
+    "UnknownStrategyError": "reqless_worker._errors",
+    "WakeUp": "reqless_worker._wakeup",
+    "WorkerError": "reqless_worker._errors",
+    "WorkerSettings": "reqless_worker._settings",
+    "WorkerSettingsError": "reqless_worker._errors",
+    "available_strategies": "reqless_worker.strategies",
+    "load_strategy": "reqless_worker.strategies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'reqless_worker' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

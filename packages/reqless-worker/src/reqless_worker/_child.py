@@ -1,0 +1,262 @@
+"""What every strategy does in a child besides running jobs: :class:`ChildSession`.
+
+A session connects as ``<name>-<slot>``, loads the plugins, owns the
+child's :class:`LeaseKeeper` and :class:`WakeUp`, chooses queues, pops within
+the job budget (reconnecting with backoff when the server goes away: it never
+silently stops), and finds the jobs ``--resume`` should pick up again.
+Strategies build one per child; runners come from :meth:`ChildSession.runner`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import reqless
+from reqless import Job, ReqlessError, ServerUnavailableError
+from reqless_plugins import PluginManager, WorkerInfo
+from reqless_worker._control import ChildControl
+from reqless_worker._imports import ClassLoader
+from reqless_worker._leases import LeaseKeeper, LostCallback
+from reqless_worker._runner import JobRunner
+from reqless_worker._settings import WorkerSettings
+from reqless_worker._wakeup import WakeUp
+
+__all__ = ["ChildSession", "QueueSelector", "child_worker_name"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_BACKOFF = 5.0
+# How often queue patterns (globs, @identifiers) are resolved again.
+RESOLVE_SECONDS = 1.0
+
+
+def child_worker_name(settings: WorkerSettings, slot: int) -> str:
+    """The name a child pops as: ``<worker name>-<slot>``, stable across restarts."""
+    return f"{settings.name}-{slot}"
+
+
+class QueueSelector:
+    """The queues to pop from, in order.
+
+    Plain names are used as given (a queue need not exist yet); globs
+    (``*``, ``!name``) and ``@identifier`` patterns are resolved against the
+    known queues and the stored priority patterns, at most once a second.
+    """
+
+    def __init__(self, client: reqless.Client, specs: tuple[str, ...]) -> None:
+        self.client = client
+        self.specs = specs
+        self.dynamic = any(spec.startswith(("@", "!")) or "*" in spec for spec in specs)
+        self._names: list[str] = [] if self.dynamic else list(dict.fromkeys(specs))
+        self._resolved_at = float("-inf")
+
+    def names(self) -> list[str]:
+        if self.dynamic and time.monotonic() - self._resolved_at >= RESOLVE_SECONDS:
+            self._names = self.client.queue_patterns.resolve(*self.specs)
+            self._resolved_at = time.monotonic()
+        return self._names
+
+    def wants(self, queue: str) -> bool:
+        """Whether a put into ``queue`` may concern us (patterns: any queue might match)."""
+        if self.dynamic:
+            self._resolved_at = float("-inf")
+            return True
+        return queue in self._names
+
+
+class ChildSession:
+    """One child's connection, plugins, leases, wake-up and queues."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        slot: int,
+        control: ChildControl,
+        strategy: str,
+    ) -> None:
+        self.settings = settings
+        self.slot = slot
+        self.control = control
+        self.strategy = strategy
+        self.worker_name = child_worker_name(settings, slot)
+        for path in settings.paths:
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        for module in settings.imports:
+            importlib.import_module(module)
+        self.client = reqless.Client(
+            settings.url, driver=settings.driver, worker_name=self.worker_name
+        )
+        self.plugins = PluginManager.load(settings.plugins, settings.disabled_plugins)
+        self.leases = LeaseKeeper(clock=self.client.clock)
+        self.queues = QueueSelector(self.client, settings.queues)
+        self.wakeup = WakeUp(
+            self.client.settings,
+            self.worker_name,
+            control,
+            self.queues.wants,
+            enabled=settings.wakeup,
+        )
+        self.loader = ClassLoader(reload=settings.reload)
+        self.info = self.worker_info()
+        self._failing_since: float | None = None
+        self._backoff = 0.1
+        self._on_lost: LostCallback = lambda job, error: None
+
+    def worker_info(self, index: int | None = None) -> WorkerInfo:
+        """What hooks are told about this child (``index``: a greenlet or task inside it;
+        the sandbox is nested as ``greenlet-<index>`` by the runner, not here)."""
+        return WorkerInfo(
+            name=self.worker_name,
+            strategy=self.strategy,
+            workdir=Path(self.settings.workdir).absolute(),
+            pid=os.getpid(),
+            slot=self.slot,
+        )
+
+    def runner(self, index: int | None = None) -> JobRunner:
+        """A runner for this child, or for greenlet/task ``index`` inside it."""
+        return JobRunner(
+            self.client,
+            self.settings,
+            self.plugins,
+            self.worker_info(index),
+            leases=self.leases,
+            sandbox_subdir=None if index is None else f"greenlet-{index}",
+            loader=self.loader,
+        )
+
+    # --------------------------------------------------------------- lifecycle
+
+    def start(self, on_lost: LostCallback) -> None:
+        """Start heartbeating and listening; ``on_lost(job, error)`` runs (in a background
+        thread) for a registered job whose lock is gone, whoever noticed."""
+        self._on_lost = on_lost
+        self.leases.start()
+        self.wakeup.on_job_event(self._job_event)
+        self.wakeup.start()
+        self.plugins.notify("reqless_worker_started", worker=self.info)
+        logger.info(
+            "%s (%s, pid %d) serving %s",
+            self.worker_name,
+            self.strategy,
+            os.getpid(),
+            ", ".join(self.settings.queues),
+        )
+
+    def stop(self, reason: str) -> None:
+        self.plugins.notify("reqless_worker_stopping", worker=self.info, reason=reason)
+        self.wakeup.stop()
+        self.leases.stop()
+        try:
+            self.client.close()
+        except ReqlessError:
+            logger.debug("closing the client failed", exc_info=True)
+
+    def stop_reason(self) -> str:
+        control = self.control
+        if control.aborting:
+            return "INT"
+        if control.draining:
+            return "TERM"
+        if control.recycling:
+            return "max-jobs-per-child"
+        return "max-jobs"
+
+    def _job_event(self, jid: str, event: str) -> None:
+        for job in self.leases.jobs():
+            if job.jid == jid:
+                self.leases.unregister(jid)
+                error = reqless.LostLockError(f"the core reported {event} for {jid}")
+                self._on_lost(job, error)
+                return
+
+    # ----------------------------------------------------------------- popping
+
+    def pop(self, wanted: int) -> list[Job]:
+        """Up to ``wanted`` jobs from the first queue that has some, registered for
+        heartbeats; ``[]`` when there is no work, the budget is spent or the server
+        is unreachable (then it has waited a backoff)."""
+        granted = self.control.claim(wanted)
+        if granted <= 0:
+            return []
+        jobs: list[Job] = []
+        try:
+            jobs = self._guarded(lambda: self._pop_from_queues(granted), default=[])
+        finally:
+            self.control.unclaim(granted - len(jobs))
+        for job in jobs:
+            self.leases.register(job, self._lost_by_lease)
+        if jobs:
+            self.wakeup.busy()
+        return jobs
+
+    def _pop_from_queues(self, count: int) -> list[Job]:
+        for name in self.queues.names():
+            jobs = self.client.queues[name].pop(count)
+            if jobs:
+                return jobs
+        return []
+
+    def _lost_by_lease(self, job: Job, error: ReqlessError) -> None:
+        self._on_lost(job, error)
+
+    def wait_for_work(self) -> None:
+        """Idle: sleep until a put for our queues, a signal, or ``--interval``."""
+        self.wakeup.wait_for_work(self.settings.interval)
+
+    def resume(self) -> list[Job]:
+        """Jobs this worker name still holds (``--resume``), registered for heartbeats."""
+        held = self._guarded(lambda: self.client.workers[self.worker_name], default=None)
+        if held is None:
+            return []
+        jids = [*held.jobs, *held.stalled]
+        found: list[Job] = self._guarded(lambda: self.client.jobs.get(*jids), default=[])
+        mine = [
+            job for job in found if job.state == "running" and job.worker_name == self.worker_name
+        ]
+        resumed: list[Job] = []
+        for job in mine:
+            if self.control.claim(1) < 1:
+                break
+            try:
+                job.heartbeat()
+            except ReqlessError as exc:
+                self.control.unclaim(1)
+                logger.warning("cannot resume %s: %s", job.jid, exc)
+                continue
+            self.leases.register(job, self._lost_by_lease)
+            resumed.append(job)
+        if resumed:
+            logger.info("resuming %d job(s): %s", len(resumed), ", ".join(j.jid for j in resumed))
+        return resumed
+
+    def _guarded(self, call: Callable[[], T], *, default: T) -> T:
+        """``call()``; if the server is unreachable, log, wait a backoff and return ``default``."""
+        try:
+            result = call()
+        except ServerUnavailableError as exc:
+            now = time.monotonic()
+            if self._failing_since is None:
+                self._failing_since = now
+                self._backoff = 0.1
+                logger.warning("lost the server (%s); reconnecting", exc)
+            else:
+                self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+                waited = now - self._failing_since
+                logger.info("still cannot reach the server (%.0fs): %s", waited, exc)
+            self.control.wait(self._backoff)
+            return default
+        if self._failing_since is not None:
+            logger.warning("reconnected after %.1fs", time.monotonic() - self._failing_since)
+            self._failing_since = None
+        return result

@@ -1,0 +1,220 @@
+"""``reqless-worker`` (and its alias ``reqless-py-worker``): the command line.
+
+Only the standard library is imported until the chosen strategy has
+bootstrapped (gevent monkey-patches there): the arguments are parsed, the
+settings built and the strategy class found through its entry point first;
+the client, the plugins and the supervisor are imported after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from reqless_worker.__about__ import __version__
+
+__all__ = ["main"]
+
+PROG = "reqless-worker"
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, for scripts and logs; --help has the rest.
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        description="Run reqless jobs: pop them from queues, call their class, report the outcome.",
+    )
+    add = parser.add_argument
+    add(
+        "-q",
+        "--queue",
+        dest="queues",
+        action="append",
+        metavar="QUEUE",
+        help="queue to serve (repeatable); also globs (ema*, !x) and @identifier patterns",
+    )
+    add("--url", help="server URL (default: $REQLESS_URL, else redis://localhost:6379)")
+    add("--host", help="server host, for compatibility (use --url)")
+    add("--port", type=int, help="server port, for compatibility (use --url)")
+    add("--driver", help="client driver: redis or valkey (default: chosen by the URL)")
+    add("-n", "--name", help="worker name (default: <hostname>-<pid>); children pop as NAME-<n>")
+    add("-w", "--workers", type=int, help="child processes (default: CPU count)")
+    add(
+        "-c",
+        "--concurrency",
+        "-g",
+        "--greenlets",
+        dest="concurrency",
+        type=int,
+        help="greenlets or trio tasks per child (gevent, trio)",
+    )
+    add("--strategy", help="how children run jobs: process (default), gevent, trio, ...")
+    add("-i", "--interval", type=float, help="seconds between polls when idle (default 1.0)")
+    add(
+        "-p",
+        "--path",
+        dest="paths",
+        action="append",
+        metavar="PATH",
+        help="add PATH to sys.path to find job classes (repeatable)",
+    )
+    add(
+        "-m",
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE in each child before it starts (repeatable)",
+    )
+    add("-d", "--workdir", help="directory for the sandboxes (default: current directory)")
+    add(
+        "-r",
+        "--resume",
+        action="store_true",
+        default=None,
+        help="first run the jobs this worker name still holds",
+    )
+    add("-v", "--verbose", action="store_true", default=None, help="log at DEBUG level")
+    add("-l", "--log-file", help="also log to this file")
+    add("--max-jobs", type=int, metavar="N", help="exit after N jobs (all children together)")
+    add("--max-jobs-per-child", type=int, metavar="N", help="replace a child after N jobs")
+    add(
+        "--drain-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="on TERM, how long running jobs may finish before being given back (default 30)",
+    )
+    add(
+        "--plugin",
+        dest="plugins",
+        action="append",
+        metavar="NAME",
+        help="load only these plugins (repeatable; default: every installed plugin)",
+    )
+    add(
+        "--no-plugin",
+        dest="disabled_plugins",
+        action="append",
+        metavar="NAME",
+        help="do not load this plugin (repeatable)",
+    )
+    add(
+        "--reload",
+        dest="reload",
+        action="store_true",
+        default=None,
+        help="reimport a job's module when its source file changed",
+    )
+    add("--no-reload", dest="reload", action="store_false")
+    add(
+        "--no-wakeup", dest="wakeup", action="store_false", default=None, help=argparse.SUPPRESS
+    )  # benchmarks' polling baseline
+    add("--list-strategies", action="store_true", help="show the installed strategies and exit")
+    add("--list-plugins", action="store_true", help="show the installed plugins and exit")
+    add("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _settings_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    url = args.url
+    if url is None and (args.host is not None or args.port is not None):
+        url = f"redis://{args.host or 'localhost'}:{args.port or 6379}"
+    return {
+        "queues": tuple(args.queues) if args.queues else None,
+        "url": url,
+        "driver": args.driver,
+        "name": args.name,
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "strategy": args.strategy,
+        "interval": args.interval,
+        "paths": tuple(os.path.abspath(p) for p in args.paths) if args.paths else None,
+        "imports": tuple(args.imports) if args.imports else None,
+        "workdir": args.workdir,
+        "resume": args.resume,
+        "verbose": args.verbose,
+        "log_file": args.log_file,
+        "max_jobs": args.max_jobs,
+        "max_jobs_per_child": args.max_jobs_per_child,
+        "drain_timeout": args.drain_timeout,
+        "plugins": tuple(args.plugins) if args.plugins else None,
+        "disabled_plugins": tuple(args.disabled_plugins) if args.disabled_plugins else None,
+        "reload": args.reload,
+        "wakeup": args.wakeup,
+    }
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+
+    from reqless_worker.strategies import available_strategies, load_strategy
+
+    if args.list_strategies:
+        for name, value in available_strategies().items():
+            print(f"{name}\t{value}")
+        return 0
+    if args.list_plugins:
+        from reqless_plugins import available_plugins
+
+        for name, value in available_plugins().items():
+            print(f"{name}\t{value}")
+        return 0
+
+    from pathlib import Path
+
+    from reqless_worker._settings import WorkerSettings
+
+    given = _settings_arguments(args)
+    if given["workdir"] is not None:
+        given["workdir"] = Path(given["workdir"]).absolute()
+    try:
+        settings = WorkerSettings.from_env(**given)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if not settings.queues:
+        return _fail("no queue to serve: give -q QUEUE (or set REQLESS_QUEUES)")
+    if settings.name is None:
+        settings = settings.with_changes(name=f"{socket.gethostname()}-{os.getpid()}")
+    try:
+        strategy_class = load_strategy(settings.strategy)
+    except LookupError as exc:
+        return _fail(str(exc))
+    except ImportError as exc:
+        return _fail(f"strategy {settings.strategy!r} cannot be imported: {exc}")
+    strategy_class.bootstrap()
+    return _run(settings, strategy_class)
+
+
+def _run(settings: Any, strategy_class: Any) -> int:
+    """Everything after bootstrap: plugins, logging, the supervisor."""
+    import logging.config
+
+    from reqless_plugins import PluginError, PluginManager
+    from reqless_worker._supervisor import Supervisor
+
+    try:
+        plugins = PluginManager.load(settings.plugins, settings.disabled_plugins)
+    except PluginError as exc:
+        return _fail(str(exc))
+    logging.config.dictConfig(plugins.logging_config(settings.verbose, settings.log_file))
+    return Supervisor(settings, strategy_class(settings)).run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

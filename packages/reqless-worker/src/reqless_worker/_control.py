@@ -1,0 +1,145 @@
+"""What a child is told by its signals and its budget: :class:`ChildControl`.
+
+Standard library only, and made of primitives gevent's patching turns
+cooperative. Signal handlers write here; strategies read the flags and sleep
+in :meth:`ChildControl.wait`, which :meth:`ChildControl.wake` (a put event, a
+signal) cuts short.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from multiprocessing.sharedctypes import Synchronized
+
+__all__ = ["EXIT_CRASHED", "EXIT_LOCK_LOST", "EXIT_OK", "EXIT_RECYCLE", "ChildControl", "JobBudget"]
+
+#: A child's exit codes, read by the supervisor.
+EXIT_OK = 0  # done: stopped by a signal, or the worker's --max-jobs reached
+EXIT_CRASHED = 1  # anything unexpected: restarted with backoff
+EXIT_RECYCLE = 75  # --max-jobs-per-child reached: replaced at once
+EXIT_LOCK_LOST = 76  # killed itself to stop a job whose lock it lost: replaced at once
+
+
+class JobBudget:
+    """``--max-jobs`` shared by every child of one worker (shared memory, made before fork)."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self._taken: Synchronized[int] | None = (
+            None if total is None else multiprocessing.Value("q", 0)
+        )
+
+    def claim(self, wanted: int) -> int:
+        """Reserve up to ``wanted`` jobs; how many were granted (0: the budget is spent)."""
+        if self._taken is None or self.total is None:
+            return wanted
+        with self._taken.get_lock():
+            granted = max(0, min(wanted, self.total - self._taken.value))
+            self._taken.value += granted
+        return granted
+
+    def refund(self, count: int) -> None:
+        """Give back reserved jobs that were not popped after all."""
+        if self._taken is not None and count > 0:
+            with self._taken.get_lock():
+                self._taken.value -= count
+
+    @property
+    def spent(self) -> bool:
+        if self._taken is None or self.total is None:
+            return False
+        with self._taken.get_lock():
+            return self._taken.value >= self.total
+
+
+class ChildControl:
+    """A child's stop flags, wake-up and job budget.
+
+    ``draining`` (SIGTERM): take no new jobs, let running ones finish until
+    ``drain_deadline``. ``aborting`` (SIGINT/SIGQUIT): stop now and give the
+    running jobs back. Both are plain flags: set from signal handlers, read
+    anywhere.
+    """
+
+    def __init__(
+        self,
+        budget: JobBudget | None = None,
+        per_child: int | None = None,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        self.draining = False
+        self.aborting = False
+        self.recycling = False
+        self.drain_timeout = drain_timeout
+        self.drain_deadline: float | None = None
+        self.budget = budget or JobBudget(None)
+        self.per_child = per_child
+        self.jobs_claimed = 0
+        # Re-entrant: a signal handler may wake() while this thread holds the lock.
+        self._condition = threading.Condition(threading.RLock())
+        self._woken = False
+
+    @property
+    def stopping(self) -> bool:
+        """Whether to stop taking jobs, for whatever reason."""
+        return self.draining or self.aborting or self.recycling
+
+    def drain(self) -> None:
+        if not self.draining:
+            self.draining = True
+            self.drain_deadline = time.monotonic() + self.drain_timeout
+        self.wake()
+
+    def abort(self) -> None:
+        self.aborting = True
+        self.wake()
+
+    @property
+    def drain_expired(self) -> bool:
+        return self.drain_deadline is not None and time.monotonic() >= self.drain_deadline
+
+    def wake(self) -> None:
+        """Cut the current (or next) :meth:`wait` short."""
+        with self._condition:
+            self._woken = True
+            self._condition.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until :meth:`wake` or ``timeout`` seconds; a wake before the call counts."""
+        with self._condition:
+            if not self._woken and not self.stopping:
+                self._condition.wait(timeout)
+            self._woken = False
+
+    def claim(self, wanted: int) -> int:
+        """How many of ``wanted`` jobs this child may still pop (0: stop).
+
+        Counts against ``--max-jobs-per-child`` (then ``recycling`` is set) and
+        the worker's shared ``--max-jobs``; :meth:`unclaim` returns what a pop
+        did not use.
+        """
+        if self.per_child is not None:
+            wanted = min(wanted, self.per_child - self.jobs_claimed)
+            if wanted <= 0:
+                self.recycling = True
+                return 0
+        granted = self.budget.claim(wanted)
+        self.jobs_claimed += granted
+        return granted
+
+    def unclaim(self, count: int) -> None:
+        if count > 0:
+            self.jobs_claimed -= count
+            self.budget.refund(count)
+
+    @property
+    def budget_spent(self) -> bool:
+        return self.budget.spent
+
+    def exit_code(self) -> int:
+        """What the child should exit with once its strategy returns."""
+        if self.recycling and not (self.draining or self.aborting):
+            return EXIT_RECYCLE
+        return EXIT_OK

@@ -1,0 +1,61 @@
+"""Finding a job's class, and reimporting its module when the source changed (``--reload``)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from types import ModuleType
+
+__all__ = ["ClassLoader"]
+
+
+class ClassLoader:
+    """Imports ``package.module.Class`` paths; with ``reload``, a module whose file
+    changed since it was (re)imported is reimported before the class is returned."""
+
+    def __init__(self, *, reload: bool = False) -> None:
+        self.reload = reload
+        self._stamps: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, path: str) -> type:
+        module_name, _, name = path.rpartition(".")
+        if not module_name or not name:
+            raise ImportError(f"{path!r} is not a dotted path to a class (package.module.Class)")
+        module = self._module(module_name)
+        found = getattr(module, name, None)
+        if found is None:
+            raise ImportError(f"module {module_name!r} has no attribute {name!r}")
+        if not isinstance(found, type):
+            raise ImportError(f"{path!r} is a {type(found).__name__}, not a class")
+        return found
+
+    def _module(self, name: str) -> ModuleType:
+        with self._lock:
+            module = sys.modules.get(name)
+            if module is None:
+                module = importlib.import_module(name)
+                self._stamps[name] = _stamp(module)
+                return module
+            if self.reload:
+                stamp = _stamp(module)
+                known = self._stamps.setdefault(name, stamp)
+                if stamp != known:
+                    importlib.invalidate_caches()
+                    module = importlib.reload(module)
+                    self._stamps[name] = _stamp(module)
+            return module
+
+
+def _stamp(module: ModuleType) -> tuple[float, int]:
+    """The source file's modification time and size (zeros when there is no file)."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return (0.0, 0)
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (0.0, 0)
+    return (info.st_mtime, info.st_size)

@@ -1,0 +1,147 @@
+"""Keeping running jobs' locks: :class:`LeaseKeeper`.
+
+One background thread per child (a greenlet once gevent has patched
+threading) heartbeats every registered job when a third of its remaining
+lease has passed, so a job outlives any heartbeat setting. When the core
+refuses a heartbeat (the lock went to another worker, the job was cancelled,
+completed elsewhere or moved), the job's ``on_lost`` callback runs: the
+strategy stops that job's execution. A server that cannot be reached is not a
+lost lock: the keeper retries until the server answers, and the core then
+says whether the lock is still ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUnavailableError
+
+__all__ = ["LeaseKeeper", "LostCallback"]
+
+logger = logging.getLogger(__name__)
+
+#: Called (from the keeper's thread) with the job and the core's refusal.
+LostCallback = Callable[[Job, ReqlessError], None]
+
+# Never heartbeat one job more often than this, whatever its lease says.
+MIN_GAP = 0.05
+RETRY_DELAY = 0.5
+
+
+@dataclass
+class _Lease:
+    job: Job
+    on_lost: LostCallback
+    due: float
+
+
+class LeaseKeeper:
+    """Heartbeats each registered job at a third of its remaining lease (``fraction``).
+
+    :meth:`register` when a job is handed to this worker, :meth:`unregister`
+    *before* completing or failing it: unregister waits for a heartbeat of that
+    job in flight, so a refusal caused by our own completion is never taken for
+    a lost lock.
+    """
+
+    def __init__(self, *, fraction: float = 1 / 3, clock: Callable[[], float] = time.time) -> None:
+        self.fraction = fraction
+        self.clock = clock
+        self._leases: dict[str, _Lease] = {}
+        self._condition = threading.Condition()
+        self._in_flight: str | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopped = False
+            self._thread = threading.Thread(
+                target=self._run, name="reqless-lease-keeper", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
+        self._thread = None
+
+    def register(self, job: Job, on_lost: LostCallback) -> None:
+        lease = _Lease(job, on_lost, self._due(job))
+        with self._condition:
+            self._leases[job.jid] = lease
+            self._condition.notify_all()
+
+    def unregister(self, jid: str) -> None:
+        with self._condition:
+            self._leases.pop(jid, None)
+            while self._in_flight == jid:
+                self._condition.wait(1.0)
+
+    def __contains__(self, jid: object) -> bool:
+        with self._condition:
+            return jid in self._leases
+
+    @property
+    def jids(self) -> list[str]:
+        with self._condition:
+            return list(self._leases)
+
+    def jobs(self) -> list[Job]:
+        with self._condition:
+            return [lease.job for lease in self._leases.values()]
+
+    def _due(self, job: Job) -> float:
+        now = self.clock()
+        return now + max(MIN_GAP, (job.expires_at - now) * self.fraction)
+
+    def _next(self) -> _Lease | None:
+        """The lease to renew now, or None once stopped; sleeps until one is due."""
+        with self._condition:
+            while not self._stopped:
+                now = self.clock()
+                soonest = min(self._leases.values(), key=lambda lease: lease.due, default=None)
+                if soonest is not None and soonest.due <= now:
+                    self._in_flight = soonest.job.jid
+                    return soonest
+                self._condition.wait(None if soonest is None else soonest.due - now)
+            return None
+
+    def _run(self) -> None:
+        while (lease := self._next()) is not None:
+            refusal: ReqlessError | None = None
+            renewed = False
+            try:
+                lease.job.heartbeat()
+                renewed = True
+            except (LostLockError, JobNotFoundError) as exc:
+                refusal = exc
+            except ServerUnavailableError as exc:
+                logger.warning("cannot heartbeat %s, will retry: %s", lease.job.jid, exc)
+            except ReqlessError as exc:
+                logger.error("heartbeat of %s failed, will retry: %s", lease.job.jid, exc)
+            except Exception:
+                logger.exception("heartbeat of %s failed, will retry", lease.job.jid)
+            with self._condition:
+                self._in_flight = None
+                self._condition.notify_all()
+                current = self._leases.get(lease.job.jid)
+                if current is not lease:
+                    continue  # finished (or re-registered) while we were asking
+                if refusal is not None:
+                    del self._leases[lease.job.jid]
+                else:
+                    lease.due = self._due(lease.job) if renewed else self.clock() + RETRY_DELAY
+            if refusal is not None:
+                logger.warning("lost the lock of %s: %s", lease.job.jid, refusal.detail)
+                try:
+                    lease.on_lost(lease.job, refusal)
+                except Exception:
+                    logger.exception("lock-lost callback of %s failed", lease.job.jid)

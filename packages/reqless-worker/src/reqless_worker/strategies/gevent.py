@@ -1,0 +1,265 @@
+"""``--strategy gevent``: each child runs up to ``--concurrency`` jobs at once, one greenlet each.
+
+:meth:`GeventStrategy.bootstrap` monkey-patches the standard library before the
+CLI imports the client, its drivers or any job code, so sockets, sleeps, locks
+and threads (the lease keeper's, the wake-up listener's) all yield to the hub.
+A child pops as many jobs as it has free greenlets, in one round trip, and
+each greenlet has its own sandbox ``sandbox-<child>/greenlet-<m>``.
+
+Stopping a job: when its lock is lost (a heartbeat refused, or ``lock_lost``,
+``canceled`` or ``put`` on the worker's channel) the greenlet running the
+job's method is killed with :class:`reqless_worker.JobCancelled`; on SIGINT or
+SIGQUIT (or a drain that outlived its deadline) with
+:class:`reqless_worker.Shutdown`, and the job is given back. A job that is
+between popping and its method, or already reporting its outcome, is not
+interrupted: it is stopped when its method would start, or its outcome is
+not reported. A greenlet only notices a kill where it yields, so a job that
+computes without yielding holds its slot (and starves the heartbeats of its
+neighbours) until it does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from reqless_worker.strategies import Strategy
+
+if TYPE_CHECKING:
+    import logging
+
+    from reqless import Job, ReqlessError
+    from reqless_worker._child import ChildSession
+    from reqless_worker._control import ChildControl
+    from reqless_worker._runner import JobRunner, WorkerJob
+
+__all__ = ["GeventStrategy"]
+
+# Jobs whose kill has not ended them after this long are left to finish on their own.
+KILL_GRACE = 5.0
+GUARD_PLUGIN = "reqless-worker-gevent"
+
+
+@dataclass
+class _Running:
+    """One job in one greenlet, and how far it got."""
+
+    job: WorkerJob
+    index: int
+    greenlet: Any = None
+    performing: bool = False
+    reporting: bool = False
+    #: Why the job must stop (JobCancelled or Shutdown), once it must.
+    stop: BaseException | None = None
+
+
+def _logger() -> logging.Logger:
+    # Not at import: this module is imported before gevent patches threading,
+    # and logging's locks must be made from the patched one.
+    import logging
+
+    return logging.getLogger(__name__)
+
+
+def _perform_guard(running: dict[str, _Running]) -> object:
+    """A plugin whose ``reqless_perform`` is the innermost wrapper: it knows when a
+    job's method runs.
+
+    A job told to stop before its method started stops right there (the runner
+    then reports it as given back or lost); once the method returned the job
+    is reporting its outcome, which is never interrupted.
+    """
+    from types import SimpleNamespace
+
+    from reqless_plugins import hookimpl
+
+    @hookimpl(wrapper=True, trylast=True)
+    def reqless_perform(worker: Any, job: Job) -> Generator[None, object, object]:
+        run = running.get(job.jid)
+        if run is not None and run.stop is not None:
+            raise run.stop
+        if run is not None:
+            run.performing = True
+        try:
+            return (yield)
+        finally:
+            if run is not None:
+                run.performing = False
+                run.reporting = True
+
+    return SimpleNamespace(reqless_perform=reqless_perform)
+
+
+class GeventStrategy(Strategy):
+    """``--concurrency`` greenlets per child, on a monkey-patched standard library."""
+
+    name = "gevent"
+
+    @classmethod
+    def bootstrap(cls) -> None:
+        from gevent import monkey  # type: ignore[import-untyped]
+
+        # Everything: sockets for the drivers, threading for the lease keeper
+        # and the wake-up listener, time.sleep and subprocess for job code.
+        monkey.patch_all()
+
+    def run_child(self, slot: int, stop: ChildControl) -> int:
+        return _GeventChild(self, slot, stop).run()
+
+
+class _GeventChild:
+    """The state of one child: its session, its greenlets and the jobs they run."""
+
+    def __init__(self, strategy: GeventStrategy, slot: int, stop: ChildControl) -> None:
+        import threading
+
+        from reqless_worker._child import ChildSession
+
+        self.stop = stop
+        self.settings = strategy.settings
+        self.session: ChildSession = ChildSession(self.settings, slot, stop, strategy.name)
+        size = self.settings.concurrency
+        self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
+        self.free: list[int] = list(reversed(range(size)))
+        self.running: dict[str, _Running] = {}
+        self.pending: deque[Job] = deque()
+        self.lost_pending: set[str] = set()
+        self.session.plugins.register(_perform_guard(self.running), GUARD_PLUGIN)
+        self.job_ended = threading.Event()
+
+    # ------------------------------------------------------------------ life
+
+    def run(self) -> int:
+        self._install_signals()
+        self.session.start(self._on_lost)
+        if self.settings.resume:
+            self.pending.extend(self.session.resume())
+        try:
+            self._serve()
+            self._finish_running()
+        finally:
+            self._give_back_pending()
+            self.session.stop(self.session.stop_reason())
+        return self.stop.exit_code()
+
+    def _serve(self) -> None:
+        """Keep every greenlet busy until told to stop or the job budget is spent."""
+        stop = self.stop
+        while not stop.stopping:
+            if not self.free:
+                stop.wait(self.settings.interval)
+                continue
+            if not self.pending:
+                self.pending.extend(self.session.pop(len(self.free)))
+            if not self.pending:
+                if stop.stopping or stop.budget_spent:
+                    return
+                self.session.wait_for_work()
+                continue
+            while self.pending and self.free:
+                job = self.pending.popleft()
+                if job.jid in self.lost_pending:
+                    self.lost_pending.discard(job.jid)
+                    continue
+                self._start(job)
+
+    def _finish_running(self) -> None:
+        """Let running jobs end; on abort (INT, QUIT, a drain past its deadline) stop them."""
+        import gevent
+
+        # Not stop.wait(): it returns at once while the child is stopping.
+        while self.running and not self.stop.aborting:
+            self.job_ended.wait(0.1)
+            self.job_ended.clear()
+        if self.stop.aborting:
+            from reqless_worker._errors import Shutdown
+
+            for run in list(self.running.values()):
+                self._interrupt(run, Shutdown("the worker is stopping"))
+        gevent.joinall([run.greenlet for run in self.running.values()], timeout=KILL_GRACE)
+        for run in self.running.values():
+            _logger().error("job %s did not stop; leaving it", run.job.jid)
+
+    def _give_back_pending(self) -> None:
+        runner = self.runners[0]
+        while self.pending:
+            job = self.pending.popleft()
+            if job.jid not in self.lost_pending:
+                runner.give_back(job)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _start(self, job: Job) -> None:
+        import gevent
+
+        from reqless_worker._runner import as_worker_job
+
+        run = _Running(as_worker_job(job), self.free.pop())
+        self.running[job.jid] = run
+        run.greenlet = gevent.spawn(self._run_job, run)
+
+    def _run_job(self, run: _Running) -> None:
+        from reqless_worker._errors import JobCancelled, Shutdown
+
+        runner = self.runners[run.index]
+        job = run.job
+        try:
+            runner.run(job, cancelled=lambda: run.stop is not None)
+        except JobCancelled:
+            # Killed outside the job's method: the runner could not say so itself.
+            _logger().warning("stopped %s: it is no longer ours", job.jid)
+            runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)
+        except Shutdown:
+            runner.give_back(job)
+        except Exception:
+            _logger().exception("running %s failed in the worker", job.jid)
+        finally:
+            del self.running[job.jid]
+            self.free.append(run.index)
+            self.job_ended.set()
+            self.stop.wake()
+
+    def _on_lost(self, job: Job, error: ReqlessError) -> None:
+        """A lease keeper or pub/sub callback: the job is no longer ours."""
+        from reqless_worker._errors import JobCancelled
+
+        run = self.running.get(job.jid)
+        if run is None:
+            self.lost_pending.add(job.jid)
+            return
+        self._interrupt(run, JobCancelled(error.detail))
+
+    def _interrupt(self, run: _Running, reason: BaseException) -> None:
+        if run.stop is not None or run.reporting:
+            return
+        run.stop = reason
+        if run.performing:
+            run.greenlet.kill(reason, block=False)
+
+    # --------------------------------------------------------------- signals
+
+    def _install_signals(self) -> None:
+        import signal
+
+        import gevent
+
+        from reqless_worker._signals import install_child_signals
+
+        # Nothing is raised from a handler: the hub may be what it interrupts.
+        # The job greenlets are stopped by _finish_running instead.
+        install_child_signals(self.stop)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGALRM):
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                # Run the handler in a greenlet of its own, never inside the hub.
+                gevent.signal_handler(signum, handler, signum, None)
+        gevent.signal_handler(signal.SIGUSR1, _dump_greenlets)
+
+
+def _dump_greenlets() -> None:
+    """SIGUSR1: the stack of every greenlet, where thread stacks would show only the hub."""
+    from gevent.util import format_run_info  # type: ignore[import-untyped]
+
+    _logger().warning("greenlets on request:\n%s", "\n".join(format_run_info()))

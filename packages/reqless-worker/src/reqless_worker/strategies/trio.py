@@ -1,0 +1,313 @@
+"""``--strategy trio``: each child runs up to ``--concurrency`` jobs at once, one trio task each.
+
+trio is not asyncio, so the client's asyncio twin cannot serve it: every call
+to the server goes through the synchronous client in a worker thread
+(``trio.to_thread``). Each job task hands its job to a :class:`JobRunner` in a
+thread (at most ``--concurrency`` such threads at once); a job method that is
+``async def`` (or returns any awaitable) is sent back to the trio loop and
+awaited there, inside the job task, so it runs natively while the hooks and
+the reporting stay synchronous. Each task has its own sandbox
+``sandbox-<child>/greenlet-<m>``.
+
+Stopping a job (its lock lost: a heartbeat refused, or ``lock_lost``,
+``canceled`` or ``put`` on the worker's channel; or the worker aborting on
+INT, QUIT or an expired drain): an ``async def`` method is cancelled through
+its task's cancel scope; a synchronous method running in its thread gets
+:class:`reqless_worker.JobCancelled` (or :class:`reqless_worker.Shutdown`)
+raised asynchronously, which takes effect at its next Python instruction (a
+call blocked in C, such as a long ``time.sleep``, ends first). A job not yet in
+its method stops when the method would start; one already reporting its
+outcome is not interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import inspect
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from reqless_worker.strategies import Strategy
+
+if TYPE_CHECKING:
+    from reqless import Job, ReqlessError
+    from reqless_worker._child import ChildSession
+    from reqless_worker._control import ChildControl
+    from reqless_worker._runner import JobRunner, WorkerJob
+
+__all__ = ["TrioStrategy"]
+
+logger = logging.getLogger(__name__)
+
+# How often the loop looks at the flags the signal handlers set.
+WATCH_SECONDS = 0.05
+GUARD_PLUGIN = "reqless-worker-trio"
+
+
+@dataclass
+class _Running:
+    """One job in one task, and how far it got."""
+
+    job: WorkerJob
+    index: int
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    #: The worker thread running the job's synchronous parts.
+    thread: int | None = None
+    performing: bool = False
+    reporting: bool = False
+    #: True while an async method is awaited in the trio loop.
+    in_trio: bool = False
+    #: Why the job must stop (JobCancelled or Shutdown), once it must.
+    stop: BaseException | None = None
+    #: Orders "the method ended" against "raise into the method's thread".
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class TrioStrategy(Strategy):
+    """``--concurrency`` trio tasks per child; ``async def`` job methods run on the trio loop."""
+
+    name = "trio"
+
+    def run_child(self, slot: int, stop: ChildControl) -> int:
+        return _TrioChild(self, slot, stop).run()
+
+
+class _TrioChild:
+    """The state of one child: its session, its tasks and the jobs they run."""
+
+    def __init__(self, strategy: TrioStrategy, slot: int, stop: ChildControl) -> None:
+        from reqless_worker._child import ChildSession
+
+        self.stop = stop
+        self.settings = strategy.settings
+        self.session: ChildSession = ChildSession(self.settings, slot, stop, strategy.name)
+        size = self.settings.concurrency
+        self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
+        self.free: list[int] = list(reversed(range(size)))
+        self.running: dict[str, _Running] = {}
+        self.pending: deque[Job] = deque()
+        self.lost_pending: set[str] = set()
+        self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._changed = trio.Event()
+        self._aborted = False
+        self._threads = trio.CapacityLimiter(size)
+
+    # ------------------------------------------------------------------ life
+
+    def run(self) -> int:
+        from reqless_worker._signals import install_child_signals
+
+        # Before trio.run: trio then leaves SIGINT to our handler. Handlers only
+        # set flags, which the watcher task reads.
+        install_child_signals(self.stop)
+        try:
+            trio.run(self._main)
+        finally:
+            runner = self.runners[0]
+            while self.pending:
+                job = self.pending.popleft()
+                if job.jid not in self.lost_pending:
+                    runner.give_back(job)
+            self.session.stop(self.session.stop_reason())
+        return self.stop.exit_code()
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        await trio.to_thread.run_sync(self.session.start, self._on_lost)
+        if self.settings.resume:
+            self.pending.extend(await trio.to_thread.run_sync(self.session.resume))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch)
+            await self._serve(nursery)
+            while self.running:
+                await self._wait_changed()
+            nursery.cancel_scope.cancel()
+
+    async def _serve(self, nursery: trio.Nursery) -> None:
+        """Keep every task busy until told to stop or the job budget is spent."""
+        stop = self.stop
+        while not stop.stopping:
+            if not self.free:
+                await self._wait_changed()
+                continue
+            if not self.pending:
+                self.pending.extend(await trio.to_thread.run_sync(self.session.pop, len(self.free)))
+            if not self.pending:
+                if stop.stopping or stop.budget_spent:
+                    return
+                # Abandoned on cancel: it returns within --interval anyway.
+                await trio.to_thread.run_sync(self.session.wait_for_work, abandon_on_cancel=True)
+                continue
+            while self.pending and self.free:
+                job = self.pending.popleft()
+                if job.jid in self.lost_pending:
+                    self.lost_pending.discard(job.jid)
+                    continue
+                self._start(nursery, job)
+
+    async def _watch(self) -> None:
+        """Turn the signal handlers' flags into actions on the loop."""
+        from reqless_worker._errors import Shutdown
+
+        while True:
+            await trio.sleep(WATCH_SECONDS)
+            if self.stop.aborting and not self._aborted:
+                self._aborted = True
+                for run in list(self.running.values()):
+                    self._interrupt(run, Shutdown("the worker is stopping"))
+            if self.stop.stopping:
+                self._changed.set()
+
+    async def _wait_changed(self) -> None:
+        """Sleep until a job ends or the flags changed."""
+        self._changed = trio.Event()
+        await self._changed.wait()
+
+    # ------------------------------------------------------------------ jobs
+
+    def _start(self, nursery: trio.Nursery, job: Job) -> None:
+        from reqless_worker._runner import as_worker_job
+
+        run = _Running(as_worker_job(job), self.free.pop())
+        self.running[job.jid] = run
+        nursery.start_soon(self._run_job, run, name=f"job {job.jid}")
+
+    async def _run_job(self, run: _Running) -> None:
+        try:
+            with run.scope:
+                await trio.to_thread.run_sync(self._run_in_thread, run, limiter=self._threads)
+        finally:
+            del self.running[run.job.jid]
+            self.free.append(run.index)
+            self._changed.set()
+
+    def _run_in_thread(self, run: _Running) -> None:
+        from reqless_worker._errors import JobCancelled, Shutdown
+
+        runner = self.runners[run.index]
+        job = run.job
+        run.thread = threading.get_ident()
+        try:
+            runner.run(job, cancelled=lambda: run.stop is not None)
+        except JobCancelled:
+            # Raised outside the job's method: the runner could not say so itself.
+            logger.warning("stopped %s: it is no longer ours", job.jid)
+            runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)
+        except Shutdown:
+            runner.give_back(job)
+        except Exception:
+            logger.exception("running %s failed in the worker", job.jid)
+        finally:
+            with run.lock:
+                run.performing = False
+                run.thread = None
+                # This thread serves other jobs next: nothing meant for this one may linger.
+                _raise_in_thread(threading.get_ident(), None)
+
+    async def _await_job(self, run: _Running, awaitable: Awaitable[object]) -> object:
+        """Await an async job method, in the job's task (so its cancel scope applies)."""
+        if run.stop is not None:
+            _close(awaitable)
+            raise run.stop
+        run.in_trio = True
+        try:
+            return await awaitable
+        except trio.Cancelled:
+            if run.stop is None:
+                raise
+            # The scope stays cancelled: the task still ends at its next checkpoint.
+            raise run.stop from None
+        finally:
+            run.in_trio = False
+
+    def _on_lost(self, job: Job, error: ReqlessError) -> None:
+        """From the lease keeper's or the listener's thread: the job is no longer ours."""
+        token = self._token
+        if token is None:
+            return
+        # The loop has ended: nothing runs any more, so nothing needs stopping.
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(self._lose, job.jid, error.detail)
+
+    def _lose(self, jid: str, why: str) -> None:
+        from reqless_worker._errors import JobCancelled
+
+        run = self.running.get(jid)
+        if run is None:
+            self.lost_pending.add(jid)
+            return
+        self._interrupt(run, JobCancelled(why))
+
+    def _interrupt(self, run: _Running, reason: BaseException) -> None:
+        with run.lock:
+            if run.stop is not None or run.reporting:
+                return
+            run.stop = reason
+            if run.in_trio:
+                run.scope.cancel()
+            elif run.performing and run.thread is not None:
+                _raise_in_thread(run.thread, type(reason))
+
+
+def _perform_guard(child: _TrioChild) -> object:
+    """A plugin whose ``reqless_perform`` is the innermost wrapper (it runs in the job's
+    thread): it knows when the method runs, stops a job told to stop before its
+    method started, and hands an awaitable the method returns to the trio loop."""
+    from types import SimpleNamespace
+
+    from reqless_plugins import hookimpl
+
+    @hookimpl(wrapper=True, trylast=True)
+    def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
+        run = child.running.get(job.jid)
+        if run is None:
+            return (yield)
+        method = job.target
+        if method is not None:
+            job.target = _bridge(child, run, method)
+        with run.lock:
+            if run.stop is not None:
+                raise run.stop
+            run.performing = True
+        try:
+            return (yield)
+        finally:
+            with run.lock:
+                run.performing = False
+                run.reporting = True
+
+    return SimpleNamespace(reqless_perform=reqless_perform)
+
+
+def _bridge(
+    child: _TrioChild, run: _Running, method: Callable[..., Any]
+) -> Callable[[WorkerJob], object]:
+    def call(job: WorkerJob) -> object:
+        result = method(job)
+        if inspect.isawaitable(result):
+            return trio.from_thread.run(child._await_job, run, result)
+        return result
+
+    return call
+
+
+def _raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:
+    """Make ``exception`` raise in thread ``ident`` at its next instruction (None: forget
+    one that is pending)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), None if exception is None else ctypes.py_object(exception)
+    )
+
+
+def _close(awaitable: Awaitable[object]) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
