@@ -249,11 +249,11 @@ def test_hup_replaces_every_child(
     before = set(worker.children())
     worker.signal(signal.SIGHUP)
     wait_until(
-        lambda: len(worker.children()) == 2 and not before & set(worker.children()), timeout=15
+        lambda: len(worker.children()) == 2 and not before & set(worker.children()), timeout=30
     )
     log = tmp_path / "jobs.log"
     client.queues["q"].put(f"{JOBS}.Record", {"log": str(log)})
-    wait_until(lambda: read_log(log), timeout=15)
+    wait_until(lambda: read_log(log), timeout=30)
     assert read_log(log)[0]["pid"] not in before
 
 

@@ -134,24 +134,34 @@ class _TrioChild:
     async def _serve(self, nursery: trio.Nursery) -> None:
         """Keep every task busy until told to stop or the job budget is spent."""
         stop = self.stop
+        idle = False
         while not stop.stopping:
             if not self.free:
                 await self._wait_changed()
                 continue
             if not self.pending:
-                self.pending.extend(await trio.to_thread.run_sync(self.session.pop, len(self.free)))
+                # Idle, one trip to a thread for both: a put wakes it and it pops at once.
+                fetch = self._wait_then_pop if idle else self._pop
+                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free)))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
-                # Abandoned on cancel: it returns within --interval anyway.
-                await trio.to_thread.run_sync(self.session.wait_for_work, abandon_on_cancel=True)
+                idle = True
                 continue
+            idle = False
             while self.pending and self.free:
                 job = self.pending.popleft()
                 if job.jid in self.lost_pending:
                     self.lost_pending.discard(job.jid)
                     continue
                 self._start(nursery, job)
+
+    def _pop(self, count: int) -> list[Job]:
+        return [] if self.stop.stopping else self.session.pop(count)
+
+    def _wait_then_pop(self, count: int) -> list[Job]:
+        self.session.wait_for_work()
+        return self._pop(count)
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop."""
@@ -181,9 +191,15 @@ class _TrioChild:
         nursery.start_soon(self._run_job, run, name=f"job {job.jid}")
 
     async def _run_job(self, run: _Running) -> None:
+        from reqless_worker._errors import JobCancelled, Shutdown
+
         try:
             with run.scope:
                 await trio.to_thread.run_sync(self._run_in_thread, run, limiter=self._threads)
+        except (JobCancelled, Shutdown):
+            # Raised into the thread as it was leaving the job: too late to matter, and
+            # it must not end the nursery (and every other job) with it.
+            logger.debug("late stop of %s ignored", run.job.jid)
         finally:
             del self.running[run.job.jid]
             self.free.append(run.index)

