@@ -157,8 +157,12 @@ def _render(
     return response
 
 
+def _problem(request: Request, status: int, heading: str, message: str) -> Response:
+    return _render(request, "problem.html", {"heading": heading, "message": message}, status)
+
+
 def _not_found(request: Request, message: str) -> Response:
-    return _render(request, "not_found.html", {"message": message}, status=404)
+    return _problem(request, 404, "Not found", message)
 
 
 def _client(request: Request) -> reqless.aio.Client:
@@ -416,14 +420,18 @@ async def config_page(request: Request) -> Response:
 
 
 def _guarded(page: Page) -> Page:
-    """A page whose server cannot be reached says so, instead of a bare 500."""
+    """A page whose server cannot be reached, or whose input the core refuses, says so
+    instead of answering a bare 500."""
 
     async def render(request: Request) -> Response:
         try:
             return await page(request)
         except reqless.ServerUnavailableError as exc:
             message = f"The reqless server cannot be reached: {exc}"
-            return _render(request, "not_found.html", {"message": message}, status=503)
+            return _problem(request, 503, "Server unavailable", message)
+        except reqless.ReqlessError as exc:
+            # A name the core refuses (a control character, say) is the request's fault.
+            return _problem(request, 400, "Bad request", str(exc))
 
     render.__name__ = page.__name__
     return render

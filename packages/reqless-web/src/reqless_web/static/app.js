@@ -104,7 +104,19 @@
 
   // ------------------------------------------------------------------ actions
 
-  function after(then) {
+  // The message of a finished action survives the reload or navigation that follows it.
+  const FLASH_KEY = "reqless-flash";
+
+  function after(then, message) {
+    if (then === "none") {
+      flash(message, false);
+      return;
+    }
+    try {
+      sessionStorage.setItem(FLASH_KEY, message);
+    } catch (error) {
+      // Storage may be disabled; the page still updates, only the message is lost.
+    }
     if (!then || then === "reload") {
       window.location.reload();
     } else if (then !== "none") {
@@ -121,8 +133,7 @@
       const result = await api(button.dataset.method || "POST", button.dataset.post, body);
       const done = button.dataset.done || "Done";
       const count = result && typeof result.count === "number" ? ` (${result.count} jobs)` : "";
-      flash(done + count, false);
-      after(button.dataset.then);
+      after(button.dataset.then, done + count);
     } catch (error) {
       flash(error.message, true);
     } finally {
@@ -179,8 +190,7 @@
     if (button) button.disabled = true;
     try {
       await api(form.dataset.method || "POST", path, body);
-      flash(form.dataset.done || "Saved", false);
-      after(form.dataset.then);
+      after(form.dataset.then, form.dataset.done || "Saved");
     } catch (error) {
       flash(error.message, true);
     } finally {
@@ -347,8 +357,9 @@
     const page = await api("GET", table.dataset.source);
     const jobs = asList(table.dataset.key ? page[table.dataset.key] : page.jobs || page);
     fillRows(table, jobs);
-    if (table.id && page && typeof page.total === "number") {
-      setText(`[data-total-for="${table.id}"]`, page.total);
+    if (table.id) {
+      const total = page && typeof page.total === "number" ? page.total : jobs.length;
+      setText(`[data-total-for="${table.id}"]`, total);
     }
   }
 
@@ -513,11 +524,17 @@
 
   const EVENT_NAMES = [
     "counts", "log", "put", "popped", "completed", "failed", "canceled", "stalled", "track",
-    "untrack", "advanced", "lock_lost", "config_set", "config_unset",
+    "untrack", "advanced", "lock_lost", "config_set", "config_unset", "unavailable",
   ];
 
   let source = null;
   function onEvent(event) {
+    if (event.type === "unavailable") {
+      // The dashboard is up but cannot reach the reqless server; counts are stale meanwhile.
+      setLive("error", "the reqless server is unavailable");
+      return;
+    }
+    if (event.type === "counts") setLive("on", "receiving live updates");
     if (body.dataset.jid && event.type !== "counts" && concernsThisJob(event)) {
       const notice = document.getElementById("changed");
       if (notice) notice.hidden = false;
@@ -554,6 +571,15 @@
   });
 
   drawCharts();
+  try {
+    const left = sessionStorage.getItem(FLASH_KEY);
+    if (left) {
+      sessionStorage.removeItem(FLASH_KEY);
+      flash(left, false);
+    }
+  } catch (error) {
+    // No storage, no carried-over message.
+  }
   if (!document.hidden) connect();
   else setLive("paused", "updates paused while the tab is hidden");
 
