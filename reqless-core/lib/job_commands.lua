@@ -1,6 +1,45 @@
 -- The job.* commands (protocol 3.6-3.23): finishing, failing, retrying and
 -- steering one job at a time.
 
+-- Read `fields` (state and worker first) of a job that `worker` must hold
+-- while it runs; each command words its refusals its own way (Appendix A).
+function JobCommands.held(key, worker, refusals, fields)
+  local f = call('hmget', key, unpack(fields))
+  if not f[1] then
+    error(refusals[1])
+  elseif f[1] ~= 'running' then
+    error(refusals[2] .. f[1])
+  elseif f[2] ~= worker or f[2] == '' then
+    error(refusals[3] .. tostring(f[2]))
+  end
+  return f
+end
+
+JobCommands.COMPLETE = {
+  'Complete(): Job does not exist',
+  'Complete(): Job is not currently running: ',
+  'Complete(): Job has been handed out to another worker: ',
+}
+JobCommands.COMPLETE_FIELDS = { 'state', 'worker', 'queue', 'time', 'throttles', 'retries', 'history' }
+JobCommands.FAIL = {
+  'Fail(): Job does not exist',
+  'Fail(): Job not currently running: ',
+  'Fail(): Job running with another worker: ',
+}
+JobCommands.FAIL_FIELDS = { 'state', 'worker', 'queue', 'throttles', 'history' }
+JobCommands.RETRY = {
+  'Retry(): Job does not exist',
+  'Retry(): Job is not currently running: ',
+  'Retry(): Job has been given to another worker: ',
+}
+JobCommands.RETRY_FIELDS = { 'state', 'worker', 'queue', 'throttles', 'remaining', 'priority', 'history' }
+JobCommands.HEARTBEAT = {
+  'Heartbeat(): Job does not exist',
+  'Heartbeat(): Job not currently running: ',
+  'Heartbeat(): Job given out to another worker: ',
+}
+JobCommands.HEARTBEAT_FIELDS = { 'state', 'worker', 'queue' }
+
 -- Validate a complete/completeAndRequeue call and do what both share
 -- (protocol 3.9 steps 1-5); returns the job's fields for the rest.
 function JobCommands.finish(now, a, next_queue, options)
@@ -13,15 +52,8 @@ function JobCommands.finish(now, a, next_queue, options)
   end
   Reqless.json(data, 'Complete(): Arg "data" missing or not JSON: ')
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, 'state', 'worker', 'queue', 'time', 'throttles', 'retries', 'history')
-  local state = f[1]
-  if not state then
-    error('Complete(): Job does not exist')
-  elseif state ~= 'running' then
-    error('Complete(): Job is not currently running: ' .. state)
-  elseif f[2] ~= worker then
-    error('Complete(): Job has been handed out to another worker: ' .. tostring(f[2]))
-  elseif f[3] ~= queue then
+  local f = JobCommands.held(key, worker, JobCommands.COMPLETE, JobCommands.COMPLETE_FIELDS)
+  if f[3] ~= queue then
     error('Complete(): Job running in another queue: ' .. tostring(f[3]))
   end
   -- Usually nothing is tracked, nobody depends on the job and nobody waits
@@ -150,15 +182,7 @@ function JobCommands.fail(now, a)
     decoded = Reqless.json(data, 'Fail(): Arg "data" not JSON: ')
   end
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, 'state', 'worker', 'queue', 'throttles', 'history')
-  local state = f[1]
-  if not state then
-    error('Fail(): Job does not exist')
-  elseif state ~= 'running' then
-    error('Fail(): Job not currently running: ' .. state)
-  elseif f[2] ~= worker then
-    error('Fail(): Job running with another worker: ' .. tostring(f[2]))
-  end
+  local f = JobCommands.held(key, worker, JobCommands.FAIL, JobCommands.FAIL_FIELDS)
   local queue = f[3]
   call('publish', 'ql:log', encode({
     message = message, jid = jid, group = group, event = 'failed', worker = worker,
@@ -193,15 +217,7 @@ function JobCommands.retry(now, a)
   local delay = Reqless.number_or(a[4], 0, 'Retry(): Arg "delay" not a number: ')
   local group, message = a[5], a[6]
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, 'state', 'worker', 'queue', 'throttles', 'remaining', 'priority', 'history')
-  local state = f[1]
-  if not state then
-    error('Retry(): Job does not exist')
-  elseif state ~= 'running' then
-    error('Retry(): Job is not currently running: ' .. state)
-  elseif f[2] ~= worker then
-    error('Retry(): Job has been given to another worker: ' .. tostring(f[2]))
-  end
+  local f = JobCommands.held(key, worker, JobCommands.RETRY, JobCommands.RETRY_FIELDS)
   local remaining = (tonumber(f[5]) or 0) - 1
   call('hset', key, 'remaining', remaining)
   call('hdel', key, 'grace')
@@ -252,15 +268,7 @@ function JobCommands.heartbeat(now, a)
     decoded = Reqless.json(data, 'Heartbeat(): Arg "data" not JSON: ')
   end
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, 'state', 'worker', 'queue')
-  local state = f[1]
-  if not state then
-    error('Heartbeat(): Job does not exist')
-  elseif state ~= 'running' then
-    error('Heartbeat(): Job not currently running: ' .. state)
-  elseif f[2] ~= worker or f[2] == '' then
-    error('Heartbeat(): Job given out to another worker: ' .. tostring(f[2]))
-  end
+  local f = JobCommands.held(key, worker, JobCommands.HEARTBEAT, JobCommands.HEARTBEAT_FIELDS)
   local queue = f[3]
   local expires = now + Config.queue_number(queue, 'heartbeat')
   if decoded ~= nil then
