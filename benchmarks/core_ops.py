@@ -21,6 +21,17 @@ add to a round's time, so the fastest round is the closest to the core's own
 cost. Absolute microseconds depend on the machine; the figures to compare are the
 ratios: 100k/1k per command (the core must not slow down with a deep queue)
 and each figure over a same-run baseline, a trivial ``return 1`` via EVALSHA.
+
+The issue's speed target is stated against the original core (the script that
+reqless-py 0.13.3 ships, about 190 µs for put + pop + complete on the machine
+it was measured on, ours at most 115 µs). Machines here drift by a factor of
+two to four, so that original is measured in the same run, with 1,000 jobs
+waiting in a database of its own: ``pip download`` fetches the published wheel
+once into ``~/.cache/reqless-bench`` and the script is run from there, never
+copied into this repository (``--original PATH`` names a script instead,
+``--no-original`` skips it). The target then reads as a same-run ratio,
+ours / original <= 115 / 190, and the table also prints what our figure would
+be on the machine the 190 µs came from.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,41 +71,88 @@ BATCH = 500
 RATIO_TARGET = 2.0
 CYCLE_TARGET_US = 115.0
 CYCLE_TARGET_AT = ("valkey", "function", 1_000)
+# The original core's put + pop + complete where the issue measured it.
+ORIGINAL_CYCLE_US = 190.0
+ORIGINAL_RELEASE = "reqless==0.13.3"
+ORIGINAL_SCRIPT = "reqless/lua/qless.lua"
+ORIGINAL_CACHE = Path.home() / ".cache" / "reqless-bench"
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Form:
-    """One way of loading and calling the core."""
+    """One way of loading and calling a core."""
 
     name: str
     stat: str
+    # The original core names the same commands without their noun.
+    renamed: tuple[tuple[str, str], ...] = ()
 
 
 EVAL = Form("eval", "cmdstat_evalsha")
 FUNCTION = Form("function", "cmdstat_fcall")
 FORMS = (EVAL, FUNCTION)
+ORIGINAL = Form(
+    "original", "cmdstat_evalsha", tuple((name, name.split(".")[1]) for name in COMMANDS)
+)
 
 
 class Core:
-    """The core loaded into one server in one form; queues calls on a pipeline."""
+    """A core loaded into one server in one form; queues calls on a pipeline."""
 
-    def __init__(self, client: redis.Redis, form: Form, build: ModuleType) -> None:
+    def __init__(self, client: redis.Redis, form: Form, script: str, function: str = "") -> None:
         self.client = client
         self.form = form
-        if form is EVAL:
-            self.sha: str = client.script_load(build.eval_script())
+        self.names = dict(form.renamed)
+        self.function = function
+        if form is FUNCTION:
+            client.function_load(script, replace=True)
         else:
-            client.function_load(build.function_library(), replace=True)
-        self.function_name: str = build.FUNCTION_NAME
+            self.sha: str = client.script_load(script)
+
+    @classmethod
+    def ours(cls, client: redis.Redis, form: Form, build: ModuleType) -> Core:
+        if form is FUNCTION:
+            return cls(client, form, build.function_library(), build.FUNCTION_NAME)
+        return cls(client, form, build.eval_script())
 
     def send(self, pipe: Pipeline, command: str, *args: object) -> None:
-        argv = [command, repr(time.time()), *map(str, args)]
-        if self.form is EVAL:
-            pipe.evalsha(self.sha, 0, *argv)
+        argv = [self.names.get(command, command), repr(time.time()), *map(str, args)]
+        if self.form is FUNCTION:
+            pipe.fcall(self.function, 0, *argv)
         else:
-            pipe.fcall(self.function_name, 0, *argv)
+            pipe.evalsha(self.sha, 0, *argv)
+
+
+def original_script(path: Path | None) -> str | None:
+    """The original core's EVAL script, fetched once from its published wheel."""
+    if path is not None:
+        return path.read_text()
+    wheels = sorted(ORIGINAL_CACHE.glob("reqless-0.13.3-*.whl"))
+    if not wheels:
+        note(f"original core: pip download {ORIGINAL_RELEASE} into {ORIGINAL_CACHE}")
+        fetched = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--dest",
+                str(ORIGINAL_CACHE),
+                ORIGINAL_RELEASE,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        wheels = sorted(ORIGINAL_CACHE.glob("reqless-0.13.3-*.whl"))
+        if fetched.returncode != 0 or not wheels:
+            note(f"original core: skipped, download failed: {fetched.stderr.strip()[-200:]}")
+            return None
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        return wheel.read(ORIGINAL_SCRIPT).decode()
 
 
 def run_batched(
@@ -283,21 +342,33 @@ Results = dict[tuple[str, int], dict[str, float]]
 
 
 def measure(
-    server: Server, build: ModuleType, depths: Sequence[int], calls: int, rounds: int
+    server: Server,
+    build: ModuleType,
+    original: str | None,
+    depths: Sequence[int],
+    calls: int,
+    rounds: int,
 ) -> tuple[float, Results]:
     client = server.client
     client.flushall()
-    cores = [Core(client, form, build) for form in FORMS]
+    ours = [Core.ours(client, form, build) for form in FORMS]
+    # The original keeps its jobs in a database of its own, at the lowest depth.
+    where = client.connection_pool.connection_kwargs
+    apart = redis.Redis(host=where["host"], port=where["port"], db=1, decode_responses=True)
     base = baseline(client, calls, rounds)
     results: Results = {}
     for depth in depths:
         client.flushall()
-        seconds = prefill(cores[0], depth)
+        seconds = prefill(ours[0], depth)
         note(f"{server.name}: {depth:,} jobs waiting (pre-filled in {seconds:.1f} s)")
+        cores = list(ours)
+        if original is not None and depth == depths[0]:
+            cores.append(Core(apart, ORIGINAL, original))
+            prefill(cores[-1], depth)
         for core in cores:
             cycle(core, min(calls, 200), f"warm-{depth}")
-        samples: dict[Form, list[dict[str, float]]] = {form: [] for form in FORMS}
-        # Forms take turns round by round so that drift hits both alike.
+        samples: dict[Form, list[dict[str, float]]] = {core.form: [] for core in cores}
+        # Cores take turns round by round so that drift hits them alike.
         for round_no in range(rounds):
             for core in cores:
                 samples[core.form].append(cycle(core, calls, f"{depth}-{round_no}"))
@@ -305,11 +376,16 @@ def measure(
             results[(form.name, depth)] = {
                 command: min(row[command] for row in rows) for command in COMMANDS
             }
+    apart.close()
     return base, results
 
 
 def _depth_label(depth: int) -> str:
     return f"{depth // 1000}k" if depth % 1000 == 0 else str(depth)
+
+
+def cycle_cost(row: dict[str, float]) -> float:
+    return sum(row[command] for command in CYCLE)
 
 
 def report(
@@ -326,20 +402,16 @@ def report(
     print(f"baseline: EVALSHA `return 1` = {base:.2f} µs per call")
     print(f"{'form':<9} {'depth':<8}" + "".join(f"{name:>20}" for name in columns))
     low, high = depths[0], depths[-1]
-    for form in FORMS:
+    shown = [*FORMS, ORIGINAL] if (ORIGINAL.name, low) in results else FORMS
+    for form in shown:
         for depth in depths:
+            if (form.name, depth) not in results:
+                continue
             row = dict(results[(form.name, depth)])
-            row["put+pop+complete"] = sum(row[command] for command in CYCLE)
+            row["put+pop+complete"] = cycle_cost(row)
             cells = "".join(f"{f'{row[n]:.1f} ({row[n] / base:.1f}x)':>20}" for n in columns)
             print(f"{form.name:<9} {_depth_label(depth):<8}{cells}")
-            if (server.name, form.name, depth) == CYCLE_TARGET_AT and (
-                row["put+pop+complete"] > CYCLE_TARGET_US
-            ):
-                misses.append(
-                    f"{server.name}/{form.name} put+pop+complete at {depth:,}: "
-                    f"{row['put+pop+complete']:.1f} µs > {CYCLE_TARGET_US:.0f}"
-                )
-        if high != low:
+        if high != low and (form.name, high) in results:
             label = f"{_depth_label(high)}/{_depth_label(low)}"
             ratios = {
                 n: results[(form.name, high)][n] / results[(form.name, low)][n] for n in COMMANDS
@@ -349,6 +421,29 @@ def report(
                 f"{server.name}/{form.name} {n} {label} = {ratio:.2f} (target < {RATIO_TARGET})"
                 for n, ratio in ratios.items()
                 if ratio >= RATIO_TARGET
+            )
+    original = results.get((ORIGINAL.name, low))
+    for form in FORMS:
+        cost = cycle_cost(results[(form.name, low)])
+        targeted = (server.name, form.name, low) == CYCLE_TARGET_AT
+        if original is None:
+            if targeted and cost > CYCLE_TARGET_US:
+                misses.append(
+                    f"{server.name}/{form.name} put+pop+complete at {low:,}: "
+                    f"{cost:.1f} µs > {CYCLE_TARGET_US:.0f} (no same-run original to scale by)"
+                )
+            continue
+        ratio = cost / cycle_cost(original)
+        print(
+            f"{form.name} / original put+pop+complete at {_depth_label(low)}: {ratio:.3f}"
+            f" = {ratio * ORIGINAL_CYCLE_US:.0f} µs where the original costs"
+            f" {ORIGINAL_CYCLE_US:.0f} µs (target <= {CYCLE_TARGET_US:.0f} µs,"
+            f" a ratio of {CYCLE_TARGET_US / ORIGINAL_CYCLE_US:.3f})"
+        )
+        if targeted and ratio > CYCLE_TARGET_US / ORIGINAL_CYCLE_US:
+            misses.append(
+                f"{server.name}/{form.name} put+pop+complete at {low:,} is {ratio:.3f}x the"
+                f" original's, above {CYCLE_TARGET_US / ORIGINAL_CYCLE_US:.3f}"
             )
     return misses
 
@@ -373,10 +468,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--servers", nargs="+", choices=["valkey", "redis"], default=["valkey", "redis"]
     )
     parser.add_argument("--core", type=Path, default=DEFAULT_BUILD, help="the core's build.py")
+    parser.add_argument("--original", type=Path, default=None, help="the original core's script")
+    parser.add_argument(
+        "--no-original", action="store_true", help="do not measure the original core"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     depths = sorted(args.depths)
     build = load_build(args.core)
+    original = None if args.no_original else original_script(args.original)
     started = time.monotonic()
     misses: list[str] = []
     for name in args.servers:
@@ -389,13 +489,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             server_context = redis_server(binary)
         with server_context as server:
-            base, results = measure(server, build, depths, args.calls, args.rounds)
+            base, results = measure(server, build, original, depths, args.calls, args.rounds)
             misses += report(server, base, results, depths, args.calls, args.rounds)
     print()
     deep, shallow = _depth_label(depths[-1]), _depth_label(depths[0])
     print(
         f"targets: every {deep}/{shallow} ratio < {RATIO_TARGET}; put+pop+complete at "
         f"{_depth_label(CYCLE_TARGET_AT[2])} on valkey/function <= {CYCLE_TARGET_US:.0f} µs"
+        f" where the original costs {ORIGINAL_CYCLE_US:.0f} µs (judged by the same-run ratio)"
     )
     for miss in misses:
         print(f"  MISSED {miss}")
