@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from reqless._errors import ReqlessError
 from reqless.drivers import Arg, Message
+from reqless.drivers._lane import DirectLane
 
 # Turns one of the library's exceptions into ours; ``where`` names the server
 # (its URL without the password) for connection errors.
@@ -66,49 +67,77 @@ class _Border:
 class _QueueingPipeline(_Border):
     """The queueing half of a non-transactional pipeline: commands run in order, each alone."""
 
-    def __init__(
-        self, pipe: Any, errors: type[Exception], translate: Translate, where: str
-    ) -> None:
+    def __init__(self, errors: type[Exception], translate: Translate, where: str) -> None:
         super().__init__(errors, translate, where)
-        self._pipe = pipe
+        self._commands: list[tuple[Arg, ...]] = []
 
     def execute_command(self, *args: Arg) -> None:
-        self._pipe.execute_command(*args)
+        self._commands.append(args)
 
     def fcall(self, function: str, *args: Arg) -> None:
-        self._pipe.execute_command("FCALL", function, 0, *args)
+        self._commands.append(("FCALL", function, 0, *args))
 
     def fcall_ro(self, function: str, *args: Arg) -> None:
-        self._pipe.execute_command("FCALL_RO", function, 0, *args)
+        self._commands.append(("FCALL_RO", function, 0, *args))
 
     def evalsha(self, sha: str, *args: Arg) -> None:
-        self._pipe.execute_command("EVALSHA", sha, 0, *args)
+        self._commands.append(("EVALSHA", sha, 0, *args))
 
     def script_load(self, script: str) -> None:
-        self._pipe.execute_command("SCRIPT", "LOAD", script)
+        self._commands.append(("SCRIPT", "LOAD", script))
 
     def function_load(self, code: str, replace: bool = False) -> None:
-        self._pipe.execute_command(*function_load_args(code, replace))
+        self._commands.append(function_load_args(code, replace))
 
     def publish(self, channel: str, message: str) -> None:
-        self._pipe.execute_command("PUBLISH", channel, message)
+        self._commands.append(("PUBLISH", channel, message))
+
+    def _library_pipeline(self, client: Any) -> Any:
+        pipe = client.pipeline(transaction=False)
+        for command in self._commands:
+            pipe.execute_command(*command)
+        return pipe
 
 
 class SyncPipeline(_QueueingPipeline):
+    """Sent on the driver's direct lane: one packed write, then every reply read in turn."""
+
+    def __init__(self, driver: SyncDriver) -> None:
+        super().__init__(driver._errors, driver._translate, driver._where)
+        self._driver = driver
+
     def execute(self) -> list[Any]:
+        if not self._commands:
+            return []
         try:
-            results: list[Any] = self._pipe.execute(raise_on_error=False)
+            results = self._driver._lane.call_many(self._commands)
+        except self._errors:
+            # A lost connection: the library's pipeline reconnects and retries as it always would.
+            results = self._execute_on_library()
+        return self._in_place(results)
+
+    def _execute_on_library(self) -> list[Any]:
+        pipe = self._library_pipeline(self._driver.client)
+        try:
+            results: list[Any] = pipe.execute(raise_on_error=False)
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
-        return self._in_place(results)
+        return results
 
 
 class AsyncPipelineAdapter(_QueueingPipeline):
     """The asyncio pipeline: queueing is the same, only sending awaits."""
 
+    def __init__(
+        self, client: Any, errors: type[Exception], translate: Translate, where: str
+    ) -> None:
+        super().__init__(errors, translate, where)
+        self._client = client
+
     async def execute(self) -> list[Any]:
+        pipe = self._library_pipeline(self._client)
         try:
-            results: list[Any] = await self._pipe.execute(raise_on_error=False)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
         return self._in_place(results)
@@ -190,15 +219,32 @@ class AsyncPubSubAdapter(_Border):
 
 
 class SyncDriver(_Border):
-    """A driver over a synchronous redis-py-shaped client (its connection pool)."""
+    """A driver over a synchronous redis-py-shaped client (its connection pool).
+
+    The core's commands (``fcall``, ``fcall_ro``, ``evalsha`` and pipelines)
+    go through a :class:`DirectLane` on the library's connections;
+    ``execute_command`` and the rest take the library's generic path, with its
+    reply callbacks. ``checkout`` takes a connection from the library's pool
+    (the libraries differ in its arguments); ``reply_error`` is the library's
+    exception for an error reply.
+    """
 
     name = ""
 
     def __init__(
-        self, client: Any, errors: type[Exception], translate: Translate, where: str
+        self,
+        client: Any,
+        errors: type[Exception],
+        translate: Translate,
+        where: str,
+        *,
+        checkout: Callable[[], Any],
+        reply_error: type[Exception],
     ) -> None:
         super().__init__(errors, translate, where)
         self.client = client
+        self._reply_error = reply_error
+        self._lane = DirectLane(checkout, client.connection_pool.release, reply_error)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._where}>"
@@ -209,14 +255,23 @@ class SyncDriver(_Border):
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
 
+    def _direct(self, command: tuple[Arg, ...]) -> Any:
+        try:
+            return self._lane.call(command)
+        except self._reply_error as exc:
+            raise self._translate(exc, self._where) from exc
+        except self._errors:
+            # A lost connection: the generic path reconnects and retries as it always would.
+            return self.execute_command(*command)
+
     def fcall(self, function: str, *args: Arg) -> Any:
-        return self.execute_command("FCALL", function, 0, *args)
+        return self._direct(("FCALL", function, 0, *args))
 
     def fcall_ro(self, function: str, *args: Arg) -> Any:
-        return self.execute_command("FCALL_RO", function, 0, *args)
+        return self._direct(("FCALL_RO", function, 0, *args))
 
     def evalsha(self, sha: str, *args: Arg) -> Any:
-        return self.execute_command("EVALSHA", sha, 0, *args)
+        return self._direct(("EVALSHA", sha, 0, *args))
 
     def script_load(self, script: str) -> str:
         return str(self.execute_command("SCRIPT", "LOAD", script))
@@ -228,13 +283,13 @@ class SyncDriver(_Border):
         return int(self.execute_command("PUBLISH", channel, message))
 
     def pipeline(self) -> SyncPipeline:
-        pipe = self.client.pipeline(transaction=False)
-        return SyncPipeline(pipe, self._errors, self._translate, self._where)
+        return SyncPipeline(self)
 
     def pubsub(self) -> SyncPubSub:
         return SyncPubSub(self.client.pubsub(), self._errors, self._translate, self._where)
 
     def close(self) -> None:
+        self._lane.close()
         self.client.close()
 
 
@@ -277,8 +332,7 @@ class AsyncDriverAdapter(_Border):
         return int(await self.execute_command("PUBLISH", channel, message))
 
     def pipeline(self) -> AsyncPipelineAdapter:
-        pipe = self.client.pipeline(transaction=False)
-        return AsyncPipelineAdapter(pipe, self._errors, self._translate, self._where)
+        return AsyncPipelineAdapter(self.client, self._errors, self._translate, self._where)
 
     def pubsub(self) -> AsyncPubSubAdapter:
         return AsyncPubSubAdapter(self.client.pubsub(), self._errors, self._translate, self._where)

@@ -67,7 +67,15 @@ class RedisDriver(SyncDriver):
             socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.socket_connect_timeout,
         )
-        super().__init__(client, lib.RedisError, translate, redacted(settings.url))
+        pool = client.connection_pool
+        super().__init__(
+            client,
+            lib.RedisError,
+            translate,
+            redacted(settings.url),
+            checkout=pool.get_connection,
+            reply_error=lib.ResponseError,
+        )
 
 
 class AsyncRedisDriver(AsyncDriverAdapter):

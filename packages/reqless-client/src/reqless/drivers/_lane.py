@@ -1,0 +1,100 @@
+"""The direct lane: hot commands sent on a library connection, not through its command path.
+
+redis-py and valkey-py spend most of a call's client time around the socket,
+not on it: a pool checkout that polls the socket, a lock, retry and
+observability wrappers, a release that takes the lock again. For the core's
+calls (``FCALL`` / ``EVALSHA``, alone or pipelined) none of that is needed, so
+:class:`DirectLane` keeps connections it took from the library's pool once and
+uses only the connection's public methods: ``pack_command(s)``,
+``send_packed_command`` and ``read_response``.
+
+A connection error is not handled here: the caller falls back to the
+library's generic path, which applies the library's own reconnect-and-retry
+policy, so the lane changes the cost of a call and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# A command as the libraries take it: name first, then arguments.
+Command = Sequence[Any]
+
+
+class DirectLane:
+    """Connections borrowed from a library pool and reused for direct calls.
+
+    Thread-safe without a lock: ``list.pop`` and ``list.append`` are atomic,
+    and each connection is used by one caller at a time. The lane grows to the
+    number of callers that were ever concurrent, like the pool itself. After a
+    fork the inherited connections are dropped unused (their sockets belong to
+    the parent); the library's pool resets itself the same way.
+    """
+
+    def __init__(
+        self,
+        checkout: Callable[[], Any],
+        release: Callable[[Any], None],
+        reply_error: type[Exception],
+    ) -> None:
+        self._checkout = checkout
+        self._release = release
+        # The library's exception for an error reply: the stream is still in step after it.
+        self._reply_error = reply_error
+        self._idle: list[Any] = []
+        self._pid = os.getpid()
+
+    def take(self) -> Any:
+        """An idle connection, or a new one from the library's pool."""
+        if self._pid != os.getpid():
+            self._idle = []
+            self._pid = os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._checkout()
+
+    def give(self, connection: Any) -> None:
+        """Return ``connection``; the library disconnected it already if its stream is unusable."""
+        self._idle.append(connection)
+
+    def call(self, command: Command) -> Any:
+        """One command, one round trip; a server error reply is raised as the library's error."""
+        connection = self.take()
+        try:
+            connection.send_packed_command(connection.pack_command(*command), False)
+            return connection.read_response()
+        finally:
+            self.give(connection)
+
+    def call_many(self, commands: Sequence[Command]) -> list[Any]:
+        """Many commands in one write and one read; error replies come back in place.
+
+        An error reply is the library's exception returned in its command's
+        place; anything else (a lost connection) is raised.
+        """
+        connection = self.take()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands), False)
+            results: list[Any] = []
+            read = connection.read_response
+            reply_error = self._reply_error
+            for _ in range(len(commands)):
+                try:
+                    results.append(read())
+                except reply_error as exc:
+                    results.append(exc)
+            return results
+        finally:
+            self.give(connection)
+
+    def close(self) -> None:
+        """Hand every idle connection back to the library's pool."""
+        idle, self._idle = self._idle, []
+        if self._pid != os.getpid():
+            return
+        for connection in idle:
+            self._release(connection)
+
