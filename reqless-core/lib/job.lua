@@ -2,11 +2,18 @@
 -- and the bookkeeping shared by the commands that move jobs around: tags,
 -- dependency edges, queue sets, deletion.
 
--- The fields that make up a job object, in the order Job.object reads them.
-Job.OBJECT_FIELDS = {
-  'jid', 'klass', 'state', 'queue', 'worker', 'priority', 'expires', 'retries',
-  'remaining', 'data', 'tags', 'failure', 'throttles', 'spawned_from_jid', 'history', 'time',
+-- The fields Job.render reads, in its order. A pop reads only the first
+-- twelve (it knows the jid, queue, worker and expiry it hands out), and every
+-- field read costs the server time; `klass` first: every job hash has it.
+-- Job.object reads them all, and `jid` last: a hash without it is no job.
+Job.HAND_OUT_FIELDS = {
+  'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
+  'spawned_from_jid', 'history', 'time',
 }
+Job.OBJECT_FIELDS = { unpack(Job.HAND_OUT_FIELDS) }
+for _, field in ipairs({ 'queue', 'worker', 'expires', 'jid' }) do
+  Job.OBJECT_FIELDS[#Job.OBJECT_FIELDS + 1] = field
+end
 
 function Job.require_jid(jid)
   if jid == nil then
@@ -152,37 +159,36 @@ function Job.list_text(text)
 end
 
 -- The job object of protocol 2.6 as JSON text, from the job's fields read
--- with HMGET Job.OBJECT_FIELDS. Built by hand, in one concatenation: stored
+-- with HMGET Job.HAND_OUT_FIELDS (or OBJECT_FIELDS). Built by hand, in one concatenation: stored
 -- lists and objects are already cjson text, and re-encoding them costs more
 -- than the rest of a pop. `dependencies` may be given by a caller that
 -- knows them. Fields every writer sets (queue, priority, retries, data)
 -- read as empty or 0 on a hash that lacks them.
-function Job.render(f, tracked, dependencies)
-  local jid = f[1]
+function Job.render(jid, f, queue, worker, expires, tracked, dependencies)
   local key = Reqless.job_key(jid)
   if dependencies == nil then
     dependencies = call('smembers', key .. '-dependencies')
   end
-  local failure = f[12]
+  local failure = f[8]
   if not failure or failure == '' then
     failure = '{}'
   end
   return '{"jid":' .. encode(jid)
-    .. ',"klass":' .. encode(f[2])
-    .. ',"state":' .. encode(f[3])
-    .. ',"queue":' .. encode(f[4] or '')
-    .. ',"worker":' .. encode(f[5] or '')
+    .. ',"klass":' .. encode(f[1])
+    .. ',"state":' .. encode(f[2])
+    .. ',"queue":' .. encode(queue or '')
+    .. ',"worker":' .. encode(worker or '')
     .. ',"tracked":' .. (tracked and 'true' or 'false')
-    .. ',"priority":' .. (tonumber(f[6]) or 0)
-    .. ',"expires":' .. (tonumber(f[7]) or 0)
-    .. ',"retries":' .. (tonumber(f[8]) or 0)
-    .. ',"remaining":' .. floor(tonumber(f[9]) or 0)
-    .. ',"data":' .. encode(f[10] or '')
-    .. ',"tags":' .. Job.list_text(f[11])
+    .. ',"priority":' .. (tonumber(f[3]) or 0)
+    .. ',"expires":' .. (tonumber(expires) or 0)
+    .. ',"retries":' .. (tonumber(f[4]) or 0)
+    .. ',"remaining":' .. floor(tonumber(f[5]) or 0)
+    .. ',"data":' .. encode(f[6] or '')
+    .. ',"tags":' .. Job.list_text(f[7])
     .. ',"history":' .. Reqless.json_array(History.render(jid), '{}')
     .. ',"failure":' .. failure
-    .. ',"throttles":' .. Job.list_text(f[13])
-    .. ',"spawned_from_jid":' .. (f[14] and encode(f[14]) or 'false')
+    .. ',"throttles":' .. Job.list_text(f[9])
+    .. ',"spawned_from_jid":' .. (f[10] and encode(f[10]) or 'false')
     .. ',"dependents":' .. Reqless.string_array(call('smembers', key .. '-dependents'))
     .. ',"dependencies":' .. Reqless.string_array(dependencies)
     .. '}'
@@ -192,16 +198,16 @@ end
 -- passed when the caller already knows it.
 function Job.object(jid, tracked)
   local f = call('hmget', Reqless.job_key(jid), unpack(Job.OBJECT_FIELDS))
-  if not f[1] then
+  if not f[16] then
     return nil
   end
-  if f[15] then
-    History.migrate(jid, f[15])
+  if f[11] then
+    History.migrate(jid, f[11])
   end
   if tracked == nil then
     tracked = Job.is_tracked(jid)
   end
-  return Job.render(f, tracked)
+  return Job.render(jid, f, f[13], f[14], f[15], tracked)
 end
 
 -- Job objects for a list of jids, skipping the ones that no longer exist.

@@ -50,18 +50,18 @@ end
 
 -- Hand a job to a worker (protocol 4.5 "hand out"); returns its job object
 -- as JSON text, or nil when the job hash has vanished. `f` is the job's
--- HMGET of Job.OBJECT_FIELDS when the caller already has it.
+-- HMGET of Job.HAND_OUT_FIELDS when the caller already has it.
 function Queue.hand_out(queue, jid, worker, now, lease, f)
   local key = Reqless.job_key(jid)
   if f == nil then
-    f = call('hmget', key, unpack(Job.OBJECT_FIELDS))
+    f = call('hmget', key, unpack(Job.HAND_OUT_FIELDS))
   end
   if not f[1] then
     return nil
   end
-  History.append(jid, now, 'popped', '{"worker":' .. encode(worker) .. '}', f[15])
+  History.append(jid, now, 'popped', '{"worker":' .. encode(worker) .. '}', f[11])
   local expires = now + lease
-  Stats.sample('wait', queue, now, now - (tonumber(f[16]) or now))
+  Stats.sample('wait', queue, now, now - (tonumber(f[12]) or now))
   call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)
   call('hset', key, 'time', Reqless.time_text(now), 'worker', worker, 'expires', expires,
     'state', 'running')
@@ -70,9 +70,9 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
   if tracked then
     call('publish', 'ql:popped', jid)
   end
-  f[3], f[5], f[7] = 'running', worker, expires
+  f[2] = 'running'
   -- A job that can be handed out waits on nothing: its dependencies are empty.
-  return Job.render(f, tracked, {})
+  return Job.render(jid, f, queue, worker, expires, tracked, {})
 end
 
 -- Fail a job whose lock expired once too often (protocol 4.4).

@@ -80,11 +80,23 @@ end
 function QueueCommands.place(now, put)
   local jid, queue, worker = put.jid, put.queue, put.worker
   local key = Reqless.job_key(jid)
-  -- Most puts are of new jobs: EXISTS tells, and only a re-put reads the old fields.
+  -- Most puts are of new jobs, to a queue with no throttle definition (so
+  -- unlimited), with nothing tracked: one EXISTS tells; only a re-put reads
+  -- the old fields.
+  local queue_throttle = 'ql:q:' .. queue
+  local throttle_key = 'ql:th:' .. queue_throttle
   local old = { false, false, false, false, false, false, false, false }
-  if call('exists', key) == 1 then
-    old = call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
-      'failure', 'history')
+  local quiet = call('exists', key, throttle_key, 'ql:tracked') == 0
+  if not quiet then
+    if call('exists', key) == 1 then
+      old = call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
+        'failure', 'history')
+    end
+    quiet = call('exists', throttle_key, 'ql:tracked') == 0
+  end
+  if quiet then
+    Throttle.maximums[queue_throttle] = 0
+    Job.nothing_tracked = true
   end
   local old_state, old_queue, old_worker = old[1], old[2], old[3]
   local tags = put.tags
@@ -111,13 +123,6 @@ function QueueCommands.place(now, put)
         Job.remove_edge(jid, current[i])
       end
     end
-  end
-  -- One EXISTS answers two common questions: an undefined queue throttle is
-  -- unlimited, and with no tracked set this job is not tracked.
-  local queue_throttle = 'ql:q:' .. queue
-  if call('exists', 'ql:th:' .. queue_throttle, 'ql:tracked') == 0 then
-    Throttle.maximums[queue_throttle] = 0
-    Job.nothing_tracked = true
   end
   local quoted_queue = encode(queue)
   call('publish', 'ql:log', '{"jid":' .. encode(jid) .. ',"event":"put","queue":' ..
@@ -203,8 +208,18 @@ function QueueCommands.pop(now, a)
   if limit == nil then
     error('Pop(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
   end
-  if call('sismember', 'ql:paused_queues', queue) == 1 then
-    return '[]'
+  -- Most pops find no queue paused, no recurring or scheduled jobs, no
+  -- throttle definition and nothing tracked: one EXISTS tells, instead of a
+  -- look-up for each.
+  local queue_throttle = 'ql:q:' .. queue
+  local recur, scheduled = Reqless.queue_key(queue, 'recur'), Reqless.queue_key(queue, 'scheduled')
+  local throttle_key = 'ql:th:' .. queue_throttle
+  local quiet = call('exists', 'ql:paused_queues', recur, scheduled, 'ql:tracked', throttle_key) == 0
+  if not quiet then
+    if call('sismember', 'ql:paused_queues', queue) == 1 then
+      return '[]'
+    end
+    quiet = call('exists', recur, scheduled, 'ql:tracked', throttle_key) == 0
   end
   call('zadd', 'ql:workers', now, worker)
   if limit <= 0 then
@@ -215,11 +230,6 @@ function QueueCommands.pop(now, a)
   local lease = tonumber(Config.get(queue .. '-heartbeat') or Config.get('heartbeat'))
   local grace = tonumber(Config.get('grace-period'))
   local tries = tonumber(Config.get(queue .. '-max-pop-retry') or Config.get('max-pop-retry'))
-  -- Most queues have no recurring or scheduled jobs, no throttle definition
-  -- and nothing tracked: one EXISTS tells, instead of four look-ups.
-  local queue_throttle = 'ql:q:' .. queue
-  local quiet = call('exists', Reqless.queue_key(queue, 'recur'), Reqless.queue_key(queue, 'scheduled'),
-    'ql:tracked', 'ql:th:' .. queue_throttle) == 0
   if quiet then
     Throttle.maximums[queue_throttle] = 0
     Job.nothing_tracked = true
@@ -248,12 +258,12 @@ function QueueCommands.pop(now, a)
     end
     for i = 1, #jids do
       local jid = jids[i]
-      local f = call('hmget', Reqless.job_key(jid), unpack(Job.OBJECT_FIELDS))
+      local f = call('hmget', Reqless.job_key(jid), unpack(Job.HAND_OUT_FIELDS))
       if f[1] then
-        local tids = Throttle.parse_list(f[13])
+        local tids = Throttle.parse_list(f[9])
         local blocked_by = Throttle.first_unavailable(tids)
         if blocked_by then
-          Queue.throttle(queue, jid, blocked_by, now, f[3], f[15])
+          Queue.throttle(queue, jid, blocked_by, now, f[2], f[11])
         else
           Throttle.acquire(tids, jid)
           popped[#popped + 1] = Queue.hand_out(queue, jid, worker, now, lease, f)
