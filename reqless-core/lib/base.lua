@@ -151,6 +151,36 @@ function Reqless.day(t)
 end
 
 -- The job hash's `time` field is written with %.20f, as the reference does.
+-- A stored number field as JSON text (absent or not a number: 0). Lua's
+-- number-to-text conversion is among the costliest steps of rendering a job,
+-- and these fields (priority, retries, remaining) take few distinct values,
+-- so short texts are remembered; the Function library keeps the memo across
+-- calls, and starts it over past a bound. `whole` floors first.
+Reqless.number_texts = { [false] = {}, [true] = {} }
+Reqless.number_texts_size = 0
+
+function Reqless.number_text(text, whole)
+  local memo = Reqless.number_texts[whole]
+  local out = memo[text]
+  if out == nil then
+    local n = tonumber(text) or 0
+    if whole then
+      n = floor(n)
+    end
+    out = tostring(n)
+    if text and #text <= 8 then
+      if Reqless.number_texts_size >= 1000 then
+        Reqless.number_texts = { [false] = {}, [true] = {} }
+        Reqless.number_texts_size = 0
+        memo = Reqless.number_texts[whole]
+      end
+      memo[text] = out
+      Reqless.number_texts_size = Reqless.number_texts_size + 1
+    end
+  end
+  return out
+end
+
 function Reqless.time_text(t)
   return format('%.20f', t)
 end

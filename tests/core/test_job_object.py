@@ -163,6 +163,22 @@ def test_remaining_is_floored_to_an_integer(core: Core) -> None:
     assert job["remaining"] == 2
 
 
+def test_a_number_renders_the_same_whatever_was_rendered_before(core: Core) -> None:
+    # The core remembers how short numeric texts render, and starts over past a
+    # bound: the same text floored (remaining) or not (retries) must not mix,
+    # and values seen before and after the memo starts over must stay right.
+    put(core, "first", retries=2.5)
+    assert (get(core, "first")["retries"], get(core, "first")["remaining"]) == (2.5, 2)
+    for index in range(1100):
+        core.redis.hset(f"ql:j:{index}", mapping={"jid": str(index), "klass": "k"})
+        core.redis.hset(f"ql:j:{index}", "priority", f"{index}.25")
+        assert get(core, str(index))["priority"] == index + 0.25
+    put(core, "again", retries=2.5)
+    assert (get(core, "again")["retries"], get(core, "again")["remaining"]) == (2.5, 2)
+    core.redis.hset("ql:j:again", "priority", "0.25")
+    assert get(core, "again")["priority"] == 0.25
+
+
 def test_a_failed_job_reports_expires_0_although_the_field_is_empty(core: Core) -> None:
     put(core, "jid")
     pop(core, now=1)
