@@ -80,8 +80,10 @@ def test_every_hook_fires_in_order_with_the_right_arguments(
 ) -> None:
     site, hooks, workdir = publish(tmp_path / "site"), tmp_path / "hooks.log", tmp_path / "work"
     # Priority, not put order: two puts in the same millisecond pop in reverse jid order.
-    done = client.queues["q"].put(f"{JOBS}.Noop", {}, priority=1)
-    failed = client.queues["q"].put(f"{JOBS}.Failing", {"log": str(tmp_path / "jobs.log")})
+    # The first job reads job.sandbox, the second does not.
+    log = str(tmp_path / "jobs.log")
+    done = client.queues["q"].put(f"{JOBS}.SandboxUser", {"log": log}, priority=1)
+    failed = client.queues["q"].put(f"{JOBS}.Failing", {"log": log})
     worker = start_worker(
         server.url, "-q", "q", "-w", "1", "-n", "hooked", "-d", str(workdir), "--max-jobs", "2",
         extra_paths=(site,), env={"REQLESS_TEST_HOOK_LOG": str(hooks)},
@@ -91,24 +93,25 @@ def test_every_hook_fires_in_order_with_the_right_arguments(
     per_job = [
         "reqless_log_context",
         "reqless_job_popped",
-        "reqless_sandbox_prepare",
         "reqless_allow_job_class",
         "reqless_before_perform",
         "reqless_perform",
-        "reqless_after_perform",
     ]
     assert (
         [call.name for call in child]
         == [
             "reqless_worker_started",
-            *per_job[:2],
+            *per_job,
+            # Made when the job first reads job.sandbox, inside its method.
             "reqless_sandbox_path",  # asked once per slot
-            *per_job[2:],
+            "reqless_sandbox_prepare",
+            "reqless_after_perform",
             "reqless_job_completed",
             "reqless_sandbox_clean",
+            # A job that never reads job.sandbox: no directory made or removed.
             *per_job,
+            "reqless_after_perform",
             "reqless_job_failed",
-            "reqless_sandbox_clean",
             "reqless_worker_stopping",
         ]
     )
@@ -122,12 +125,12 @@ def test_every_hook_fires_in_order_with_the_right_arguments(
     assert child[0].kwargs == {"worker": worker_info}
     assert child[-1].kwargs == {"worker": worker_info, "reason": "max-jobs"}
     jobs = [call.kwargs["job"]["jid"] for call in child if "job" in call.kwargs]
-    assert jobs == [done] * 9 + [failed] * 9
+    assert jobs == [done] * 9 + [failed] * 7
     sandbox = str(workdir / "reqless-py-workers" / "sandbox-0")
     prepare = next(call for call in child if call.name == "reqless_sandbox_prepare")
     assert prepare.kwargs["path"] == sandbox
     allow = next(call for call in child if call.name == "reqless_allow_job_class")
-    assert allow.kwargs["klass_name"] == f"{JOBS}.Noop"
+    assert allow.kwargs["klass_name"] == f"{JOBS}.SandboxUser"
     after = [call.kwargs["error"] for call in child if call.name == "reqless_after_perform"]
     assert after[0] is None
     assert after[1] == {"type": "ValueError", "message": "the job's own bug"}

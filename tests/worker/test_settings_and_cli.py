@@ -31,6 +31,7 @@ def test_the_facade_exports_exactly_the_public_names() -> None:
         "JobOutcome",
         "JobRunner",
         "LeaseKeeper",
+        "SandboxError",
         "Shutdown",
         "Strategy",
         "UnknownStrategyError",

@@ -140,7 +140,9 @@ def reqless_allow_job_class(job: Job, klass_name: str) -> bool | None:
 
 
 # --------------------------------------------------------------------------
-# Sandbox policy. Before each job a slot gets a clean directory, ``job.sandbox``.
+# Sandbox policy. A job that reads ``job.sandbox`` gets a clean directory; the
+# worker makes it on that first read (by the job or by a plugin), not for jobs
+# that never look, and disposes of it after the job.
 # --------------------------------------------------------------------------
 
 
@@ -148,7 +150,8 @@ def reqless_allow_job_class(job: Job, klass_name: str) -> bool | None:
 def reqless_sandbox_path(worker: WorkerInfo) -> Path | None:
     """Where this slot's sandbox lives.
 
-    Decision, asked once per slot. The built-in ``sandbox`` plugin answers
+    Decision, asked once per slot, when a job first reads ``job.sandbox``.
+    The built-in ``sandbox`` plugin answers
     ``<workdir>/reqless-py-workers/sandbox-<slot>``; for ``gevent`` and
     ``trio`` the worker appends ``greenlet-<m>`` (the greenlet or task index
     inside the child) to whatever path wins, so one answer serves a whole
@@ -159,12 +162,16 @@ def reqless_sandbox_path(worker: WorkerInfo) -> Path | None:
 
 @hookspec(firstresult=True)
 def reqless_sandbox_prepare(worker: WorkerInfo, path: Path, job: Job) -> bool | None:
-    """Make ``path`` exist and be empty before ``job`` runs in it.
+    """Make ``path`` exist and be empty before ``job`` uses it.
 
-    Decision, called before each job, after ``reqless_job_popped``. Return
-    ``True`` when done (later plugins are not asked). ``None`` from all
-    plugins leaves the directory as it is. Errors propagate: the worker fails
-    the job rather than run it in a directory in an unknown state.
+    Decision, called when ``job.sandbox`` is first read during a job (by the
+    job's code or by a plugin, e.g. in ``reqless_before_perform``); never for
+    a job that does not read it. Return ``True`` when done (later plugins are
+    not asked). ``None`` from all plugins leaves the directory as it is.
+    Errors propagate: reading ``job.sandbox`` raises
+    ``reqless_worker.SandboxError``, which fails the job (group
+    ``<queue>-SandboxError``) rather than run it in a directory in an unknown
+    state.
     """
 
 
@@ -173,7 +180,8 @@ def reqless_sandbox_clean(worker: WorkerInfo, path: Path, job: Job) -> bool | No
     """Dispose of ``path`` after ``job`` finished, whatever its outcome.
 
     Decision, called after ``reqless_after_perform`` and after the job was
-    completed, failed or retried. The built-in plugin removes the directory.
+    completed, failed or retried, only if ``reqless_sandbox_prepare`` ran for
+    this job. The built-in plugin removes the directory.
     Return ``True`` when done; ``None`` from all plugins leaves it. Errors
     propagate to the worker, which logs them (the job's outcome is already
     recorded).
@@ -196,7 +204,7 @@ def reqless_job_popped(worker: WorkerInfo, job: Job) -> None:
 
 @hookspec
 def reqless_before_perform(worker: WorkerInfo, job: Job) -> None:
-    """``job``'s class is imported and its sandbox prepared; its method runs next.
+    """``job``'s class is imported; its method runs next.
 
     Notification, called outside ``reqless_perform`` and its wrappers.
     """

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from reqless_worker._control import ChildControl, JobBudget
     from reqless_worker._errors import (
         JobCancelled,
+        SandboxError,
         Shutdown,
         UnknownStrategyError,
         WorkerError,
@@ -34,6 +35,7 @@ __all__ = [
     "JobOutcome",
     "JobRunner",
     "LeaseKeeper",
+    "SandboxError",
     "Shutdown",
     "Strategy",
     "UnknownStrategyError",
@@ -53,6 +55,7 @@ _HOMES = {
     "JobOutcome": "reqless_worker._runner",
     "JobRunner": "reqless_worker._runner",
     "LeaseKeeper": "reqless_worker._leases",
+    "SandboxError": "reqless_worker._errors",
     "Shutdown": "reqless_worker._errors",
     "Strategy": "reqless_worker.strategies",
     "UnknownStrategyError": "reqless_worker._errors",

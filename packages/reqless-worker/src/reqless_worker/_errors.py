@@ -12,6 +12,7 @@ from reqless import ReqlessError
 
 __all__ = [
     "JobCancelled",
+    "SandboxError",
     "Shutdown",
     "UnknownStrategyError",
     "WorkerError",
@@ -39,6 +40,11 @@ class UnknownStrategyError(WorkerError, LookupError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (UnknownStrategyError, (self.name, self.valid))
+
+
+class SandboxError(WorkerError):
+    """A job's sandbox could not be prepared; raised where the job first reads
+    ``job.sandbox``, so (unless the job handles it) it fails with ``<queue>-SandboxError``."""
 
 
 class Shutdown(BaseException):

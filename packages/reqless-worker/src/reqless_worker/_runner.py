@@ -1,15 +1,16 @@
 """One popped job, from hooks to outcome: :class:`JobRunner`, the same for every strategy.
 
-Order for each job: ``reqless_job_popped``; the sandbox is prepared
-(``job.sandbox``); the class policy is asked (``reqless_allow_job_class``);
-the class is imported (reimported if changed, with ``--reload``);
-``reqless_before_perform``; ``reqless_perform`` (the worker's implementation
-calls ``<klass>.<queue>(job)`` or ``<klass>.process(job)``, third-party
-wrappers around it); ``reqless_after_perform``; then the outcome is reported:
-an exception fails the job with group ``<queue>-<ExceptionType>`` and the
-traceback, a method that returned without finishing its job has it completed,
-and the matching ``reqless_job_*`` notification follows. The sandbox is cleaned
-last, whatever happened.
+Order for each job: ``reqless_job_popped``; the class policy is asked
+(``reqless_allow_job_class``); the class is imported (reimported if changed,
+with ``--reload``); ``reqless_before_perform``; ``reqless_perform`` (the
+worker's implementation calls ``<klass>.<queue>(job)`` or
+``<klass>.process(job)``, third-party wrappers around it);
+``reqless_after_perform``; then the outcome is reported: an exception fails the
+job with group ``<queue>-<ExceptionType>`` and the traceback, a method that
+returned without finishing its job has it completed, and the matching
+``reqless_job_*`` notification follows. The sandbox is prepared when
+``job.sandbox`` is first read (see :mod:`reqless_worker._sandbox`) and, if it
+was, cleaned last, whatever happened.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUn
 from reqless_plugins import PluginManager, WorkerInfo, bind_log_context, hookimpl
 from reqless_worker._errors import JobCancelled, Shutdown
 from reqless_worker._imports import ClassLoader
+from reqless_worker._sandbox import SlotSandbox
 from reqless_worker._settings import WorkerSettings
 
 __all__ = ["JobOutcome", "JobRunner", "WorkerJob", "as_worker_job"]
@@ -61,6 +63,23 @@ class WorkerJob(Job):
     failed_with: tuple[str, str] | None = None
     on_finishing: Callable[[str], None] | None = None
     target: Callable[..., Any] | None = None
+    #: Makes the sandbox on the first read of :attr:`sandbox` (set by the runner).
+    sandbox_opener: Callable[[WorkerJob], str | None] | None = None
+    _sandbox: str | None = None
+
+    @property
+    def sandbox(self) -> str | None:
+        """The job's scratch directory, made (existing and empty) on first read."""
+        opener = self.sandbox_opener
+        if opener is not None:
+            self.sandbox_opener = None
+            self._sandbox = opener(self)
+        return self._sandbox
+
+    @sandbox.setter
+    def sandbox(self, value: str | None) -> None:
+        self.sandbox_opener = None
+        self._sandbox = value
 
     def _finishing(self) -> None:
         if self.on_finishing is not None:
@@ -160,9 +179,9 @@ class JobRunner:
         self.leases = leases
         self.loader = loader or ClassLoader(reload=settings.reload)
         self.performing = False
-        self._sandbox_subdir = sandbox_subdir
-        self._sandbox: Path | None = None
-        self._sandbox_known = False
+        self.sandbox = SlotSandbox(plugins, info, sandbox_subdir)
+        # The sandbox the current job opened, cleaned when the job is over.
+        self._opened: Path | None = None
         if plugins.pluggy.get_plugin(PERFORMER_NAME) is None:
             plugins.register(_Performer(), PERFORMER_NAME)
 
@@ -176,21 +195,18 @@ class JobRunner:
         if self.leases is not None:
             worker_job.on_finishing = self.leases.unregister
         with bind_log_context(self.plugins.log_context(worker_job)):
-            self.plugins.notify("reqless_job_popped", worker=self.info, job=worker_job)
+            self._opened = None
+            worker_job.sandbox_opener = self._open_sandbox
             try:
-                sandbox = self._prepare_sandbox(worker_job)
-            except Exception:
-                return self._fail(
-                    worker_job,
-                    f"{worker_job.queue_name}-SandboxError",
-                    f"the sandbox could not be prepared:\n{traceback.format_exc()}",
-                )
-            try:
+                self.plugins.notify("reqless_job_popped", worker=self.info, job=worker_job)
                 return self._run(worker_job, cancelled)
             finally:
+                worker_job.sandbox_opener = None
                 if self.leases is not None:
                     self.leases.unregister(worker_job.jid)
-                self._clean_sandbox(worker_job, sandbox)
+                opened = self._take_opened()
+                if opened is not None:
+                    self.sandbox.close(worker_job, opened)
 
     def give_back(self, job: Job) -> JobOutcome:
         """Return a job this slot holds but will not run (shutdown): retried, never lost."""
@@ -330,26 +346,11 @@ class JobRunner:
 
     # ----------------------------------------------------------------- sandbox
 
-    def _sandbox_path(self) -> Path | None:
-        if not self._sandbox_known:
-            path = self.plugins.decide("reqless_sandbox_path", worker=self.info)
-            if path is not None and self._sandbox_subdir:
-                path = Path(path) / self._sandbox_subdir
-            self._sandbox = None if path is None else Path(path)
-            self._sandbox_known = True
-        return self._sandbox
+    def _open_sandbox(self, job: WorkerJob) -> str | None:
+        path = self.sandbox.open(job)
+        self._opened = path
+        return None if path is None else str(path)
 
-    def _prepare_sandbox(self, job: WorkerJob) -> Path | None:
-        path = self._sandbox_path()
-        if path is not None:
-            self.plugins.decide("reqless_sandbox_prepare", worker=self.info, path=path, job=job)
-            job.sandbox = str(path)
-        return path
-
-    def _clean_sandbox(self, job: WorkerJob, path: Path | None) -> None:
-        if path is None:
-            return
-        try:
-            self.plugins.decide("reqless_sandbox_clean", worker=self.info, path=path, job=job)
-        except Exception:
-            logger.exception("cleaning the sandbox %s failed", path)
+    def _take_opened(self) -> Path | None:
+        opened, self._opened = self._opened, None
+        return opened

@@ -1,4 +1,5 @@
-"""Built-in plugin ``sandbox``: one scratch directory per slot, emptied around each job.
+"""Built-in plugin ``sandbox``: one scratch directory per slot, made empty for a job that
+reads ``job.sandbox`` and removed after it.
 
 Layout: ``<workdir>/reqless-py-workers/sandbox-<slot>``, where ``slot`` is the
 child's index. For ``gevent`` and ``trio`` the worker appends

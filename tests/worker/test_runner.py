@@ -1,0 +1,111 @@
+"""The runner in this process, on a real server: the lazy sandbox and how outcomes are sent.
+
+The end-to-end tests run workers as processes; these call a ``JobRunner``
+directly, so that what is (and is not) done for one job can be looked at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import reqless
+from reqless_plugins import PluginManager, WorkerInfo, hookimpl
+from reqless_plugins.testing import HookRecorder
+from reqless_worker import JobOutcome, JobRunner, WorkerSettings
+from tests.worker.jobs_for_tests import read_log
+
+JOBS = "tests.worker.jobs_for_tests"
+
+
+def make_runner(
+    client: reqless.Client, workdir: Path, *plugins: tuple[str, object]
+) -> JobRunner:
+    manager = PluginManager.load(["sandbox"])
+    for name, plugin in plugins:
+        manager.register(plugin, name)
+    info = WorkerInfo(client.worker_name, "process", workdir, 1, 0)
+    settings = WorkerSettings(queues=("q",), workers=1, workdir=workdir)
+    return JobRunner(client, settings, manager, info)
+
+
+def pop(client: reqless.Client) -> reqless.Job:
+    job = client.queues["q"].pop()
+    assert job is not None
+    return job
+
+
+def test_a_job_that_never_reads_its_sandbox_gets_no_directory(
+    client: reqless.Client, tmp_path: Path
+) -> None:
+    recorder = HookRecorder()
+    runner = make_runner(client, tmp_path / "work", ("recorder", recorder))
+    jid = client.queues["q"].put(f"{JOBS}.Noop", {})
+
+    assert runner.run(pop(client)) is JobOutcome.COMPLETED
+
+    names = recorder.names()
+    assert "reqless_job_completed" in names
+    assert not [name for name in names if name.startswith("reqless_sandbox")]
+    assert not (tmp_path / "work").exists()
+    job = client.jobs[jid]
+    assert isinstance(job, reqless.Job) and job.state == "complete"
+
+
+def test_a_job_reading_its_sandbox_finds_it_empty_and_it_is_removed_after(
+    client: reqless.Client, tmp_path: Path
+) -> None:
+    recorder, log = HookRecorder(), tmp_path / "jobs.log"
+    runner = make_runner(client, tmp_path / "work", ("recorder", recorder))
+    sandbox = tmp_path / "work" / "reqless-py-workers" / "sandbox-0"
+    (sandbox / "left-by-a-killed-job").mkdir(parents=True)
+    client.queues["q"].put(f"{JOBS}.SandboxUser", {"log": str(log)})
+
+    assert runner.run(pop(client)) is JobOutcome.COMPLETED
+
+    [seen] = read_log(log)
+    assert (seen["path"], seen["existed"], seen["contents"]) == (str(sandbox), True, [])
+    assert not sandbox.exists()
+    names = recorder.names()
+    assert names.count("reqless_sandbox_prepare") == names.count("reqless_sandbox_clean") == 1
+
+
+class _BrokenSandbox:
+    @hookimpl(tryfirst=True)
+    def reqless_sandbox_prepare(self, path: Path) -> bool:
+        raise PermissionError(f"cannot write {path}")
+
+
+def test_a_sandbox_that_cannot_be_prepared_fails_the_job_that_reads_it(
+    client: reqless.Client, tmp_path: Path
+) -> None:
+    runner = make_runner(client, tmp_path / "work", ("broken", _BrokenSandbox()))
+    jid = client.queues["q"].put(f"{JOBS}.SandboxUser", {"log": str(tmp_path / "jobs.log")})
+
+    assert runner.run(pop(client)) is JobOutcome.FAILED
+
+    job = client.jobs[jid]
+    assert isinstance(job, reqless.Job) and job.failure is not None
+    assert job.failure.group == "q-SandboxError"
+    assert "cannot write" in job.failure.message
+
+
+@pytest.mark.parametrize("reads", ["job", "plugin"])
+def test_a_plugin_reading_the_sandbox_makes_it_before_the_method_runs(
+    client: reqless.Client, tmp_path: Path, reads: str
+) -> None:
+    seen: list[bool] = []
+
+    class Eager:
+        @hookimpl
+        def reqless_before_perform(self, job: reqless.Job) -> None:
+            if reads == "plugin":
+                seen.append(Path(str(job.sandbox)).is_dir())
+
+    runner = make_runner(client, tmp_path / "work", ("eager", Eager()))
+    client.queues["q"].put(f"{JOBS}.Noop", {})
+
+    assert runner.run(pop(client)) is JobOutcome.COMPLETED
+    assert seen == ([True] if reads == "plugin" else [])
+    assert not (tmp_path / "work" / "reqless-py-workers" / "sandbox-0").exists()
