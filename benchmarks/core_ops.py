@@ -26,10 +26,10 @@ The issue's speed target is stated against the original core (the script that
 reqless-py 0.13.3 ships, about 190 µs for put + pop + complete on the machine
 it was measured on, ours at most 115 µs). Machines here drift by a factor of
 two to four, so that original is measured in the same run, with 1,000 jobs
-waiting in a database of its own: ``pip download`` fetches the published wheel
-once into ``~/.cache/reqless-bench`` and the script is run from there, never
-copied into this repository (``--original PATH`` names a script instead,
-``--no-original`` skips it). The target then reads as a same-run ratio,
+waiting in a database of its own; ``_original.py`` installs it from PyPI into
+a cache of its own and it is run from there, never copied into this
+repository (``--original PATH`` names a script instead, ``--no-original``
+skips it). The target then reads as a same-run ratio,
 ours / original <= 115 / 190, and the table also prints what our figure would
 be on the machine the 190 µs came from.
 """
@@ -45,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+import _original
 import redis
 from redis.client import Pipeline
 
@@ -73,9 +73,6 @@ CYCLE_TARGET_US = 115.0
 CYCLE_TARGET_AT = ("valkey", "function", 1_000)
 # The original core's put + pop + complete where the issue measured it.
 ORIGINAL_CYCLE_US = 190.0
-ORIGINAL_RELEASE = "reqless==0.13.3"
-ORIGINAL_SCRIPT = "reqless/lua/qless.lua"
-ORIGINAL_CACHE = Path.home() / ".cache" / "reqless-bench"
 
 T = TypeVar("T")
 
@@ -126,33 +123,14 @@ class Core:
 
 
 def original_script(path: Path | None) -> str | None:
-    """The original core's EVAL script, fetched once from its published wheel."""
+    """The original core's EVAL script, or None when it cannot be had here."""
     if path is not None:
         return path.read_text()
-    wheels = sorted(ORIGINAL_CACHE.glob("reqless-0.13.3-*.whl"))
-    if not wheels:
-        note(f"original core: pip download {ORIGINAL_RELEASE} into {ORIGINAL_CACHE}")
-        fetched = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--quiet",
-                "--dest",
-                str(ORIGINAL_CACHE),
-                ORIGINAL_RELEASE,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        wheels = sorted(ORIGINAL_CACHE.glob("reqless-0.13.3-*.whl"))
-        if fetched.returncode != 0 or not wheels:
-            note(f"original core: skipped, download failed: {fetched.stderr.strip()[-200:]}")
-            return None
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        return wheel.read(ORIGINAL_SCRIPT).decode()
+    try:
+        return _original.core_script()
+    except _original.Unavailable as error:
+        note(f"original core: skipped, {error}")
+        return None
 
 
 def run_batched(
