@@ -8,11 +8,14 @@ and in place, and the lane's connections go back to the pool on close.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import redis
 
-from reqless._errors import ScriptNotLoadedError
+from reqless._errors import InvalidArgumentError, ScriptNotLoadedError
 from reqless.drivers import Driver
+from reqless.drivers._resp import CommandHead, pack_command
 
 SCRIPT = "return ARGV[1]"
 
@@ -70,3 +73,45 @@ def test_close_disconnects_the_lane_connections(driver: Driver, admin: redis.Red
     before = len(admin.client_list())
     driver.close()
     assert len(admin.client_list()) < before
+
+
+def test_a_forked_child_uses_its_own_connections(driver: Driver) -> None:
+    sha = driver.script_load(SCRIPT)
+    assert driver.evalsha(sha, "parent") == "parent"
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if it inherited no lane connection and its call worked
+        code = 1
+        try:
+            inherited = len(getattr(driver, "_lane")._idle)  # noqa: B009 - internal state
+            worked = driver.evalsha(sha, "child") == "child"
+            code = 0 if worked and not inherited else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # Had the child used the parent's socket, this reply would be out of step.
+    assert driver.evalsha(sha, "parent again") == "parent again"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("FCALL", "reqless", 0, "queue.put", "1.500"),
+        ("SET", "ключ", "é", -3, 2.5, b"\x00\xff"),
+        ("PING",),
+    ],
+)
+def test_commands_are_packed_as_resp_arrays_of_bulk_strings(command: tuple[object, ...]) -> None:
+    words = [w if isinstance(w, bytes) else str(w).encode() for w in command]
+    expected = b"*%d\r\n" % len(words) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(word), word) for word in words
+    )
+    assert pack_command(command) == expected
+    head, rest = command[:1], command[1:]
+    assert CommandHead(*head).pack(rest) == expected
+
+
+@pytest.mark.parametrize("bad", [None, True, object()])
+def test_an_argument_of_another_type_is_invalid(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        pack_command(("SET", "k", bad))

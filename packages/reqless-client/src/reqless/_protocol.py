@@ -10,6 +10,7 @@ naming the offending value.
 from __future__ import annotations
 
 import json
+import json.encoder as json_encoder
 import math
 import os
 import re
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
 from reqless._errors import InvalidArgumentError
 from reqless._models import (
@@ -85,10 +86,11 @@ JOB_STATES = ("running", "stalled", "scheduled", "depends", "throttled", "recurr
 _DOTTED_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
+class Call(NamedTuple, Generic[T]):
     """One core command ready to send, with the function that parses its reply."""
 
+    # A named tuple rather than a frozen dataclass: one is built per call, and a
+    # tuple is built several times faster.
     command: str
     args: tuple[Arg, ...]
     parse: Callable[[Any], T]
@@ -156,10 +158,30 @@ def check_strings(name: str, values: object) -> list[str]:
 
 # One encoder for every call: json.dumps() with options builds a new one each time.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# JSONEncoder.encode() of a dict or list still builds the C encoder on every
+# call; building it once makes encoding job data about three times cheaper.
+_MAKE_C_ENCODER: Any = getattr(json_encoder, "c_make_encoder", None)
+_ENCODE_C: Callable[[Any, int], Any] | None = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None,
+        _ENCODER.default,
+        json_encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,
+    )
+)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON for the core."""
+    if _ENCODE_C is not None and type(value) in (dict, list):
+        return "".join(_ENCODE_C(value, 0))
     return _ENCODER.encode(value)
 
 
@@ -242,33 +264,80 @@ def _options(pairs: Iterable[tuple[str, Any]]) -> list[Arg]:
 def put_args(
     worker: str,
     queue: str,
-    spec: JobSpec,
+    klass: KlassArg,
+    data: DataArg = None,
+    priority: int | None = None,
+    tags: Sequence[str] | None = None,
+    delay: float = 0,
+    retries: int | None = None,
+    jid: str | None = None,
+    depends: Sequence[str] | None = None,
+    throttles: Sequence[str] | None = None,
 ) -> tuple[Arg, ...]:
-    """Arguments of ``queue.put`` / ``job.requeue`` (identical, protocol 3.18)."""
-    jid = new_jid() if spec.jid is None else check_str("jid", spec.jid)
-    klass = klass_name(spec.klass)
-    data = encode_data(spec.data)
-    delay = check_number("delay", spec.delay, minimum=0)
+    """Arguments of ``queue.put`` / ``job.requeue`` (identical, protocol 3.18).
+
+    Takes :class:`JobSpec`'s fields as plain arguments so a single put builds
+    no spec object; the checks are the same for every path.
+    """
+    args: tuple[Arg, ...] = (
+        worker,
+        check_str("queue", queue),
+        new_jid() if jid is None else check_str("jid", jid),
+        klass_name(klass),
+        encode_data(data),
+        # The common case, no delay, skips the number checks.
+        0 if delay == 0 and type(delay) is int else check_number("delay", delay, minimum=0),
+    )
+    if priority is None and tags is None and retries is None:  # noqa: SIM102 - the hot path
+        if depends is None and throttles is None:
+            return args
     options: list[Arg] = []
-    if spec.priority is not None:
-        options += ["priority", check_int("priority", spec.priority)]
-    if spec.tags is not None:
-        options += ["tags", dumps(check_strings("tags", spec.tags))]
-    if spec.retries is not None:
-        options += ["retries", check_int("retries", spec.retries, minimum=0)]
-    if spec.depends is not None:
-        options += ["depends", dumps(check_strings("depends", spec.depends))]
-    if spec.throttles is not None:
-        options += ["throttles", dumps(check_strings("throttles", spec.throttles))]
-    return (worker, check_str("queue", queue), jid, klass, data, delay, *options)
+    if priority is not None:
+        options += ["priority", check_int("priority", priority)]
+    if tags is not None:
+        options += ["tags", dumps(check_strings("tags", tags))]
+    if retries is not None:
+        options += ["retries", check_int("retries", retries, minimum=0)]
+    if depends is not None:
+        options += ["depends", dumps(check_strings("depends", depends))]
+    if throttles is not None:
+        options += ["throttles", dumps(check_strings("throttles", throttles))]
+    return (*args, *options)
+
+
+def spec_fields(spec: JobSpec) -> tuple[Any, ...]:
+    """``spec``'s fields in :func:`put_args` order."""
+    return (
+        spec.klass,
+        spec.data,
+        spec.priority,
+        spec.tags,
+        spec.delay,
+        spec.retries,
+        spec.jid,
+        spec.depends,
+        spec.throttles,
+    )
 
 
 def put(worker: str, queue: str, spec: JobSpec) -> Call[str]:
-    return Call("queue.put", put_args(worker, queue, spec), _str)
+    return Call("queue.put", put_args(worker, queue, *spec_fields(spec)), _str)
 
 
 def requeue(worker: str, queue: str, spec: JobSpec) -> Call[str]:
-    return Call("job.requeue", put_args(worker, queue, spec), _str)
+    return Call("job.requeue", put_args(worker, queue, *spec_fields(spec)), _str)
+
+
+def put_call(args: tuple[Arg, ...]) -> Call[str]:
+    """``queue.put`` with arguments from :func:`put_args`."""
+    return Call("queue.put", args, _str)
+
+
+def item_fields(item: JobSpec | Mapping[str, Any] | Sequence[Any]) -> tuple[Any, ...]:
+    """A :meth:`Queue.put_many` item as :func:`put_args` fields (after worker and queue)."""
+    if type(item) is tuple and len(item) == 2:
+        return item
+    return spec_fields(as_spec(item))
 
 
 def as_spec(item: JobSpec | Mapping[str, Any] | Sequence[Any]) -> JobSpec:

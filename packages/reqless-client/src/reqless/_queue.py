@@ -75,8 +75,20 @@ class Queue:
         ``priority``, ``tags`` and ``retries`` left at None keep those of an
         existing job with the same ``jid`` (else 0, none and 5).
         """
-        spec = p.JobSpec(klass, data, priority, tags, delay, retries, jid, depends, throttles)
-        return self._client._run(p.put(self._client.worker_name, self.name, spec))
+        args = p.put_args(
+            self._client.worker_name,
+            self.name,
+            klass,
+            data,
+            priority,
+            tags,
+            delay,
+            retries,
+            jid,
+            depends,
+            throttles,
+        )
+        return self._client._run(p.put_call(args))
 
     def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         """Enqueue many jobs in one round trip; returns their jids in order.
@@ -85,7 +97,8 @@ class Queue:
         ``(klass, data)`` pair. Every item is validated before anything is sent.
         """
         worker = self._client.worker_name
-        calls = [p.put(worker, self.name, p.as_spec(item)) for item in jobs]
+        name = self.name
+        calls = [p.put_call(p.put_args(worker, name, *p.item_fields(item))) for item in jobs]
         return self._client._run_many(calls)
 
     @overload

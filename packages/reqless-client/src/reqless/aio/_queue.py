@@ -64,12 +64,25 @@ class Queue:
         depends: Sequence[str] | None = None,
         throttles: Sequence[str] | None = None,
     ) -> str:
-        spec = p.JobSpec(klass, data, priority, tags, delay, retries, jid, depends, throttles)
-        return await self._client._run(p.put(self._client.worker_name, self.name, spec))
+        args = p.put_args(
+            self._client.worker_name,
+            self.name,
+            klass,
+            data,
+            priority,
+            tags,
+            delay,
+            retries,
+            jid,
+            depends,
+            throttles,
+        )
+        return await self._client._run(p.put_call(args))
 
     async def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         worker = self._client.worker_name
-        calls = [p.put(worker, self.name, p.as_spec(item)) for item in jobs]
+        name = self.name
+        calls = [p.put_call(p.put_args(worker, name, *p.item_fields(item))) for item in jobs]
         return await self._client._run_many(calls)
 
     @overload

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reqless._errors import ReqlessError
 from reqless.drivers import Arg, Message
 from reqless.drivers._lane import DirectLane
+from reqless.drivers._resp import CommandHead, pack_command
 
 # Turns one of the library's exceptions into ours; ``where`` names the server
 # (its URL without the password) for connection errors.
@@ -109,8 +110,9 @@ class SyncPipeline(_QueueingPipeline):
     def execute(self) -> list[Any]:
         if not self._commands:
             return []
+        packed = b"".join([pack_command(command) for command in self._commands])
         try:
-            results = self._driver._lane.call_many(self._commands)
+            results = self._driver._lane.call_many(packed, len(self._commands))
         except self._errors:
             # A lost connection: the library's pipeline reconnects and retries as it always would.
             results = self._execute_on_library()
@@ -245,6 +247,7 @@ class SyncDriver(_Border):
         self.client = client
         self._reply_error = reply_error
         self._lane = DirectLane(checkout, client.connection_pool.release, reply_error)
+        self._heads: dict[tuple[str, str], CommandHead] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._where}>"
@@ -255,23 +258,27 @@ class SyncDriver(_Border):
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
 
-    def _direct(self, command: tuple[Arg, ...]) -> Any:
+    def _direct(self, name: str, target: str, args: tuple[Arg, ...]) -> Any:
+        """``<name> <target> 0 args...`` on the direct lane, its three words packed once."""
+        head = self._heads.get((name, target))
+        if head is None:
+            head = self._heads[name, target] = CommandHead(name, target, 0)
         try:
-            return self._lane.call(command)
+            return self._lane.call(head.pack(args))
         except self._reply_error as exc:
             raise self._translate(exc, self._where) from exc
         except self._errors:
             # A lost connection: the generic path reconnects and retries as it always would.
-            return self.execute_command(*command)
+            return self.execute_command(name, target, 0, *args)
 
     def fcall(self, function: str, *args: Arg) -> Any:
-        return self._direct(("FCALL", function, 0, *args))
+        return self._direct("FCALL", function, args)
 
     def fcall_ro(self, function: str, *args: Arg) -> Any:
-        return self._direct(("FCALL_RO", function, 0, *args))
+        return self._direct("FCALL_RO", function, args)
 
     def evalsha(self, sha: str, *args: Arg) -> Any:
-        return self._direct(("EVALSHA", sha, 0, *args))
+        return self._direct("EVALSHA", sha, args)
 
     def script_load(self, script: str) -> str:
         return str(self.execute_command("SCRIPT", "LOAD", script))

@@ -5,8 +5,8 @@ not on it: a pool checkout that polls the socket, a lock, retry and
 observability wrappers, a release that takes the lock again. For the core's
 calls (``FCALL`` / ``EVALSHA``, alone or pipelined) none of that is needed, so
 :class:`DirectLane` keeps connections it took from the library's pool once and
-uses only the connection's public methods: ``pack_command(s)``,
-``send_packed_command`` and ``read_response``.
+uses only the connection's public methods ``send_packed_command`` and
+``read_response``; commands are packed by :mod:`reqless.drivers._resp`.
 
 A connection error is not handled here: the caller falls back to the
 library's generic path, which applies the library's own reconnect-and-retry
@@ -16,11 +16,9 @@ policy, so the lane changes the cost of a call and nothing else.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable
 from typing import Any
-
-# A command as the libraries take it: name first, then arguments.
-Command = Sequence[Any]
 
 
 class DirectLane:
@@ -44,44 +42,44 @@ class DirectLane:
         # The library's exception for an error reply: the stream is still in step after it.
         self._reply_error = reply_error
         self._idle: list[Any] = []
-        self._pid = os.getpid()
+        _LANES.add(self)
 
     def take(self) -> Any:
         """An idle connection, or a new one from the library's pool."""
-        if self._pid != os.getpid():
-            self._idle = []
-            self._pid = os.getpid()
         try:
             return self._idle.pop()
         except IndexError:
             return self._checkout()
 
+    def _after_fork(self) -> None:
+        self._idle = []
+
     def give(self, connection: Any) -> None:
         """Return ``connection``; the library disconnected it already if its stream is unusable."""
         self._idle.append(connection)
 
-    def call(self, command: Command) -> Any:
-        """One command, one round trip; a server error reply is raised as the library's error."""
+    def call(self, packed: bytes) -> Any:
+        """One packed command, one round trip; an error reply is raised as the library's error."""
         connection = self.take()
         try:
-            connection.send_packed_command(connection.pack_command(*command), False)
+            connection.send_packed_command([packed], False)
             return connection.read_response()
         finally:
             self.give(connection)
 
-    def call_many(self, commands: Sequence[Command]) -> list[Any]:
-        """Many commands in one write and one read; error replies come back in place.
+    def call_many(self, packed: bytes, count: int) -> list[Any]:
+        """``count`` packed commands in one write, then each reply in turn.
 
         An error reply is the library's exception returned in its command's
         place; anything else (a lost connection) is raised.
         """
         connection = self.take()
         try:
-            connection.send_packed_command(connection.pack_commands(commands), False)
-            results: list[Any] = []
+            connection.send_packed_command([packed], False)
             read = connection.read_response
             reply_error = self._reply_error
-            for _ in range(len(commands)):
+            results: list[Any] = []
+            for _ in range(count):
                 try:
                     results.append(read())
                 except reply_error as exc:
@@ -93,8 +91,17 @@ class DirectLane:
     def close(self) -> None:
         """Hand every idle connection back to the library's pool."""
         idle, self._idle = self._idle, []
-        if self._pid != os.getpid():
-            return
         for connection in idle:
             self._release(connection)
 
+
+# Every live lane, so a forked child drops what it inherited before it runs.
+_LANES: weakref.WeakSet[DirectLane] = weakref.WeakSet()
+
+
+def _drop_inherited_connections() -> None:
+    for lane in list(_LANES):
+        lane._after_fork()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_connections)
