@@ -79,7 +79,7 @@ def test_a_forked_child_uses_its_own_connections(driver: Driver) -> None:
     sha = driver.script_load(SCRIPT)
     assert driver.evalsha(sha, "parent") == "parent"
     pid = os.fork()
-    if pid == 0:  # the child: exit status 0 only if it inherited no lane connection and its call worked
+    if pid == 0:  # the child: exit 0 only if it inherited no lane connection and its call worked
         code = 1
         try:
             inherited = len(getattr(driver, "_lane")._idle)  # noqa: B009 - internal state
