@@ -9,12 +9,13 @@ exceptions, so translation still happens at that driver's one border.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from reqless._errors import ReqlessError
 from reqless.drivers import Arg, Message
+from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._lane import DirectLane
 from reqless.drivers._resp import CommandHead, pack_command
 
@@ -128,21 +129,30 @@ class SyncPipeline(_QueueingPipeline):
 
 
 class AsyncPipelineAdapter(_QueueingPipeline):
-    """The asyncio pipeline: queueing is the same, only sending awaits."""
+    """The asyncio pipeline: its commands join the driver's auto-pipeline as one batch."""
 
-    def __init__(
-        self, client: Any, errors: type[Exception], translate: Translate, where: str
-    ) -> None:
-        super().__init__(errors, translate, where)
-        self._client = client
+    def __init__(self, driver: AsyncDriverAdapter) -> None:
+        super().__init__(driver._errors, driver._translate, driver._where)
+        self._driver = driver
 
     async def execute(self) -> list[Any]:
-        pipe = self._library_pipeline(self._client)
+        if not self._commands:
+            return []
+        packed = [pack_command(command) for command in self._commands]
+        try:
+            results = await self._driver._auto.call_many(packed)
+        except self._errors:
+            # A lost connection: the library's pipeline reconnects and retries as it always would.
+            results = await self._execute_on_library()
+        return self._in_place(results)
+
+    async def _execute_on_library(self) -> list[Any]:
+        pipe = self._library_pipeline(self._driver.client)
         try:
             results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
-        return self._in_place(results)
+        return results
 
 
 class SyncPubSub(_Border):
@@ -306,10 +316,20 @@ class AsyncDriverAdapter(_Border):
     name = ""
 
     def __init__(
-        self, client: Any, errors: type[Exception], translate: Translate, where: str
+        self,
+        client: Any,
+        errors: type[Exception],
+        translate: Translate,
+        where: str,
+        *,
+        checkout: Callable[[], Awaitable[Any]],
+        reply_error: type[Exception],
     ) -> None:
         super().__init__(errors, translate, where)
         self.client = client
+        self._reply_error = reply_error
+        self._auto = AutoPipeline(checkout, client.connection_pool.release, reply_error)
+        self._heads: dict[tuple[str, str], CommandHead] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._where}>"
@@ -320,14 +340,31 @@ class AsyncDriverAdapter(_Border):
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
 
+    async def _direct(self, name: str, target: str, args: tuple[Arg, ...]) -> Any:
+        """``<name> <target> 0 args...`` auto-pipelined with concurrent calls."""
+        head = self._heads.get((name, target))
+        if head is None:
+            head = self._heads[name, target] = CommandHead(name, target, 0)
+        packed = head.pack(args)
+        # A lost connection is retried once on the auto-pipeline's own (new) connection,
+        # then on the generic path, which reconnects and retries as it always would.
+        for _ in range(2):
+            try:
+                return await self._auto.call(packed)
+            except self._reply_error as exc:
+                raise self._translate(exc, self._where) from exc
+            except self._errors:
+                continue
+        return await self.execute_command(name, target, 0, *args)
+
     async def fcall(self, function: str, *args: Arg) -> Any:
-        return await self.execute_command("FCALL", function, 0, *args)
+        return await self._direct("FCALL", function, args)
 
     async def fcall_ro(self, function: str, *args: Arg) -> Any:
-        return await self.execute_command("FCALL_RO", function, 0, *args)
+        return await self._direct("FCALL_RO", function, args)
 
     async def evalsha(self, sha: str, *args: Arg) -> Any:
-        return await self.execute_command("EVALSHA", sha, 0, *args)
+        return await self._direct("EVALSHA", sha, args)
 
     async def script_load(self, script: str) -> str:
         return str(await self.execute_command("SCRIPT", "LOAD", script))
@@ -339,12 +376,13 @@ class AsyncDriverAdapter(_Border):
         return int(await self.execute_command("PUBLISH", channel, message))
 
     def pipeline(self) -> AsyncPipelineAdapter:
-        return AsyncPipelineAdapter(self.client, self._errors, self._translate, self._where)
+        return AsyncPipelineAdapter(self)
 
     def pubsub(self) -> AsyncPubSubAdapter:
         return AsyncPubSubAdapter(self.client.pubsub(), self._errors, self._translate, self._where)
 
     async def aclose(self) -> None:
+        await self._auto.aclose()
         await self.client.aclose()
 
     async def close(self) -> None:

@@ -90,7 +90,15 @@ class AsyncRedisDriver(AsyncDriverAdapter):
             socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.socket_connect_timeout,
         )
-        super().__init__(client, lib.RedisError, translate, redacted(settings.url))
+        pool = client.connection_pool
+        super().__init__(
+            client,
+            lib.RedisError,
+            translate,
+            redacted(settings.url),
+            checkout=pool.get_connection,
+            reply_error=lib.ResponseError,
+        )
 
 
 def connect(settings: ClientSettings) -> Driver:

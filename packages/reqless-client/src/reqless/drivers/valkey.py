@@ -79,7 +79,15 @@ class AsyncValkeyDriver(AsyncDriverAdapter):
             socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.socket_connect_timeout,
         )
-        super().__init__(client, lib.ValkeyError, translate, redacted(settings.url))
+        pool = client.connection_pool
+        super().__init__(
+            client,
+            lib.ValkeyError,
+            translate,
+            redacted(settings.url),
+            checkout=lambda: pool.get_connection("FCALL"),
+            reply_error=lib.ResponseError,
+        )
 
 
 def connect(settings: ClientSettings) -> Driver:
