@@ -6,6 +6,8 @@ directly, so that what is (and is not) done for one job can be looked at.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,9 @@ import pytest
 import reqless
 from reqless_plugins import PluginManager, WorkerInfo, hookimpl
 from reqless_plugins.testing import HookRecorder
-from reqless_worker import JobOutcome, JobRunner, WorkerSettings
+from reqless_worker import ChildControl, JobBudget, JobOutcome, JobRunner, WorkerSettings
+from reqless_worker._child import ChildSession
+from tests.conftest import Server
 from tests.worker.jobs_for_tests import read_log
 
 JOBS = "tests.worker.jobs_for_tests"
@@ -109,3 +113,88 @@ def test_a_plugin_reading_the_sandbox_makes_it_before_the_method_runs(
     assert runner.run(pop(client)) is JobOutcome.COMPLETED
     assert seen == ([True] if reads == "plugin" else [])
     assert not (tmp_path / "work" / "reqless-py-workers" / "sandbox-0").exists()
+
+
+# ------------------------------------------------- a pop sent with the completion
+
+
+@pytest.fixture
+def session(server: Server, tmp_path: Path) -> Iterator[ChildSession]:
+    settings = WorkerSettings(
+        queues=("q",), url=server.url, name="piggy", workers=1, workdir=tmp_path, max_jobs=4
+    )
+    child = ChildSession(settings, 0, ChildControl(JobBudget(settings.max_jobs)), "process")
+    try:
+        yield child
+    finally:
+        child.client.close()
+
+
+def put_noops(client: reqless.Client, count: int) -> list[str]:
+    return [client.queues["q"].put(f"{JOBS}.Noop", {}, priority=count - i) for i in range(count)]
+
+
+def test_completing_a_job_pops_the_next_ones_in_the_same_round_trip(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    first, *others = put_noops(client, 3)
+    [job] = session.pop(1)
+    then = session.next_pop(5)
+
+    assert session.runner().run(job, then=then) is JobOutcome.COMPLETED
+
+    assert then.sent
+    assert sorted(j.jid for j in then.jobs) == sorted(others)
+    assert all(j.jid in session.leases for j in then.jobs)  # heartbeated until run
+    done = client.jobs[first]
+    assert isinstance(done, reqless.Job) and done.state == "complete"
+    for jid in others:
+        held = client.jobs[jid]
+        assert isinstance(held, reqless.Job)
+        assert (held.state, held.worker_name) == ("running", "piggy-0")
+
+
+def test_the_pop_sent_with_a_completion_stays_within_the_job_budget(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    put_noops(client, 6)
+    jobs = session.pop(3)
+    runner = session.runner()
+    for job in jobs[:2]:
+        runner.run(job)
+    then = session.next_pop(5)
+
+    runner.run(jobs[2], then=then)
+
+    assert len(then.jobs) == 1  # --max-jobs 4: three popped before, one more now
+    assert session.control.budget_spent
+    assert client.queues["q"].counts.waiting == 2
+
+
+def test_nothing_is_popped_with_the_completion_once_the_child_is_stopping(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    first, _ = put_noops(client, 2)
+    [job] = session.pop(1)
+    then = session.next_pop(5)
+    session.control.drain()
+
+    assert session.runner().run(job, then=then) is JobOutcome.COMPLETED
+
+    assert not then.sent and then.jobs == []
+    assert client.queues["q"].counts.waiting == 1
+    done = client.jobs[first]
+    assert isinstance(done, reqless.Job) and done.state == "complete"
+
+
+def test_a_failed_job_sends_no_pop(client: reqless.Client, session: ChildSession) -> None:
+    client.queues["q"].put(f"{JOBS}.Failing", {"log": os.devnull}, priority=1)
+    put_noops(client, 1)
+    [job] = session.pop(1)
+    then = session.next_pop(5)
+
+    assert session.runner().run(job, then=then) is JobOutcome.FAILED
+
+    assert not then.sent
+    assert client.queues["q"].counts.waiting == 1
+    assert session.control.jobs_claimed == 1

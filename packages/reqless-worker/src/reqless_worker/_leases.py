@@ -54,6 +54,9 @@ class LeaseKeeper:
         self._leases: dict[str, _Lease] = {}
         self._condition = threading.Condition()
         self._in_flight: str | None = None
+        # When the sleeping keeper wakes by itself: inf while it sleeps with nothing
+        # to renew, -inf while it is awake (it looks at every lease before sleeping).
+        self._wake_at = float("-inf")
         self._stopped = False
         self._thread: threading.Thread | None = None
 
@@ -77,7 +80,10 @@ class LeaseKeeper:
         lease = _Lease(job, on_lost, self._due(job))
         with self._condition:
             self._leases[job.jid] = lease
-            self._condition.notify_all()
+            # Wake the keeper only if it would sleep past this lease: a child popping
+            # thousands of short jobs a second must not wake a thread for each.
+            if lease.due < self._wake_at:
+                self._condition.notify_all()
 
     def unregister(self, jid: str) -> None:
         with self._condition:
@@ -110,8 +116,11 @@ class LeaseKeeper:
                 soonest = min(self._leases.values(), key=lambda lease: lease.due, default=None)
                 if soonest is not None and soonest.due <= now:
                     self._in_flight = soonest.job.jid
+                    self._wake_at = float("-inf")
                     return soonest
+                self._wake_at = float("inf") if soonest is None else soonest.due
                 self._condition.wait(None if soonest is None else soonest.due - now)
+            self._wake_at = float("-inf")
             return None
 
     def _run(self) -> None:

@@ -27,9 +27,11 @@ from typing import Any
 
 import reqless
 from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUnavailableError
+from reqless import _protocol as p
 from reqless_plugins import PluginManager, WorkerInfo, bind_log_context, hookimpl
 from reqless_worker._errors import JobCancelled, Shutdown
 from reqless_worker._imports import ClassLoader
+from reqless_worker._next_pop import NextPop
 from reqless_worker._sandbox import SlotSandbox
 from reqless_worker._settings import WorkerSettings
 
@@ -180,6 +182,7 @@ class JobRunner:
         self.loader = loader or ClassLoader(reload=settings.reload)
         self.performing = False
         self.sandbox = SlotSandbox(plugins, info, sandbox_subdir)
+        self._then: NextPop | None = None
         # The sandbox the current job opened, cleaned when the job is over.
         self._opened: Path | None = None
         if plugins.pluggy.get_plugin(PERFORMER_NAME) is None:
@@ -187,10 +190,20 @@ class JobRunner:
 
     # ------------------------------------------------------------------ public
 
-    def run(self, job: Job, *, cancelled: Callable[[], bool] = lambda: False) -> JobOutcome:
+    def run(
+        self,
+        job: Job,
+        *,
+        cancelled: Callable[[], bool] = lambda: False,
+        then: NextPop | None = None,
+    ) -> JobOutcome:
         """Run ``job`` to its outcome. Never raises for the job's own errors; a lost lock
         while reporting is logged, not raised. ``cancelled()`` True means the job is no
-        longer ours: it is not started, or not reported once its method returns."""
+        longer ours: it is not started, or not reported once its method returns.
+
+        ``then``: a pop to send in the same round trip as the job's completion, if the
+        runner completes it (``then.sent`` says whether it did)."""
+        self._then = then
         worker_job = as_worker_job(job)
         if self.leases is not None:
             worker_job.on_finishing = self.leases.unregister
@@ -201,6 +214,7 @@ class JobRunner:
                 self.plugins.notify("reqless_job_popped", worker=self.info, job=worker_job)
                 return self._run(worker_job, cancelled)
             finally:
+                self._then = None
                 worker_job.sandbox_opener = None
                 if self.leases is not None:
                     self.leases.unregister(worker_job.jid)
@@ -304,12 +318,39 @@ class JobRunner:
     def _complete(self, job: WorkerJob) -> JobOutcome:
         if self.leases is not None:
             self.leases.unregister(job.jid)
+        then, self._then = self._then, None
         try:
-            self._report(lambda: Job.complete(job))
+            if then is None or not self._complete_then_pop(job, then):
+                self._report(lambda: Job.complete(job))
         except (LostLockError, JobNotFoundError) as exc:
             return self._lost(job, exc)
         self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
         return JobOutcome.COMPLETED
+
+    def _complete_then_pop(self, job: WorkerJob, then: NextPop) -> bool:
+        """Complete ``job`` and send ``then``'s pop in one round trip; False when the
+        completion still has to be sent (no pop was wanted, or the server went away)."""
+        pop = then.call()
+        if pop is None:
+            then.accept(None)
+            return False
+        done = p.complete(job._state, job._worker(self.client.worker_name))
+        try:
+            replies = self.client._script.call_many(
+                [(done.command, done.args), (pop.command, pop.args)]
+            )
+        except ServerUnavailableError as exc:
+            then.accept(None)
+            logger.warning("cannot reach the server to report a job (%s); retrying", exc)
+            return False
+        except BaseException:
+            then.accept(None)
+            raise
+        then.accept(replies[1])
+        if isinstance(replies[0], ReqlessError):
+            raise replies[0]
+        done.parse(replies[0])
+        return True
 
     def _fail(self, job: WorkerJob, group: str, message: str) -> JobOutcome:
         if self.leases is not None:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections import deque
 
 from reqless import Job, ReqlessError
@@ -31,12 +32,19 @@ logger = logging.getLogger(__name__)
 
 
 class ProcessStrategy(Strategy):
-    """Serial jobs in each forked child; ``--workers`` children run in parallel."""
+    """Serial jobs in each forked child; ``--workers`` children run in parallel.
+
+    A child pops a batch of jobs per round trip when its jobs are short: as
+    many as it expects to run in ``batch_seconds`` (from the running average
+    of its jobs' durations), at most ``max_batch``, and one while it knows
+    nothing or its jobs are long, so that a popped job never waits long behind
+    its neighbours holding a lock another child could use. The pop for the
+    next batch goes out with the completion of the last job of this one.
+    """
 
     name = "process"
-    #: Jobs popped per round trip. One: a popped job waiting behind a long one
-    #: would hold a lock another child could use.
-    batch = 1
+    batch_seconds = 0.005
+    max_batch = 32
 
     def run_child(self, slot: int, stop: ChildControl) -> int:
         session = ChildSession(self.settings, slot, stop, self.name)
@@ -86,23 +94,53 @@ class ProcessStrategy(Strategy):
         lost: set[str],
         lock: threading.Lock,
     ) -> None:
-        while not stop.stopping:
+        batch = _BatchSize(self.batch_seconds, self.max_batch)
+        # Whether the last pop said every queue is empty (then no second pop before waiting).
+        found_none = False
+        # Jobs already popped are run on TERM (they are short, or there would be one);
+        # on INT, QUIT or an expired drain they are given back by the caller.
+        while not (stop.aborting or stop.drain_expired):
             if not pending:
-                pending.extend(session.pop(self.batch))
+                if stop.stopping:
+                    return
+                if not found_none:
+                    pending.extend(session.pop(batch.size))
+                found_none = False
                 if not pending:
                     if stop.stopping or stop.budget_spent:
                         return
                     session.wait_for_work()
                     continue
             job = pending.popleft()
+            then = None if pending or stop.stopping else session.next_pop(batch.size)
             with lock:
                 running[:] = [job.jid]
+            started = time.perf_counter()
             try:
-                runner.run(job, cancelled=lambda jid=job.jid: jid in lost)  # type: ignore[misc]
+                runner.run(job, cancelled=lambda jid=job.jid: jid in lost, then=then)  # type: ignore[misc]
             finally:
                 with lock:
                     running.clear()
                     lost.discard(job.jid)
+            batch.ran(time.perf_counter() - started)
+            if then is not None and then.sent:
+                pending.extend(then.jobs)
+                found_none = not then.jobs and then.covered_all
+
+
+class _BatchSize:
+    """How many jobs to pop at once, from a running average of how long jobs take."""
+
+    def __init__(self, seconds: float, most: int) -> None:
+        self.seconds = seconds
+        self.most = most
+        self.size = 1
+        self._average: float | None = None
+
+    def ran(self, took: float) -> None:
+        average = took if self._average is None else self._average * 0.8 + took * 0.2
+        self._average = average
+        self.size = max(1, min(self.most, int(self.seconds / max(average, 1e-6))))
 
 
 def _flush_logs() -> None:
