@@ -9,9 +9,10 @@ as one write followed by one read of all their replies. Each caller gets its
 own reply, or its own error: an error reply fails only the command that got
 it.
 
-A lone caller pays one round trip as before, plus a hop through the flusher
-task. A lost connection fails every command of the round trip it broke
-(the caller falls back to the library's generic path, which reconnects and
+A lone caller makes its round trip itself, as without auto-pipelining; only
+commands queued behind a round trip in flight go through the flusher task.
+A lost connection fails every command of the round trip it broke (the caller
+retries, then falls back to the library's generic path, which reconnects and
 retries as it always would) and the next round trip reconnects.
 """
 
@@ -51,14 +52,29 @@ class AutoPipeline:
         self._stale = False
         self._queued: list[tuple[bytes, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        # True while a caller makes its own round trip (see call()).
+        self._leading = False
         #: Round trips made so far: with concurrent callers, fewer than their calls.
         self.round_trips = 0
 
-    def call(self, packed: bytes) -> asyncio.Future[Any]:
-        """Send one packed command with the next round trip; await its reply (or error reply)."""
+    async def call(self, packed: bytes) -> Any:
+        """Send one packed command with the next round trip; its reply (error replies raised)."""
         future = self._enqueue(packed)
-        self._start_flushing()
-        return future
+        if self._flusher is None and not self._leading and len(self._queued) == 1:
+            # Nothing in flight: this caller makes the round trip itself, which
+            # spares a lone caller the hop through a flusher task. Calls made
+            # meanwhile queue up and are flushed by a task once it is done.
+            batch, self._queued = self._queued, []
+            self._leading = True
+            try:
+                await self._round_trip(batch)
+            finally:
+                self._leading = False
+                if self._queued:
+                    self._start_flushing()
+        else:
+            self._start_flushing()  # a no-op while a round trip is in flight
+        return await future
 
     async def call_many(self, packed: list[bytes]) -> list[Any]:
         """Several packed commands in the same round trip, in order; error replies in place.
@@ -84,7 +100,7 @@ class AutoPipeline:
         return future
 
     def _start_flushing(self) -> None:
-        if self._flusher is None:
+        if self._flusher is None and not self._leading:
             assert self._loop is not None
             self._flusher = self._loop.create_task(self._flush())
 
@@ -96,6 +112,7 @@ class AutoPipeline:
         self._stale = False
         self._queued = []
         self._flusher = None
+        self._leading = False
 
     async def _flush(self) -> None:
         try:
