@@ -6,6 +6,7 @@ from the server (and from the lines the test jobs append to a file).
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -145,3 +146,31 @@ def test_jobs_in_queues_matching_a_glob_are_run(
     assert sorted(line["queue"] for line in read_log(log)) == ["mail-eu", "mail-us"]
     job = client.jobs[skipped]
     assert isinstance(job, reqless.Job) and job.state == "waiting"
+
+
+def test_short_jobs_popped_in_batches_each_run_and_complete_exactly_once(
+    server: Server, client: reqless.Client, start_worker: StartWorker
+) -> None:
+    queue = client.queues["q"]
+    jids = queue.put_many([(f"{JOBS}.Noop", {})] * 400)
+    worker = start_worker(server.url, "-q", "q", "-w", "2", "--max-jobs", "400")
+    assert worker.wait(60) == 0, worker.output()
+    jobs = client.jobs.get(*jids)
+    assert {job.state for job in jobs} == {"complete"}
+    assert {sum(e["what"] == "popped" for e in job.history) for job in jobs} == {1}
+
+
+def test_term_while_draining_a_deep_queue_leaves_no_job_running(
+    server: Server, client: reqless.Client, start_worker: StartWorker
+) -> None:
+    queue = client.queues["q"]
+    jids = queue.put_many([(f"{JOBS}.Noop", {})] * 3000)
+    worker = start_worker(server.url, "-q", "q", "-w", "2")
+    wait_until(lambda: queue.counts.waiting < 2500, timeout=30)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+    jobs = client.jobs.get(*jids)
+    # Every job popped was either run and completed, or given back: none is stranded.
+    assert {job.state for job in jobs} <= {"complete", "waiting"}
+    assert queue.counts.running == 0
+    assert all(sum(e["what"] == "done" for e in job.history) <= 1 for job in jobs)

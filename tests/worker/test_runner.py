@@ -188,7 +188,7 @@ def test_nothing_is_popped_with_the_completion_once_the_child_is_stopping(
 
 
 def test_a_failed_job_sends_no_pop(client: reqless.Client, session: ChildSession) -> None:
-    client.queues["q"].put(f"{JOBS}.Failing", {"log": os.devnull}, priority=1)
+    client.queues["q"].put(f"{JOBS}.Failing", {"log": os.devnull}, priority=5)
     put_noops(client, 1)
     [job] = session.pop(1)
     then = session.next_pop(5)
@@ -198,3 +198,61 @@ def test_a_failed_job_sends_no_pop(client: reqless.Client, session: ChildSession
     assert not then.sent
     assert client.queues["q"].counts.waiting == 1
     assert session.control.jobs_claimed == 1
+
+
+# ------------------------------------------------------------ held completions
+
+
+def test_held_completions_go_with_the_next_one_and_are_notified_in_order(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    first, second, third = put_noops(client, 3)
+    recorder = HookRecorder()
+    session.plugins.register(recorder, "recorder")
+    runner = session.runner()
+    jobs = {job.jid: job for job in session.pop(3)}
+
+    assert runner.run(jobs[first], hold=True) is JobOutcome.COMPLETED
+    assert runner.run(jobs[second], hold=True) is JobOutcome.COMPLETED
+    held = client.jobs[first]
+    assert isinstance(held, reqless.Job) and held.state == "running"  # not sent yet
+    assert "reqless_job_completed" not in recorder.names()
+
+    assert runner.run(jobs[third]) is JobOutcome.COMPLETED
+
+    for jid in (first, second, third):
+        job = client.jobs[jid]
+        assert isinstance(job, reqless.Job) and job.state == "complete"
+    completed = [call.kwargs["job"].jid for call in recorder.calls_of("reqless_job_completed")]
+    assert completed == [first, second, third]
+
+
+def test_flush_sends_held_completions(client: reqless.Client, session: ChildSession) -> None:
+    [jid] = put_noops(client, 1)
+    runner = session.runner()
+    [job] = session.pop(1)
+    runner.run(job, hold=True)
+
+    runner.flush()
+
+    done = client.jobs[jid]
+    assert isinstance(done, reqless.Job) and done.state == "complete"
+
+
+def test_a_held_completion_refused_by_the_core_is_a_lost_lock(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    [jid] = put_noops(client, 1)
+    recorder = HookRecorder()
+    session.plugins.register(recorder, "recorder")
+    runner = session.runner()
+    [job] = session.pop(1)
+    runner.run(job, hold=True)
+    client.jobs.get(jid)[0].timeout()  # the lock goes: someone else may take the job
+
+    runner.flush()
+
+    assert recorder.names()[-1] == "reqless_job_lock_lost"
+    assert "reqless_job_completed" not in recorder.names()
+    stalled = client.jobs[jid]
+    assert isinstance(stalled, reqless.Job) and stalled.state != "complete"

@@ -180,8 +180,9 @@ def reqless_sandbox_clean(worker: WorkerInfo, path: Path, job: Job) -> bool | No
     """Dispose of ``path`` after ``job`` finished, whatever its outcome.
 
     Decision, called after ``reqless_after_perform`` and after the job was
-    completed, failed or retried, only if ``reqless_sandbox_prepare`` ran for
-    this job. The built-in plugin removes the directory.
+    completed, failed or retried (or its completion held to be sent with its
+    batch's, see ``reqless_job_completed``), only if ``reqless_sandbox_prepare``
+    ran for this job. The built-in plugin removes the directory.
     Return ``True`` when done; ``None`` from all plugins leaves it. Errors
     propagate to the worker, which logs them (the job's outcome is already
     recorded).
@@ -248,7 +249,9 @@ def reqless_job_completed(worker: WorkerInfo, job: Job) -> None:
 
     Notification, after the server accepted the completion, whether the worker
     sent it (the method returned without completing, failing or moving the
-    job) or the method called ``job.complete()`` itself.
+    job) or the method called ``job.complete()`` itself. The process strategy
+    sends the completions of a batch of short jobs together, once the batch's
+    last job is done, so this may come after hooks of the jobs that ran next.
     """
 
 

@@ -19,6 +19,7 @@ import asyncio
 import enum
 import inspect
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -183,6 +184,11 @@ class JobRunner:
         self.performing = False
         self.sandbox = SlotSandbox(plugins, info, sandbox_subdir)
         self._then: NextPop | None = None
+        self._hold = False
+        # Completions held back (run(hold=True)), sent with the next one or by flush().
+        self._held: list[WorkerJob] = []
+        # Taken while held completions are sent: flush() may run in another thread.
+        self._sending = threading.Lock()
         # The sandbox the current job opened, cleaned when the job is over.
         self._opened: Path | None = None
         if plugins.pluggy.get_plugin(PERFORMER_NAME) is None:
@@ -196,14 +202,19 @@ class JobRunner:
         *,
         cancelled: Callable[[], bool] = lambda: False,
         then: NextPop | None = None,
+        hold: bool = False,
     ) -> JobOutcome:
         """Run ``job`` to its outcome. Never raises for the job's own errors; a lost lock
         while reporting is logged, not raised. ``cancelled()`` True means the job is no
         longer ours: it is not started, or not reported once its method returns.
 
-        ``then``: a pop to send in the same round trip as the job's completion, if the
-        runner completes it (``then.sent`` says whether it did)."""
+        If the runner completes the job (its method returned without finishing it):
+        ``then`` is a pop sent in the same round trip (``then.sent`` says whether it
+        was); ``hold`` keeps the completion to send with the next one, or with
+        :meth:`flush`, and ``COMPLETED`` is returned before the server heard of it
+        (``reqless_job_completed`` follows once it has)."""
         self._then = then
+        self._hold = hold
         worker_job = as_worker_job(job)
         if self.leases is not None:
             worker_job.on_finishing = self.leases.unregister
@@ -215,6 +226,7 @@ class JobRunner:
                 return self._run(worker_job, cancelled)
             finally:
                 self._then = None
+                self._hold = False
                 worker_job.sandbox_opener = None
                 if self.leases is not None:
                     self.leases.unregister(worker_job.jid)
@@ -319,38 +331,83 @@ class JobRunner:
         if self.leases is not None:
             self.leases.unregister(job.jid)
         then, self._then = self._then, None
-        try:
-            if then is None or not self._complete_then_pop(job, then):
-                self._report(lambda: Job.complete(job))
-        except (LostLockError, JobNotFoundError) as exc:
-            return self._lost(job, exc)
+        if self._hold:
+            with self._sending:
+                self._held.append(job)
+            return JobOutcome.COMPLETED
+        [reply] = self._send_completions([job], then)
+        if isinstance(reply, (LostLockError, JobNotFoundError)):
+            return self._lost(job, reply)
+        if isinstance(reply, ReqlessError):
+            raise reply
         self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
         return JobOutcome.COMPLETED
 
-    def _complete_then_pop(self, job: WorkerJob, then: NextPop) -> bool:
-        """Complete ``job`` and send ``then``'s pop in one round trip; False when the
-        completion still has to be sent (no pop was wanted, or the server went away)."""
-        pop = then.call()
-        if pop is None:
-            then.accept(None)
-            return False
-        done = p.complete(job._state, job._worker(self.client.worker_name))
-        try:
-            replies = self.client._script.call_many(
-                [(done.command, done.args), (pop.command, pop.args)]
-            )
-        except ServerUnavailableError as exc:
-            then.accept(None)
-            logger.warning("cannot reach the server to report a job (%s); retrying", exc)
-            return False
-        except BaseException:
-            then.accept(None)
-            raise
-        then.accept(replies[1])
-        if isinstance(replies[0], ReqlessError):
-            raise replies[0]
-        done.parse(replies[0])
-        return True
+    def flush(self) -> None:
+        """Send the completions held back by ``run(hold=True)``, in one round trip, and
+        tell the plugins how each went. Safe to call from another thread."""
+        if self._held:
+            self._send_completions([], None)
+
+    def _send_completions(
+        self, jobs: list[WorkerJob], then: NextPop | None
+    ) -> list[object]:
+        """Complete the held jobs and ``jobs``, then pop ``then``'s jobs, in one round trip.
+
+        Returns, for each of ``jobs``, the parsed reply or the core's refusal (a
+        :class:`reqless.ReqlessError`); the held jobs' outcomes are notified here.
+        While the server is unreachable the completions are retried one by one,
+        without the pop (a pop whose reply was lost would strand its jobs).
+        """
+        with self._sending:
+            held, self._held = self._held, []
+            batch = [*held, *jobs]
+            worker = self.client.worker_name
+            calls = [p.complete(job._state, job._worker(worker)) for job in batch]
+            pop = None if then is None else then.call()
+            sent = [(call.command, call.args) for call in calls]
+            if pop is not None:
+                sent.append((pop.command, pop.args))
+            try:
+                replies = self.client._script.call_many(sent)
+            except ServerUnavailableError as exc:
+                logger.warning("cannot reach the server to report jobs (%s); retrying", exc)
+                replies = [self._send_alone(call) for call in calls]
+                if pop is not None:
+                    replies.append(None)
+            except BaseException:
+                self._held[:0] = held
+                if then is not None:
+                    then.accept(None)
+                raise
+            if then is not None:
+                then.accept(replies.pop() if pop is not None else None)
+            results: list[object] = [
+                reply if isinstance(reply, ReqlessError) else call.parse(reply)
+                for call, reply in zip(calls, replies, strict=True)
+            ]
+        for job, result in zip(held, results, strict=False):
+            with bind_log_context(self.plugins.log_context(job)):
+                if isinstance(result, (LostLockError, JobNotFoundError)):
+                    self._lost(job, result)
+                elif isinstance(result, ReqlessError):
+                    logger.error("completing %s failed: %s", job.jid, result)
+                else:
+                    self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
+        return results[len(held) :]
+
+    def _send_alone(self, call: p.Call[Any]) -> object:
+        """One call's reply (or the core's refusal), retried until the server answers."""
+        backoff = 0.1
+        while True:
+            try:
+                return self.client._script.call(call.command, *call.args)
+            except ServerUnavailableError as exc:
+                logger.warning("cannot reach the server to report a job (%s); retrying", exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, MAX_REPORT_BACKOFF)
+            except ReqlessError as exc:
+                return exc
 
     def _fail(self, job: WorkerJob, group: str, message: str) -> JobOutcome:
         if self.leases is not None:

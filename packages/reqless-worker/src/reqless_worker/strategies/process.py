@@ -38,8 +38,13 @@ class ProcessStrategy(Strategy):
     many as it expects to run in ``batch_seconds`` (from the running average
     of its jobs' durations), at most ``max_batch``, and one while it knows
     nothing or its jobs are long, so that a popped job never waits long behind
-    its neighbours holding a lock another child could use. The pop for the
-    next batch goes out with the completion of the last job of this one.
+    its neighbours holding a lock another child could use. The completions of
+    a batch are held and sent together, with the pop for the next batch, when
+    its last job is done: one round trip per batch. So a child killed with
+    SIGKILL may leave up to ``batch_seconds`` of finished jobs unreported,
+    which run again once their lease expires, like any job whose completion
+    was in flight; every orderly exit (signals, a lost lock, the job budget)
+    sends them first.
     """
 
     name = "process"
@@ -68,6 +73,10 @@ class ProcessStrategy(Strategy):
             )
             runner.plugins.notify("reqless_job_lock_lost", worker=info, job=worker_job)
             logger.warning("lost the lock of running job %s; restarting this child", job.jid)
+            try:
+                runner.flush()  # the batch's finished jobs must not run again
+            except BaseException:
+                logger.exception("could not report the jobs finished before %s", job.jid)
             _flush_logs()
             os._exit(EXIT_LOCK_LOST)
 
@@ -77,6 +86,7 @@ class ProcessStrategy(Strategy):
         try:
             self._loop(session, runner, stop, pending, running, lost, lock)
         finally:
+            runner.flush()
             while pending:
                 job = pending.popleft()
                 if job.jid not in lost:
@@ -112,17 +122,26 @@ class ProcessStrategy(Strategy):
                     session.wait_for_work()
                     continue
             job = pending.popleft()
-            then = None if pending or stop.stopping else session.next_pop(batch.size)
+            # The last job of a batch sends the batch's completions and the next pop.
+            last = not pending or stop.stopping
+            then = session.next_pop(batch.size) if last and not stop.stopping else None
             with lock:
                 running[:] = [job.jid]
             started = time.perf_counter()
             try:
-                runner.run(job, cancelled=lambda jid=job.jid: jid in lost, then=then)  # type: ignore[misc]
+                runner.run(
+                    job,
+                    cancelled=lambda jid=job.jid: jid in lost,  # type: ignore[misc]
+                    then=then,
+                    hold=not last,
+                )
             finally:
                 with lock:
                     running.clear()
                     lost.discard(job.jid)
             batch.ran(time.perf_counter() - started)
+            if last:
+                runner.flush()  # held completions, if the last job did not send them
             if then is not None and then.sent:
                 pending.extend(then.jobs)
                 found_none = not then.jobs and then.covered_all
