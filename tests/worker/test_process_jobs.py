@@ -174,3 +174,20 @@ def test_term_while_draining_a_deep_queue_leaves_no_job_running(
     assert {job.state for job in jobs} <= {"complete", "waiting"}
     assert queue.counts.running == 0
     assert all(sum(e["what"] == "done" for e in job.history) <= 1 for job in jobs)
+
+
+def test_short_jobs_are_reported_while_a_long_job_popped_with_them_still_runs(
+    server: Server, client: reqless.Client, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    queue = client.queues["q"]
+    log = tmp_path / "jobs.log"
+    short = queue.put_many([{"klass": f"{JOBS}.Noop", "priority": 1}] * 60)
+    slow = queue.put(f"{JOBS}.Sleepy", {"log": str(log), "seconds": 30})
+    worker = start_worker(server.url, "-q", "q", "-w", "1")
+    wait_until(lambda: any(line["event"] == "started" for line in read_log(log)), timeout=20)
+    # Whatever batch the slow job came in, the jobs before it are reported now.
+    wait_until(lambda: {job.state for job in client.jobs.get(*short)} == {"complete"}, timeout=5)
+    sleeper = client.jobs[slow]
+    assert isinstance(sleeper, reqless.Job) and sleeper.state == "running"
+    worker.signal(signal.SIGINT)
+    assert worker.wait() == 0, worker.output()

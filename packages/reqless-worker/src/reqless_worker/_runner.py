@@ -187,6 +187,9 @@ class JobRunner:
         self._hold = False
         # Completions held back (run(hold=True)), sent with the next one or by flush().
         self._held: list[WorkerJob] = []
+        self._held_at = 0.0
+        #: Set while completions are held (see :meth:`flush`).
+        self.holding = threading.Event()
         # Taken while held completions are sent: flush() may run in another thread.
         self._sending = threading.Lock()
         # The sandbox the current job opened, cleaned when the job is over.
@@ -333,6 +336,9 @@ class JobRunner:
         then, self._then = self._then, None
         if self._hold:
             with self._sending:
+                if not self._held:
+                    self._held_at = time.monotonic()
+                    self.holding.set()
                 self._held.append(job)
             return JobOutcome.COMPLETED
         [reply] = self._send_completions([job], then)
@@ -343,10 +349,11 @@ class JobRunner:
         self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
         return JobOutcome.COMPLETED
 
-    def flush(self) -> None:
+    def flush(self, older_than: float = 0.0) -> None:
         """Send the completions held back by ``run(hold=True)``, in one round trip, and
-        tell the plugins how each went. Safe to call from another thread."""
-        if self._held:
+        tell the plugins how each went; with ``older_than``, only if the first was held
+        at least that many seconds ago. Safe to call from another thread."""
+        if self._held and time.monotonic() - self._held_at >= older_than:
             self._send_completions([], None)
 
     def _send_completions(
@@ -361,6 +368,7 @@ class JobRunner:
         """
         with self._sending:
             held, self._held = self._held, []
+            self.holding.clear()
             batch = [*held, *jobs]
             worker = self.client.worker_name
             calls = [p.complete(job._state, job._worker(worker)) for job in batch]
@@ -377,6 +385,8 @@ class JobRunner:
                     replies.append(None)
             except BaseException:
                 self._held[:0] = held
+                if held:
+                    self.holding.set()
                 if then is not None:
                     then.accept(None)
                 raise

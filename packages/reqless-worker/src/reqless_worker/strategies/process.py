@@ -44,12 +44,15 @@ class ProcessStrategy(Strategy):
     SIGKILL may leave up to ``batch_seconds`` of finished jobs unreported,
     which run again once their lease expires, like any job whose completion
     was in flight; every orderly exit (signals, a lost lock, the job budget)
-    sends them first.
+    sends them first, and a completion is never held longer than
+    ``hold_limit`` (a batch whose last job turns out long sends the others'
+    from a background thread: they must not wait, unheartbeated, behind it).
     """
 
     name = "process"
     batch_seconds = 0.005
     max_batch = 32
+    hold_limit = 0.02
 
     def run_child(self, slot: int, stop: ChildControl) -> int:
         session = ChildSession(self.settings, slot, stop, self.name)
@@ -82,10 +85,12 @@ class ProcessStrategy(Strategy):
 
         install_child_signals(stop, interrupt=lambda: runner.performing)
         session.start(on_lost)
+        late = _LateCompletions(runner, self.hold_limit)
         pending.extend(session.resume() if self.settings.resume else [])
         try:
             self._loop(session, runner, stop, pending, running, lost, lock)
         finally:
+            late.stop()
             runner.flush()
             while pending:
                 job = pending.popleft()
@@ -145,6 +150,34 @@ class ProcessStrategy(Strategy):
             if then is not None and then.sent:
                 pending.extend(then.jobs)
                 found_none = not then.jobs and then.covered_all
+
+
+class _LateCompletions:
+    """A thread sending completions held longer than ``limit`` (the main thread is
+    stuck in a long job); it sleeps while nothing is held."""
+
+    def __init__(self, runner: JobRunner, limit: float) -> None:
+        self.runner = runner
+        self.limit = limit
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reqless-late-completions")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.runner.holding.set()  # out of its wait
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            self.runner.holding.wait()
+            if self._stopped.wait(self.limit):
+                return
+            try:
+                self.runner.flush(older_than=self.limit)
+            except Exception:
+                logger.exception("sending held completions failed; the child sends them later")
 
 
 class _BatchSize:
