@@ -36,18 +36,24 @@ def test_put_many_takes_specs_mappings_and_pairs(
     assert pair.payload == {"pair": True}
 
 
-def test_put_many_is_one_round_trip(client: reqless.Client, queue: reqless.Queue) -> None:
-    pipelined: list[int] = []
-    call_many = client._script.call_many
+def test_put_many_is_one_streamed_batch(client: reqless.Client, queue: reqless.Queue) -> None:
+    streamed: list[int] = []
+    stream = client._driver.stream  # type: ignore[attr-defined]
 
-    def spy(calls: Any) -> list[Any]:
-        pipelined.append(len(calls))
-        return call_many(calls)
+    def spy(name: str, target: str, head: Any, items: Any) -> list[Any]:
+        streamed.append(len(items))
+        return stream(name, target, head, items)  # type: ignore[no-any-return]
 
-    client._script.call_many = spy  # type: ignore[method-assign]
+    client._driver.stream = spy  # type: ignore[attr-defined]
     queue.put_many([(Plain, {})] * 100)
-    assert pipelined == [100]
+    assert streamed == [100]
     assert queue.length() == 100
+
+
+def test_put_many_takes_any_iterable(client: reqless.Client, queue: reqless.Queue) -> None:
+    jids = queue.put_many((Plain, {"n": n}) for n in range(3))
+    assert [job.payload["n"] for job in client.jobs.get(*jids)] == [0, 1, 2]
+    assert len(set(jids)) == 3
 
 
 @pytest.mark.parametrize(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, overload
 
 from reqless import _protocol as p
+from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
 from reqless._job import Job
 
 if TYPE_CHECKING:
     from reqless._client import Client
     from reqless._throttles import Throttle
 
-__all__ = ["Queue", "QueueJobs", "Queues"]
-
-PutManyItem = p.JobSpec | Mapping[str, Any] | Sequence[Any]
+__all__ = ["PutManyItem", "Queue", "QueueJobs", "Queues"]
 
 
 class QueueJobs:
@@ -94,12 +93,12 @@ class Queue:
         """Enqueue many jobs in one round trip; returns their jids in order.
 
         Each item is a :class:`JobSpec`, a mapping of :meth:`put`'s arguments or a
-        ``(klass, data)`` pair. Every item is validated before anything is sent.
+        ``(klass, data)`` pair. Every item is validated before anything is sent;
+        then the commands are written in chunks, so the server starts on the
+        first jobs while later ones are still being packed.
         """
-        worker = self._client.worker_name
-        name = self.name
-        calls = [p.put_call(p.put_args(worker, name, *p.item_fields(item))) for item in jobs]
-        return self._client._run_many(calls)
+        args = put_many_args(self._client.worker_name, self.name, jobs)
+        return put_many_jids(self._client._script.call_each(PUT, args))
 
     @overload
     def pop(self, count: None = None) -> Job | None: ...

@@ -30,7 +30,14 @@ from reqless._errors import (
     ScriptError,
     ScriptNotLoadedError,
 )
-from reqless.drivers import Arg, AsyncDriver, AsyncPipeline, Driver, Pipeline
+from reqless.drivers import (
+    Arg,
+    AsyncDriver,
+    AsyncPipeline,
+    Driver,
+    Pipeline,
+    StreamingDriver,
+)
 
 __all__ = ["FORMS", "AsyncCoreScript", "CoreCode", "CoreScript", "Form", "format_now"]
 
@@ -147,6 +154,8 @@ class CoreScript(_CoreBase):
         super().__init__(clock, form, code)
         self.driver = driver
         self._lock = threading.Lock()
+        # Checked once: a protocol isinstance() is too slow for every batch.
+        self._streamer = driver if isinstance(driver, StreamingDriver) else None
 
     def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
@@ -182,6 +191,35 @@ class CoreScript(_CoreBase):
             for i, result in zip(
                 missing, self._pipelined([argvs[i] for i in missing]), strict=True
             ):
+                results[i] = result
+        return results
+
+    def call_each(self, command: str, argss: Sequence[Sequence[Arg]]) -> list[Any]:
+        """Run ``command`` once per argument list, streamed, all with the same ``now``.
+
+        Like :meth:`call_many` (replies in order, errors in place), but on a
+        driver that can stream the commands are written in chunks while later
+        ones are still being packed, so the server's work overlaps ours. The
+        arguments must be valid already: some may be written before a bad one
+        is met.
+        """
+        if not argss:
+            return []
+        streamer = self._streamer
+        if streamer is None:
+            return self.call_many([(command, args) for args in argss])
+        mode = self.mode or self._start()
+        head = (command, format_now(self.clock()))
+        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
+        results = streamer.stream(name, target, head, argss)
+        missing = [
+            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
+        ]
+        if missing:
+            # Those calls did nothing on the server, so running them again is safe.
+            self._load(mode)
+            retried = streamer.stream(name, target, head, [argss[i] for i in missing])
+            for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
 

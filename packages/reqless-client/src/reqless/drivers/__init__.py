@@ -20,6 +20,7 @@ integers as ``int``, arrays as ``list``, nil as ``None``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -38,6 +39,7 @@ __all__ = [
     "Message",
     "Pipeline",
     "PubSub",
+    "StreamingDriver",
     "available_drivers",
     "connect",
     "connect_async",
@@ -189,6 +191,25 @@ class Driver(Protocol):
     def pubsub(self) -> PubSub: ...
     def close(self) -> None:
         """Close every connection of the pool."""
+        ...
+
+
+@runtime_checkable
+class StreamingDriver(Protocol):
+    """What a :class:`Driver` may add so a long batch of one command overlaps with the server.
+
+    Optional: reqless uses a pipeline where a driver lacks it.
+    """
+
+    def stream(
+        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+    ) -> list[Any]:
+        """``<name> <target> 0 *head *item`` for every item, replies in order.
+
+        Written in chunks as they are packed, so the server runs the first
+        commands while later ones are still being packed. Error replies are
+        returned in place, as by :meth:`Pipeline.execute`.
+        """
         ...
 
 

@@ -9,7 +9,7 @@ exceptions, so translation still happens at that driver's one border.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,7 +17,11 @@ from reqless._errors import ReqlessError
 from reqless.drivers import Arg, Message
 from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._lane import DirectLane
-from reqless.drivers._resp import CommandHead, pack_command
+from reqless.drivers._resp import CommandHead, pack_chunks, pack_command
+
+# Commands per write when a batch is streamed: enough that a write's cost is
+# shared, few enough that the server starts on the first while the rest are packed.
+STREAM_CHUNK = 25
 
 # Turns one of the library's exceptions into ours; ``where`` names the server
 # (its URL without the password) for connection errors.
@@ -238,7 +242,7 @@ class SyncDriver(_Border):
     ``execute_command`` and the rest take the library's generic path, with its
     reply callbacks. ``checkout`` takes a connection from the library's pool
     (the libraries differ in its arguments); ``reply_error`` is the library's
-    exception for an error reply.
+    exception for an error reply and ``lost`` the one for a lost connection.
     """
 
     name = ""
@@ -252,11 +256,12 @@ class SyncDriver(_Border):
         *,
         checkout: Callable[[], Any],
         reply_error: type[Exception],
+        lost: type[Exception],
     ) -> None:
         super().__init__(errors, translate, where)
         self.client = client
         self._reply_error = reply_error
-        self._lane = DirectLane(checkout, client.connection_pool.release, reply_error)
+        self._lane = DirectLane(checkout, client.connection_pool.release, reply_error, lost)
         self._heads: dict[tuple[str, str], CommandHead] = {}
 
     def __repr__(self) -> str:
@@ -289,6 +294,26 @@ class SyncDriver(_Border):
 
     def evalsha(self, sha: str, *args: Arg) -> Any:
         return self._direct("EVALSHA", sha, args)
+
+    def stream(
+        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+    ) -> list[Any]:
+        """``<name> <target> 0 *head *item`` for every item, written in chunks as packed."""
+        if not items:
+            return []
+        chunks = pack_chunks((name, target, 0, *head), items, STREAM_CHUNK)
+        try:
+            results = self._lane.stream(chunks, len(items))
+        except self._errors:
+            # A lost connection: the library's pipeline reconnects and retries as it always would.
+            pipe = self.client.pipeline(transaction=False)
+            for item in items:
+                pipe.execute_command(name, target, 0, *head, *item)
+            try:
+                results = pipe.execute(raise_on_error=False)
+            except self._errors as exc:
+                raise self._translate(exc, self._where) from exc
+        return self._in_place(results)
 
     def script_load(self, script: str) -> str:
         return str(self.execute_command("SCRIPT", "LOAD", script))

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from reqless.drivers._replies import read_replies
 
 
 class DirectLane:
@@ -36,11 +38,14 @@ class DirectLane:
         checkout: Callable[[], Any],
         release: Callable[[Any], None],
         reply_error: type[Exception],
+        lost: type[Exception],
     ) -> None:
         self._checkout = checkout
         self._release = release
         # The library's exception for an error reply: the stream is still in step after it.
         self._reply_error = reply_error
+        # The library's exception for a lost connection (its callers know to retry).
+        self._lost = lost
         self._idle: list[Any] = []
         _LANES.add(self)
 
@@ -76,15 +81,30 @@ class DirectLane:
         connection = self.take()
         try:
             connection.send_packed_command([packed], False)
-            read = connection.read_response
-            reply_error = self._reply_error
-            results: list[Any] = []
-            for _ in range(count):
-                try:
-                    results.append(read())
-                except reply_error as exc:
-                    results.append(exc)
-            return results
+            return read_replies(connection, count, self._reply_error, self._lost)
+        finally:
+            self.give(connection)
+
+    def stream(self, chunks: Iterable[bytes], count: int) -> list[Any]:
+        """Write each chunk as soon as it is made, then read the ``count`` replies.
+
+        ``chunks`` is usually a generator that packs as it goes, so the server
+        runs one chunk while the next is packed. Error replies are returned in
+        place, as by :meth:`call_many`. If making a chunk fails after others
+        were written, the connection is dropped (their replies would reach the
+        next caller) and the error raised: commands already written still run,
+        so callers validate every argument before streaming.
+        """
+        connection = self.take()
+        try:
+            send = connection.send_packed_command
+            try:
+                for chunk in chunks:
+                    send([chunk], False)
+            except BaseException:
+                connection.disconnect()
+                raise
+            return read_replies(connection, count, self._reply_error, self._lost)
         finally:
             self.give(connection)
 

@@ -9,7 +9,7 @@ the cases the core never sends).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from reqless._errors import InvalidArgumentError
@@ -76,3 +76,42 @@ class CommandHead:
 def pack_command(command: Sequence[Any]) -> bytes:
     """A whole command (name first) as one RESP array."""
     return b"*%d\r\n%s" % (len(command), pack_args(command))
+
+
+def pack_chunks(head: Sequence[Any], items: Sequence[Sequence[Any]], size: int) -> Iterator[bytes]:
+    """The commands ``*head, *item`` for every item, packed ``size`` commands at a time.
+
+    A generator, so a caller that writes each chunk before asking for the next
+    packs chunk *k + 1* while the server runs chunk *k*. The common words are
+    packed once. A chunk is built as one ``str`` and encoded once as Latin-1:
+    an ASCII argument is its own bytes under Latin-1, and the rare item with
+    other text (or with bytes) is packed as UTF-8 bytes and carried through
+    the ``str`` as Latin-1, which maps each byte to one character and back.
+    """
+    words = pack_args(head).decode("latin-1")
+    width = len(head)
+    leads: dict[int, str] = {}
+    for start in range(0, len(items), size):
+        parts: list[str] = []
+        append = parts.append
+        for item in items[start : start + size]:
+            lead = leads.get(len(item))
+            if lead is None:
+                lead = leads[len(item)] = f"*{width + len(item)}\r\n{words}"
+            mark = len(parts)
+            append(lead)
+            for arg in item:
+                kind = type(arg)
+                if kind is str:
+                    if not arg.isascii():
+                        break
+                elif kind is int or kind is float:
+                    arg = str(arg)
+                else:
+                    break
+                append(f"${len(arg)}\r\n{arg}\r\n")
+            else:
+                continue
+            del parts[mark + 1 :]
+            append(_pack_bytes(item).decode("latin-1"))
+        yield "".join(parts).encode("latin-1")

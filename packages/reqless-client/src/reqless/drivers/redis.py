@@ -75,6 +75,7 @@ class RedisDriver(SyncDriver):
             redacted(settings.url),
             checkout=pool.get_connection,
             reply_error=lib.ResponseError,
+            lost=lib.ConnectionError,
         )
 
 

@@ -64,6 +64,7 @@ class ValkeyDriver(SyncDriver):
             redacted(settings.url),
             checkout=lambda: pool.get_connection("FCALL"),
             reply_error=lib.ResponseError,
+            lost=lib.ConnectionError,
         )
 
 
