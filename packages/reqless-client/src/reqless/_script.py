@@ -34,6 +34,7 @@ from reqless.drivers import (
     Arg,
     AsyncDriver,
     AsyncPipeline,
+    AsyncStreamingDriver,
     Driver,
     Pipeline,
     StreamingDriver,
@@ -277,6 +278,7 @@ class AsyncCoreScript(_CoreBase):
         self.driver = driver
         # Created on first use, inside the event loop that uses it.
         self._lock: asyncio.Lock | None = None
+        self._streamer = driver if isinstance(driver, AsyncStreamingDriver) else None
 
     async def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
@@ -302,6 +304,27 @@ class AsyncCoreScript(_CoreBase):
         if missing:
             await self._load(mode)
             retried = await self._pipelined([argvs[i] for i in missing])
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+        return results
+
+    async def call_each(self, command: str, argss: Sequence[Sequence[Arg]]) -> list[Any]:
+        """Run ``command`` once per argument list, streamed (see :meth:`CoreScript.call_each`)."""
+        if not argss:
+            return []
+        streamer = self._streamer
+        if streamer is None:
+            return await self.call_many([(command, args) for args in argss])
+        mode = self.mode or await self._start()
+        head = (command, format_now(self.clock()))
+        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
+        results = await streamer.stream(name, target, head, argss)
+        missing = [
+            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
+        ]
+        if missing:
+            await self._load(mode)
+            retried = await streamer.stream(name, target, head, [argss[i] for i in missing])
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results

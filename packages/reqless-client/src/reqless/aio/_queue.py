@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, overload
 
 from reqless import _protocol as p
-from reqless._queue import PutManyItem
+from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
 from reqless.aio._job import Job
 
 if TYPE_CHECKING:
@@ -80,10 +80,8 @@ class Queue:
         return await self._client._run(p.put_call(args))
 
     async def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
-        worker = self._client.worker_name
-        name = self.name
-        calls = [p.put_call(p.put_args(worker, name, *p.item_fields(item))) for item in jobs]
-        return await self._client._run_many(calls)
+        args = put_many_args(self._client.worker_name, self.name, jobs)
+        return put_many_jids(await self._client._script.call_each(PUT, args))
 
     @overload
     async def pop(self, count: None = None) -> Job | None: ...

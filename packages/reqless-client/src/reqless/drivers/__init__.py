@@ -34,6 +34,7 @@ __all__ = [
     "AsyncDriver",
     "AsyncPipeline",
     "AsyncPubSub",
+    "AsyncStreamingDriver",
     "Driver",
     "DriverFactory",
     "Message",
@@ -211,6 +212,15 @@ class StreamingDriver(Protocol):
         returned in place, as by :meth:`Pipeline.execute`.
         """
         ...
+
+
+@runtime_checkable
+class AsyncStreamingDriver(Protocol):
+    """:class:`StreamingDriver` for asyncio: what an :class:`AsyncDriver` may add."""
+
+    async def stream(
+        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+    ) -> list[Any]: ...
 
 
 @runtime_checkable

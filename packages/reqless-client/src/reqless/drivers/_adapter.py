@@ -391,6 +391,37 @@ class AsyncDriverAdapter(_Border):
     async def evalsha(self, sha: str, *args: Arg) -> Any:
         return await self._direct("EVALSHA", sha, args)
 
+    async def stream(
+        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+    ) -> list[Any]:
+        """``<name> <target> 0 *head *item`` for every item, written in chunks as packed.
+
+        Behind calls in flight the commands join the auto-pipeline instead.
+        """
+        if not items:
+            return []
+        words = (name, target, 0, *head)
+        # A lost connection is retried once on the auto-pipeline's own (new) connection,
+        # then on the library's pipeline, which reconnects and retries as it always would.
+        for _ in range(2):
+            try:
+                if self._auto.idle:
+                    chunks = pack_chunks(words, items, STREAM_CHUNK)
+                    results = await self._auto.stream(chunks, len(items))
+                else:
+                    results = await self._auto.call_many(list(pack_chunks(words, items, 1)))
+                return self._in_place(results)
+            except self._errors:
+                continue
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            pipe.execute_command(*words, *item)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        return self._in_place(results)
+
     async def script_load(self, script: str) -> str:
         return str(await self.execute_command("SCRIPT", "LOAD", script))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from reqless._errors import ServerUnavailableError
@@ -90,6 +90,51 @@ class AutoPipeline:
             except self._reply_error as exc:
                 results.append(exc)
         return results
+
+    @property
+    def idle(self) -> bool:
+        """Whether a call now would make its own round trip (nothing in flight or queued)."""
+        if self._loop is not asyncio.get_running_loop():
+            return True
+        return self._flusher is None and not self._leading and not self._queued
+
+    async def stream(self, chunks: Iterable[bytes], count: int) -> list[Any]:
+        """Write each chunk as soon as it is made, then read ``count`` replies; only when idle.
+
+        ``chunks`` is usually a generator that packs as it goes, so the server
+        runs one chunk while the next is packed. Error replies are returned in
+        place; a lost connection is raised. Calls made meanwhile queue up and
+        are flushed once the replies are read.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._rebind(loop)
+        if not self.idle:
+            raise RuntimeError("AutoPipeline.stream() needs an idle pipeline")
+        self._leading = True
+        self.round_trips += 1
+        try:
+            connection = await self._ready_connection()
+            try:
+                for chunk in chunks:
+                    await connection.send_packed_command(chunk, False)
+                read = connection.read_response
+                reply_error = self._reply_error
+                results: list[Any] = []
+                for _ in range(count):
+                    try:
+                        results.append(await read())
+                    except reply_error as exc:
+                        results.append(exc)
+                return results
+            except BaseException:
+                # Written commands' replies may still arrive: the next round trip reconnects.
+                self._stale = True
+                raise
+        finally:
+            self._leading = False
+            if self._queued:
+                self._start_flushing()
 
     def _enqueue(self, packed: bytes) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
