@@ -69,9 +69,9 @@ def test_a_lone_batch_is_one_round_trip_with_errors_in_place(
 def test_batches_and_calls_made_meanwhile_each_get_their_own_replies(
     run: Callable[[Scenario], Any], admin: redis.Redis
 ) -> None:
-    async def scenario(core: AsyncCoreScript) -> tuple[Any, ...]:
+    async def scenario(core: AsyncCoreScript) -> list[Any]:
         await core.call("queue.length", "q")
-        return await asyncio.gather(
+        return await asyncio.gather(  # type: ignore[no-any-return]
             core.call_each("queue.put", _puts(MANY)),
             core.call("queue.put", "w", "q", "single", "tests.Job", "{}", 0),
             core.call_each("queue.put", _puts(MANY, MANY)),
