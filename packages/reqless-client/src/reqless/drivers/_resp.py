@@ -29,9 +29,7 @@ def encode(arg: Any) -> bytes:
         return repr(float(arg)).encode()
     if isinstance(arg, str):
         return str(arg).encode()
-    raise InvalidArgumentError(
-        f"a command argument must be str, bytes, int or float, got {arg!r}"
-    )
+    raise InvalidArgumentError(f"a command argument must be str, bytes, int or float, got {arg!r}")
 
 
 def pack_args(args: Iterable[Any]) -> bytes:
@@ -83,35 +81,39 @@ def pack_chunks(head: Sequence[Any], items: Sequence[Sequence[Any]], size: int) 
 
     A generator, so a caller that writes each chunk before asking for the next
     packs chunk *k + 1* while the server runs chunk *k*. The common words are
-    packed once. A chunk is built as one ``str`` and encoded once as Latin-1:
-    an ASCII argument is its own bytes under Latin-1, and the rare item with
-    other text (or with bytes) is packed as UTF-8 bytes and carried through
-    the ``str`` as Latin-1, which maps each byte to one character and back.
+    packed once. A chunk of text and numbers is built as one ``str`` and
+    checked once: when it is ASCII (job data nearly always is) each argument's
+    length in characters is its length in bytes, so the ``str`` is the
+    command. Any other chunk is packed argument by argument as UTF-8 bytes.
     """
-    words = pack_args(head).decode("latin-1")
+    words = pack_args(head)
+    text_words = words.decode("latin-1")
     width = len(head)
     leads: dict[int, str] = {}
     for start in range(0, len(items), size):
+        chunk = items[start : start + size]
         parts: list[str] = []
         append = parts.append
-        for item in items[start : start + size]:
+        plain = True
+        for item in chunk:
             lead = leads.get(len(item))
             if lead is None:
-                lead = leads[len(item)] = f"*{width + len(item)}\r\n{words}"
-            mark = len(parts)
+                lead = leads[len(item)] = f"*{width + len(item)}\r\n{text_words}"
             append(lead)
             for arg in item:
-                kind = type(arg)
-                if kind is str:
-                    if not arg.isascii():
+                if type(arg) is not str:
+                    if type(arg) is int or type(arg) is float:
+                        arg = str(arg)
+                    else:
+                        plain = False
                         break
-                elif kind is int or kind is float:
-                    arg = str(arg)
-                else:
-                    break
                 append(f"${len(arg)}\r\n{arg}\r\n")
-            else:
-                continue
-            del parts[mark + 1 :]
-            append(_pack_bytes(item).decode("latin-1"))
-        yield "".join(parts).encode("latin-1")
+            if not plain:
+                break
+        text = "".join(parts) if plain else ""
+        if plain and text.isascii():
+            yield text.encode("ascii")
+        else:
+            yield b"".join(
+                [b"*%d\r\n%s%s" % (width + len(item), words, _pack_bytes(item)) for item in chunk]
+            )
