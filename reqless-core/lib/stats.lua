@@ -4,16 +4,10 @@
 
 -- The histogram field a sample falls into: s0..s59, m1..m59, h1..h23, d1...
 -- Negative samples (clock skew) land in s-1, s-2, ... and are never reported.
--- Most samples are seconds: their names are made once, not per sample.
-Stats.SECONDS = {}
-for v = 0, 59 do
-  Stats.SECONDS[v] = 's' .. v
-end
-
 function Stats.bucket(value)
   local v = floor(value)
   if v < 60 then
-    return Stats.SECONDS[v] or 's' .. v
+    return 's' .. v
   elseif v < 3600 then
     return 'm' .. floor(v / 60)
   elseif v < 86400 then
