@@ -10,10 +10,10 @@ Job.HAND_OUT_FIELDS = {
   'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
   'spawned_from_jid', 'history', 'time',
 }
-Job.OBJECT_FIELDS = { unpack(Job.HAND_OUT_FIELDS) }
-for _, field in ipairs({ 'queue', 'worker', 'expires', 'jid' }) do
-  Job.OBJECT_FIELDS[#Job.OBJECT_FIELDS + 1] = field
-end
+Job.OBJECT_FIELDS = {
+  'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
+  'spawned_from_jid', 'history', 'time', 'queue', 'worker', 'expires', 'jid',
+}
 
 function Job.require_jid(jid)
   if jid == nil then
