@@ -17,7 +17,7 @@ from reqless_worker import (
     WorkerSettingsError,
     load_strategy,
 )
-from reqless_worker._control import EXIT_OK, EXIT_RECYCLE
+from reqless_worker._control import EXIT_OK, EXIT_RECYCLE, PutClaims
 from reqless_worker.strategies.process import ProcessStrategy
 from tests.worker.conftest import ROOT, worker_env
 
@@ -169,3 +169,16 @@ def test_the_compatibility_alias_is_the_same_command(tmp_path: Path) -> None:
         )
         assert result.returncode == 0
         assert result.stdout.startswith("reqless-worker ")
+
+
+def test_one_idle_child_claims_a_put_the_others_leave_it() -> None:
+    now = [100.0]
+    claims = PutClaims(clock=lambda: now[0])
+    first, second = ChildControl(claims=claims), ChildControl(claims=claims)
+    assert first.claims.claim("jid-1")
+    assert not second.claims.claim("jid-1")
+    assert second.claims.claim("jid-2")
+    # Long after, a new put of the same jid is a new put.
+    now[0] += PutClaims.CLAIM_SECONDS
+    assert first.claims.claim("jid-2")
+    assert second.claims.claim("jid-1")

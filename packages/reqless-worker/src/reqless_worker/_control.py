@@ -11,9 +11,19 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from multiprocessing.sharedctypes import Synchronized
+import zlib
+from collections.abc import Callable
+from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 
-__all__ = ["EXIT_CRASHED", "EXIT_LOCK_LOST", "EXIT_OK", "EXIT_RECYCLE", "ChildControl", "JobBudget"]
+__all__ = [
+    "EXIT_CRASHED",
+    "EXIT_LOCK_LOST",
+    "EXIT_OK",
+    "EXIT_RECYCLE",
+    "ChildControl",
+    "JobBudget",
+    "PutClaims",
+]
 
 #: A child's exit codes, read by the supervisor.
 EXIT_OK = 0  # done: stopped by a signal, or the worker's --max-jobs reached
@@ -54,8 +64,38 @@ class JobBudget:
             return self._taken.value >= self.total
 
 
+class PutClaims:
+    """Which idle child of one worker answers a put (shared memory, made before fork).
+
+    Every child hears every put on ``ql:log``; if each idle child popped, all
+    but one would pop nothing, and the one that gets the job might wait
+    behind their pops on the server. So an idle child wakes for a put only if
+    it is the first to claim that jid; the others stay asleep. A claim holds
+    for ``CLAIM_SECONDS`` (the time the children take to hear the same
+    message), so a later put of the same jid is claimed afresh.
+    """
+
+    CLAIM_SECONDS = 0.05
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        # CLOCK_MONOTONIC is one clock for every process of the machine.
+        self.clock = clock
+        # [crc32 of the last claimed jid, when it was claimed in microseconds]
+        self._last: SynchronizedArray[int] = multiprocessing.Array("q", [-1, 0])
+
+    def claim(self, jid: str) -> bool:
+        """True for the first caller (of any child) for ``jid``, False for the others."""
+        key = zlib.crc32(jid.encode())
+        now = int(self.clock() * 1_000_000)
+        with self._last.get_lock():
+            if self._last[0] == key and now - self._last[1] < self.CLAIM_SECONDS * 1_000_000:
+                return False
+            self._last[0], self._last[1] = key, now
+            return True
+
+
 class ChildControl:
-    """A child's stop flags, wake-up and job budget.
+    """A child's stop flags, wake-up, job budget and put claims.
 
     ``draining`` (SIGTERM): take no new jobs, let running ones finish until
     ``drain_deadline``. ``aborting`` (SIGINT/SIGQUIT): stop now and give the
@@ -68,6 +108,7 @@ class ChildControl:
         budget: JobBudget | None = None,
         per_child: int | None = None,
         drain_timeout: float = 30.0,
+        claims: PutClaims | None = None,
     ) -> None:
         self.draining = False
         self.aborting = False
@@ -75,6 +116,7 @@ class ChildControl:
         self.drain_timeout = drain_timeout
         self.drain_deadline: float | None = None
         self.budget = budget or JobBudget(None)
+        self.claims = claims or PutClaims()
         self.per_child = per_child
         self.jobs_claimed = 0
         # Re-entrant: a signal handler may wake() while this thread holds the lock.

@@ -30,6 +30,10 @@ LostCallback = Callable[[Job, ReqlessError], None]
 # Never heartbeat one job more often than this, whatever its lease says.
 MIN_GAP = 0.05
 RETRY_DELAY = 0.5
+# The keeper looks at its leases at least this often. Registering a job then
+# wakes it only for a lease due sooner, which no lease of a few seconds is: a
+# job starting must not share the moment with another thread waking up.
+WATCH_SECONDS = 1.0
 
 
 @dataclass
@@ -54,8 +58,8 @@ class LeaseKeeper:
         self._leases: dict[str, _Lease] = {}
         self._condition = threading.Condition()
         self._in_flight: str | None = None
-        # When the sleeping keeper wakes by itself: inf while it sleeps with nothing
-        # to renew, -inf while it is awake (it looks at every lease before sleeping).
+        # When the sleeping keeper wakes by itself; -inf while it is awake (it looks
+        # at every lease before sleeping again).
         self._wake_at = float("-inf")
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -82,6 +86,7 @@ class LeaseKeeper:
             self._leases[job.jid] = lease
             # Wake the keeper only if it would sleep past this lease: a child popping
             # thousands of short jobs a second must not wake a thread for each.
+            # (The clocks of _due and _wake_at are the same injectable one.)
             if lease.due < self._wake_at:
                 self._condition.notify_all()
 
@@ -118,8 +123,12 @@ class LeaseKeeper:
                     self._in_flight = soonest.job.jid
                     self._wake_at = float("-inf")
                     return soonest
-                self._wake_at = float("inf") if soonest is None else soonest.due
-                self._condition.wait(None if soonest is None else soonest.due - now)
+                # Never asleep longer than WATCH_SECONDS: a job registered with a due
+                # time past that needs no wake-up call (see register()).
+                self._wake_at = now + WATCH_SECONDS
+                if soonest is not None:
+                    self._wake_at = min(self._wake_at, soonest.due)
+                self._condition.wait(self._wake_at - now)
             self._wake_at = float("-inf")
             return None
 

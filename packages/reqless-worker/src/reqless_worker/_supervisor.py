@@ -28,6 +28,7 @@ from reqless_worker._control import (
     EXIT_RECYCLE,
     ChildControl,
     JobBudget,
+    PutClaims,
 )
 from reqless_worker._settings import WorkerSettings
 from reqless_worker.strategies import Strategy
@@ -60,6 +61,7 @@ class Supervisor:
         self.settings = settings
         self.strategy = strategy
         self.budget = JobBudget(settings.max_jobs)
+        self.claims = PutClaims()
         self.slots = [_Slot(index) for index in range(settings.workers)]
         self._stopping: int | None = None  # the signal being passed on
         self._pending: list[int] = []
@@ -141,7 +143,10 @@ class Supervisor:
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_DFL)
             control = ChildControl(
-                self.budget, self.settings.max_jobs_per_child, self.settings.drain_timeout
+                self.budget,
+                self.settings.max_jobs_per_child,
+                self.settings.drain_timeout,
+                claims=self.claims,
             )
             code = self.strategy.run_child(index, control)
         except BaseException:

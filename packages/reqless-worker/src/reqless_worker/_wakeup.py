@@ -76,6 +76,8 @@ class WakeUp:
         self._want_log = False
         self._log_live = False  # subscribed and confirmed
         self._busy_since: float | None = None
+        # In wait_for_work(): a put wakes this child only if it claims the put first.
+        self._waiting = False
         self._stopped = threading.Event()
         self._channel_live = threading.Event()  # the worker channel is subscribed
         self._thread: threading.Thread | None = None
@@ -137,7 +139,11 @@ class WakeUp:
         """
         if self.arm():
             return
-        self.control.wait(timeout)
+        self._waiting = True
+        try:
+            self.control.wait(timeout)
+        finally:
+            self._waiting = False
 
     # ---------------------------------------------------------------- listener
 
@@ -189,6 +195,15 @@ class WakeUp:
             if message is not None:
                 self._handle(message)
 
+    def _wake_for(self, jid: str) -> None:
+        """A put for our queues: an idle child wakes only if no other idle child of
+        this worker claimed it; a busy one is woken anyway (it pops when it can)."""
+        if self._waiting:
+            if not self.control.claims.claim(jid):
+                return
+            self._waiting = False  # claims no more puts until it waits again
+        self.control.wake()
+
     def _busy_too_long(self) -> bool:
         since = self._busy_since
         return since is not None and time.monotonic() - since > BUSY_SECONDS
@@ -210,7 +225,7 @@ class WakeUp:
                 return
             event = _decode(message.data)
             if event.get("event") == "put" and self.wants_queue(str(event.get("queue"))):
-                self.control.wake()
+                self._wake_for(str(event.get("jid")))
             return
         event = _decode(message.data)
         jid, kind = event.get("jid"), event.get("event")
