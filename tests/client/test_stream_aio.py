@@ -17,7 +17,7 @@ import redis
 
 from reqless import AsyncCoreScript, InvalidArgumentError
 from reqless._settings import ClientSettings
-from reqless.drivers import Arg, AsyncStreamingDriver, connect_async
+from reqless.drivers import Arg, AsyncStreamingDriver, _replies, connect_async
 from reqless.drivers._adapter import STREAM_CHUNK
 
 MANY = 3 * STREAM_CHUNK + 7
@@ -111,3 +111,18 @@ def test_a_batch_that_cannot_be_packed_leaves_the_next_call_in_step(
         return await core.call_each("queue.put", _puts(2, 1000))
 
     assert run(scenario) == ["jid-1000", "jid-1001"]
+
+
+def test_replies_are_read_one_at_a_time_without_hiredis(
+    run: Callable[[Scenario], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_replies, "hiredis", None)
+
+    async def scenario(core: AsyncCoreScript) -> list[Any]:
+        items = _puts(MANY)
+        items[3] = ["w", "q", "bad", "tests.Job", "not json", 0]
+        return await core.call_each("queue.put", items)
+
+    results = run(scenario)
+    assert isinstance(results[3], InvalidArgumentError)
+    assert results[-1] == f"jid-{MANY - 1}"

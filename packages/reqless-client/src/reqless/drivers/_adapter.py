@@ -349,11 +349,12 @@ class AsyncDriverAdapter(_Border):
         *,
         checkout: Callable[[], Awaitable[Any]],
         reply_error: type[Exception],
+        lost: type[Exception],
     ) -> None:
         super().__init__(errors, translate, where)
         self.client = client
         self._reply_error = reply_error
-        self._auto = AutoPipeline(checkout, client.connection_pool.release, reply_error)
+        self._auto = AutoPipeline(checkout, client.connection_pool.release, reply_error, lost)
         self._heads: dict[tuple[str, str], CommandHead] = {}
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from reqless._errors import ServerUnavailableError
+from reqless.drivers._replies import aread_replies
 
 __all__ = ["AutoPipeline"]
 
@@ -33,7 +34,8 @@ class AutoPipeline:
 
     ``checkout`` borrows a connection from the library's pool and ``release``
     gives it back; ``reply_error`` is the library's exception for an error
-    reply (the stream stays in step after it). Bound to the event loop of its
+    reply (the stream stays in step after it), ``lost`` the one for a lost
+    connection. Bound to the event loop of its
     first call; a call from another loop starts afresh on a new connection.
     """
 
@@ -42,10 +44,12 @@ class AutoPipeline:
         checkout: Callable[[], Awaitable[Any]],
         release: Callable[[Any], Awaitable[None]],
         reply_error: type[Exception],
+        lost: type[Exception],
     ) -> None:
         self._checkout = checkout
         self._release = release
         self._reply_error = reply_error
+        self._lost = lost
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: Any = None
         # Set when a round trip broke off: the connection's stream may be out of step.
@@ -118,15 +122,7 @@ class AutoPipeline:
             try:
                 for chunk in chunks:
                     await connection.send_packed_command(chunk, False)
-                read = connection.read_response
-                reply_error = self._reply_error
-                results: list[Any] = []
-                for _ in range(count):
-                    try:
-                        results.append(await read())
-                    except reply_error as exc:
-                        results.append(exc)
-                return results
+                return await aread_replies(connection, count, self._reply_error, self._lost)
             except BaseException:
                 # Written commands' replies may still arrive: the next round trip reconnects.
                 self._stale = True
@@ -215,7 +211,6 @@ class AutoPipeline:
             if self._stale:
                 await connection.disconnect()
             await self._release(connection)
-
 
 
 _CANCELLED = "the round trip was cancelled before this command's reply was read"

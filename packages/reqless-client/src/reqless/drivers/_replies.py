@@ -19,6 +19,7 @@ all read, so nothing of ours sits in the library parser's buffer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - the [hiredis] extra is optional
     hiredis = None
 
-__all__ = ["read_replies"]
+__all__ = ["aread_replies", "read_replies"]
 
 _RECV_SIZE = 65536
 
@@ -41,7 +42,7 @@ def read_replies(
     Anything else that goes wrong (a closed or timed-out socket) disconnects
     ``connection`` and raises ``lost``, the library's connection error.
     """
-    reader = _raw_reader(connection)
+    reader = None if getattr(connection, "_sock", None) is None else _raw_reader(connection)
     if reader is None:
         return _one_at_a_time(connection, count, reply_error)
     recv: Callable[[int], bytes] = connection._sock.recv
@@ -67,9 +68,49 @@ def read_replies(
     return results
 
 
+async def aread_replies(
+    connection: Any, count: int, reply_error: type[Exception], lost: type[Exception]
+) -> list[Any]:
+    """:func:`read_replies` on an asyncio connection (its ``_reader`` stream).
+
+    Within the connection's ``socket_timeout`` for the whole batch. On
+    failure the connection is left as it is: the caller knows it is stale.
+    """
+    stream: Any = getattr(connection, "_reader", None)
+    reader = None if stream is None else _raw_reader(connection)
+    if reader is None:
+        read = connection.read_response
+        results: list[Any] = []
+        for _ in range(count):
+            try:
+                results.append(await read())
+            except reply_error as exc:
+                results.append(exc)
+        return results
+    results = []
+    append = results.append
+    gets = reader.gets
+    try:
+        async with asyncio.timeout(getattr(connection, "socket_timeout", None)):
+            while len(results) < count:
+                reply = gets()
+                if reply is False:
+                    data = await stream.read(_RECV_SIZE)
+                    if not data:
+                        raise lost("the server closed the connection")
+                    reader.feed(data)
+                else:
+                    append(reply)
+    except Exception as exc:
+        if isinstance(exc, lost):
+            raise
+        raise lost(f"reading replies failed: {exc!r}") from exc
+    return results
+
+
 def _raw_reader(connection: Any) -> Any:
     """A hiredis reader decoding as ``connection`` does, or None if it cannot be used."""
-    if hiredis is None or getattr(connection, "_sock", None) is None:
+    if hiredis is None:
         return None
     parse_error = getattr(getattr(connection, "_parser", None), "parse_error", None)
     encoder: Any = getattr(connection, "encoder", None)

@@ -99,6 +99,7 @@ class AsyncRedisDriver(AsyncDriverAdapter):
             redacted(settings.url),
             checkout=pool.get_connection,
             reply_error=lib.ResponseError,
+            lost=lib.ConnectionError,
         )
 
 

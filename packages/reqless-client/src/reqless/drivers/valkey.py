@@ -88,6 +88,7 @@ class AsyncValkeyDriver(AsyncDriverAdapter):
             redacted(settings.url),
             checkout=lambda: pool.get_connection("FCALL"),
             reply_error=lib.ResponseError,
+            lost=lib.ConnectionError,
         )
 
 
