@@ -63,6 +63,10 @@ def test_put_many_takes_any_iterable(client: reqless.Client, queue: reqless.Queu
         {"klass": Plain, "delay": -5},
         {"klass": Plain, "priority": "1"},
         "not-an-item",
+        (Plain, {"x": float("nan")}),
+        (Plain, "not json"),
+        (["not", "a", "class"], {}),
+        ("no_dots", {}),
     ],
 )
 def test_one_invalid_item_means_nothing_is_written(
@@ -83,3 +87,22 @@ def test_an_unknown_key_in_an_item_is_a_type_error(
 
 def test_put_many_of_nothing_returns_an_empty_list(queue: reqless.Queue) -> None:
     assert queue.put_many([]) == []
+
+
+def test_pairs_take_any_data_put_takes(client: reqless.Client, queue: reqless.Queue) -> None:
+    data: list[Any] = [{"text": "déjà vu ✓"}, [1, 2], '{"raw":true}', None, {"n": 1}]
+    jids = queue.put_many([(Plain, item) for item in data] + [("x.Y", {})])
+    jobs = client.jobs.get(*jids)
+    assert [job.payload for job in jobs][:5] == [
+        {"text": "déjà vu ✓"},
+        [1, 2],
+        {"raw": True},
+        {},
+        {"n": 1},
+    ]
+    assert jobs[-1].klass_name == "x.Y"
+
+
+def test_many_chunks_keep_the_order_of_jids(client: reqless.Client, queue: reqless.Queue) -> None:
+    jids = queue.put_many([(Plain, {"n": n}) for n in range(250)])
+    assert [job.payload["n"] for job in client.jobs.get(*jids)] == list(range(250))

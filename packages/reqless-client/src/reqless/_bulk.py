@@ -20,6 +20,7 @@ __all__ = ["PutManyItem", "put_many_args", "put_many_jids"]
 PutManyItem: TypeAlias = p.JobSpec | Mapping[str, Any] | Sequence[Any]
 
 PUT = "queue.put"
+_ENCODE_DICT = p._ENCODE_C
 
 
 def put_many_args(worker: str, queue: str, items: Iterable[PutManyItem]) -> list[tuple[p.Arg, ...]]:
@@ -28,25 +29,30 @@ def put_many_args(worker: str, queue: str, items: Iterable[PutManyItem]) -> list
     p.check_str("queue", queue)
     # One read of the random source for every jid a pair needs, not one per job.
     jids = os.urandom(16 * len(items)).hex()
-    klass_name = p.klass_name
-    encode_data = p.encode_data
+    # A batch nearly always holds one class or a few: each is checked once.
+    names: dict[p.KlassArg, str] = {}
+    encode = _ENCODE_DICT
     out: list[tuple[p.Arg, ...]] = []
     append = out.append
-    for index, item in enumerate(items):
+    start = 0
+    for item in items:
         if type(item) is tuple and len(item) == 2:
-            start = 32 * index
-            append(
-                (
-                    worker,
-                    queue,
-                    jids[start : start + 32],
-                    klass_name(item[0]),
-                    encode_data(item[1]),
-                    0,
-                )
-            )
+            klass, data = item
+            name = names.get(klass) if isinstance(klass, str | type) else None
+            if name is None:
+                name = names[klass] = p.klass_name(klass)
+            if type(data) is dict and encode is not None:
+                # encode_data()'s own path for a dict, without its checks and calls.
+                try:
+                    text = "".join(encode(data, 0))
+                except (TypeError, ValueError):
+                    text = p.encode_data(data)  # raises, saying what is wrong
+            else:
+                text = p.encode_data(data)
+            append((worker, queue, jids[start : start + 32], name, text, 0))
         else:
             append(p.put_args(worker, queue, *p.item_fields(item)))
+        start += 32
     return out
 
 
