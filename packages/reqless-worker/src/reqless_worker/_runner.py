@@ -19,7 +19,6 @@ import asyncio
 import enum
 import inspect
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,8 +27,8 @@ from typing import Any
 
 import reqless
 from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUnavailableError
-from reqless import _protocol as p
 from reqless_plugins import PluginManager, WorkerInfo, bind_log_context, hookimpl
+from reqless_worker._completions import Completions
 from reqless_worker._errors import JobCancelled, Shutdown
 from reqless_worker._imports import ClassLoader
 from reqless_worker._next_pop import NextPop
@@ -185,13 +184,7 @@ class JobRunner:
         self.sandbox = SlotSandbox(plugins, info, sandbox_subdir)
         self._then: NextPop | None = None
         self._hold = False
-        # Completions held back (run(hold=True)), sent with the next one or by flush().
-        self._held: list[WorkerJob] = []
-        self._held_at = 0.0
-        #: Set while completions are held (see :meth:`flush`).
-        self.holding = threading.Event()
-        # Taken while held completions are sent: flush() may run in another thread.
-        self._sending = threading.Lock()
+        self.completions = Completions(client, self._held_result)
         # The sandbox the current job opened, cleaned when the job is over.
         self._opened: Path | None = None
         if plugins.pluggy.get_plugin(PERFORMER_NAME) is None:
@@ -335,13 +328,9 @@ class JobRunner:
             self.leases.unregister(job.jid)
         then, self._then = self._then, None
         if self._hold:
-            with self._sending:
-                if not self._held:
-                    self._held_at = time.monotonic()
-                    self.holding.set()
-                self._held.append(job)
+            self.completions.hold(job)
             return JobOutcome.COMPLETED
-        [reply] = self._send_completions([job], then)
+        [reply] = self.completions.send([job], then)
         if isinstance(reply, (LostLockError, JobNotFoundError)):
             return self._lost(job, reply)
         if isinstance(reply, ReqlessError):
@@ -353,71 +342,17 @@ class JobRunner:
         """Send the completions held back by ``run(hold=True)``, in one round trip, and
         tell the plugins how each went; with ``older_than``, only if the first was held
         at least that many seconds ago. Safe to call from another thread."""
-        if self._held and time.monotonic() - self._held_at >= older_than:
-            self._send_completions([], None)
+        self.completions.flush(older_than)
 
-    def _send_completions(
-        self, jobs: list[WorkerJob], then: NextPop | None
-    ) -> list[object]:
-        """Complete the held jobs and ``jobs``, then pop ``then``'s jobs, in one round trip.
-
-        Returns, for each of ``jobs``, the parsed reply or the core's refusal (a
-        :class:`reqless.ReqlessError`); the held jobs' outcomes are notified here.
-        While the server is unreachable the completions are retried one by one,
-        without the pop (a pop whose reply was lost would strand its jobs).
-        """
-        with self._sending:
-            held, self._held = self._held, []
-            self.holding.clear()
-            batch = [*held, *jobs]
-            worker = self.client.worker_name
-            calls = [p.complete(job._state, job._worker(worker)) for job in batch]
-            pop = None if then is None else then.call()
-            sent = [(call.command, call.args) for call in calls]
-            if pop is not None:
-                sent.append((pop.command, pop.args))
-            try:
-                replies = self.client._script.call_many(sent)
-            except ServerUnavailableError as exc:
-                logger.warning("cannot reach the server to report jobs (%s); retrying", exc)
-                replies = [self._send_alone(call) for call in calls]
-                if pop is not None:
-                    replies.append(None)
-            except BaseException:
-                self._held[:0] = held
-                if held:
-                    self.holding.set()
-                if then is not None:
-                    then.accept(None)
-                raise
-            if then is not None:
-                then.accept(replies.pop() if pop is not None else None)
-            results: list[object] = [
-                reply if isinstance(reply, ReqlessError) else call.parse(reply)
-                for call, reply in zip(calls, replies, strict=True)
-            ]
-        for job, result in zip(held, results, strict=False):
-            with bind_log_context(self.plugins.log_context(job)):
-                if isinstance(result, (LostLockError, JobNotFoundError)):
-                    self._lost(job, result)
-                elif isinstance(result, ReqlessError):
-                    logger.error("completing %s failed: %s", job.jid, result)
-                else:
-                    self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
-        return results[len(held) :]
-
-    def _send_alone(self, call: p.Call[Any]) -> object:
-        """One call's reply (or the core's refusal), retried until the server answers."""
-        backoff = 0.1
-        while True:
-            try:
-                return self.client._script.call(call.command, *call.args)
-            except ServerUnavailableError as exc:
-                logger.warning("cannot reach the server to report a job (%s); retrying", exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_REPORT_BACKOFF)
-            except ReqlessError as exc:
-                return exc
+    def _held_result(self, job: Job, result: object) -> None:
+        worker_job = as_worker_job(job)
+        with bind_log_context(self.plugins.log_context(worker_job)):
+            if isinstance(result, (LostLockError, JobNotFoundError)):
+                self._lost(worker_job, result)
+            elif isinstance(result, ReqlessError):
+                logger.error("completing %s failed: %s", job.jid, result)
+            else:
+                self.plugins.notify("reqless_job_completed", worker=self.info, job=worker_job)
 
     def _fail(self, job: WorkerJob, group: str, message: str) -> JobOutcome:
         if self.leases is not None:

@@ -166,12 +166,12 @@ class _LateCompletions:
 
     def stop(self) -> None:
         self._stopped.set()
-        self.runner.holding.set()  # out of its wait
+        self.runner.completions.holding.set()  # out of its wait
         self._thread.join(5)
 
     def _run(self) -> None:
         while True:
-            self.runner.holding.wait()
+            self.runner.completions.holding.wait()
             if self._stopped.wait(self.limit):
                 return
             try:
