@@ -26,7 +26,10 @@ drifts, so the original's ``reqless-py-worker`` drains the same number of jobs
 with the same number of processes in the same run (installed by
 ``_original.py`` into a virtual environment of its own; ``--no-original``
 skips it), and the drain target is scaled by its figure. The latency targets
-are absolute: the original polls (its p50 was 500 ms).
+are absolute: the original polls (its p50 was 500 ms). Beside them the run
+measures this machine's floor for a pick-up, with no library at all: a raw
+socket PUBLISHes after the same idle pause, a raw subscriber wakes and makes
+one PING round trip (a put, a wake-up and a pop, with no work in the server).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import _original
 
@@ -220,6 +225,60 @@ def measure_latency(
     return latencies
 
 
+# A subscriber with no library: for each message (a time.time() as text) it
+# makes one PING round trip on a second socket, then prints the milliseconds since.
+FLOOR_LISTENER = r"""
+import socket, sys, time
+def connect():
+    sock = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+listen, ask = connect(), connect()
+listen.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$5\r\nfloor\r\n")
+listen.recv(4096)
+print("ready", flush=True)
+while True:
+    message = listen.recv(4096)
+    if not message:
+        break
+    sent = float(message.split(b"\r\n")[-2])
+    ask.sendall(b"*1\r\n$4\r\nPING\r\n")
+    ask.recv(64)
+    print((time.time() - sent) * 1000, flush=True)
+"""
+
+
+def measure_floor(url: str, samples: int) -> list[float]:
+    """Milliseconds from a raw PUBLISH to its raw subscriber's PING reply, after idle pauses."""
+    where = urlsplit(url)
+    host, port = where.hostname or "127.0.0.1", where.port or 6379
+    listener = subprocess.Popen(
+        [sys.executable, "-c", FLOOR_LISTENER, host, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert listener.stdout is not None
+    latencies: list[float] = []
+    try:
+        if listener.stdout.readline().strip() != "ready":
+            raise SystemExit("benchmark: the floor's subscriber did not start")
+        with socket.create_connection((host, port)) as publisher:
+            publisher.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for done in range(samples):
+                # The same idle pause as between latency samples: vCPUs go back to sleep.
+                time.sleep(0.01 + 0.01 * (done % 3))
+                stamp = repr(time.time()).encode()
+                publisher.sendall(
+                    b"*3\r\n$7\r\nPUBLISH\r\n$5\r\nfloor\r\n$%d\r\n%s\r\n" % (len(stamp), stamp)
+                )
+                publisher.recv(64)
+                latencies.append(float(listener.stdout.readline()))
+    finally:
+        listener.terminate()
+        listener.wait(10)
+    return latencies
+
+
 def run_all(
     url: str, variants: list[Variant], workers: int, jobs: int, samples: int
 ) -> list[Result]:
@@ -251,7 +310,12 @@ def measure_original(url: str, workers: int, jobs: int) -> float | None:
 
 
 def report(
-    results: list[Result], baseline: Result, workers: int, jobs: int, original: float | None
+    results: list[Result],
+    baseline: Result,
+    workers: int,
+    jobs: int,
+    original: float | None,
+    floor: list[float],
 ) -> None:
     print()
     print(f"reqless-worker, {workers} processes, {jobs:,} no-op jobs; latency of an idle worker")
@@ -264,6 +328,12 @@ def report(
             f"  {result.variant.label:<30} {result.drain_per_second:>12,.0f} {p50:>8.2f}"
             f" {p99:>8.2f}  drain x{drain_ratio:.2f}, p50 {p50_ratio:,.0f}x sooner"
         )
+    ordered = sorted(floor)
+    print(
+        f"  {'floor: raw PUBLISH -> PING':<30} {'':>12} {ordered[len(ordered) // 2]:>8.2f}"
+        f" {ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:>8.2f}"
+        "  (no library, no work in the server: this machine's least pick-up)"
+    )
     drain_target = PROCESS_DRAIN_TARGET
     if original is not None:
         drain_target *= original / ORIGINAL_DRAIN
@@ -336,8 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     def run(url: str) -> int:
         print(f"measuring {len(variants)} variants on {url}", flush=True)
         results = run_all(url, variants, args.workers, args.jobs, args.samples)
+        floor = measure_floor(url, args.samples)
         original = None if args.no_original else measure_original(url, args.workers, args.jobs)
-        report(results, results[0], args.workers, args.jobs, original)
+        report(results, results[0], args.workers, args.jobs, original, floor)
         return 0
 
     if args.url:
