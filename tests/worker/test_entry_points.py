@@ -97,24 +97,21 @@ def test_every_hook_fires_in_order_with_the_right_arguments(
         "reqless_before_perform",
         "reqless_perform",
     ]
-    assert (
-        [call.name for call in child]
-        == [
-            "reqless_worker_started",
-            *per_job,
-            # Made when the job first reads job.sandbox, inside its method.
-            "reqless_sandbox_path",  # asked once per slot
-            "reqless_sandbox_prepare",
-            "reqless_after_perform",
-            "reqless_job_completed",
-            "reqless_sandbox_clean",
-            # A job that never reads job.sandbox: no directory made or removed.
-            *per_job,
-            "reqless_after_perform",
-            "reqless_job_failed",
-            "reqless_worker_stopping",
-        ]
-    )
+    assert [call.name for call in child] == [
+        "reqless_worker_started",
+        *per_job,
+        # Made when the job first reads job.sandbox, inside its method.
+        "reqless_sandbox_path",  # asked once per slot
+        "reqless_sandbox_prepare",
+        "reqless_after_perform",
+        "reqless_job_completed",
+        "reqless_sandbox_clean",
+        # A job that never reads job.sandbox: no directory made or removed.
+        *per_job,
+        "reqless_after_perform",
+        "reqless_job_failed",
+        "reqless_worker_stopping",
+    ]
     worker_info = {
         "name": "hooked-0",
         "strategy": "process",

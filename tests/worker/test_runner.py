@@ -23,9 +23,7 @@ from tests.worker.jobs_for_tests import read_log
 JOBS = "tests.worker.jobs_for_tests"
 
 
-def make_runner(
-    client: reqless.Client, workdir: Path, *plugins: tuple[str, object]
-) -> JobRunner:
+def make_runner(client: reqless.Client, workdir: Path, *plugins: tuple[str, object]) -> JobRunner:
     manager = PluginManager.load(["sandbox"])
     for name, plugin in plugins:
         manager.register(plugin, name)
