@@ -150,7 +150,6 @@ function Reqless.day(t)
   return format('%d', t - (t % 86400))
 end
 
--- The job hash's `time` field is written with %.20f, as the reference does.
 -- A stored number field as JSON text (absent or not a number: 0). Lua's
 -- number-to-text conversion is among the costliest steps of rendering a job,
 -- and these fields (priority, retries, remaining) take few distinct values,
@@ -181,6 +180,7 @@ function Reqless.number_text(text, whole)
   return out
 end
 
+-- The job hash's `time` field is written with %.20f, as the reference does.
 function Reqless.time_text(t)
   return format('%.20f', t)
 end

@@ -6,6 +6,7 @@
 -- twelve (it knows the jid, queue, worker and expiry it hands out), and every
 -- field read costs the server time; `klass` first: every job hash has it.
 -- Job.object reads them all, and `jid` last: a hash without it is no job.
+-- Both lists are written out: the EVAL form would derive one on every call.
 Job.HAND_OUT_FIELDS = {
   'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
   'spawned_from_jid', 'history', 'time',
@@ -159,9 +160,9 @@ function Job.list_text(text)
 end
 
 -- The job object of protocol 2.6 as JSON text, from the job's fields read
--- with HMGET Job.HAND_OUT_FIELDS (or OBJECT_FIELDS). Built by hand, in one concatenation: stored
--- lists and objects are already cjson text, and re-encoding them costs more
--- than the rest of a pop. `dependencies` may be given by a caller that
+-- with HMGET Job.HAND_OUT_FIELDS (or OBJECT_FIELDS). Built by hand, in one
+-- concatenation: stored lists and objects are already cjson text, and
+-- re-encoding them costs more than the rest of a pop. `dependencies` may be given by a caller that
 -- knows them. Fields every writer sets (queue, priority, retries, data)
 -- read as empty or 0 on a hash that lacks them.
 function Job.render(jid, f, queue, worker, expires, tracked, dependencies)
