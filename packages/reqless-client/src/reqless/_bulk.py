@@ -20,7 +20,6 @@ __all__ = ["PutManyItem", "put_many_args", "put_many_jids"]
 PutManyItem: TypeAlias = p.JobSpec | Mapping[str, Any] | Sequence[Any]
 
 PUT = "queue.put"
-_ENCODE_DICT = p._ENCODE_C
 
 
 def put_many_args(worker: str, queue: str, items: Iterable[PutManyItem]) -> list[tuple[p.Arg, ...]]:
@@ -31,7 +30,6 @@ def put_many_args(worker: str, queue: str, items: Iterable[PutManyItem]) -> list
     jids = os.urandom(16 * len(items)).hex()
     # A batch nearly always holds one class or a few: each is checked once.
     names: dict[p.KlassArg, str] = {}
-    encode = _ENCODE_DICT
     out: list[tuple[p.Arg, ...]] = []
     append = out.append
     start = 0
@@ -41,15 +39,7 @@ def put_many_args(worker: str, queue: str, items: Iterable[PutManyItem]) -> list
             name = names.get(klass) if isinstance(klass, str | type) else None
             if name is None:
                 name = names[klass] = p.klass_name(klass)
-            if type(data) is dict and encode is not None:
-                # encode_data()'s own path for a dict, without its checks and calls.
-                try:
-                    text = "".join(encode(data, 0))
-                except (TypeError, ValueError):
-                    text = p.encode_data(data)  # raises, saying what is wrong
-            else:
-                text = p.encode_data(data)
-            append((worker, queue, jids[start : start + 32], name, text, 0))
+            append((worker, queue, jids[start : start + 32], name, p.encode_data(data), 0))
         else:
             append(p.put_args(worker, queue, *p.item_fields(item)))
         start += 32
