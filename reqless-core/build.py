@@ -43,6 +43,7 @@ MODULES = (
 FUNCTION_LIBRARY = "reqless"
 FUNCTION_NAME = "reqless"
 VERSION_FUNCTION = "reqless_version"
+SERVER_CLOCK_FUNCTION = "reqless_server_clock"
 
 _BLOCK_COMMENT = re.compile(r"--\[(=*)\[.*?\]\1\]", re.DOTALL)
 
@@ -77,8 +78,9 @@ def body() -> str:
 
 
 def library_id() -> str:
-    """Version plus a digest of the modules: differs whenever the Lua does."""
-    digest = hashlib.sha1(body().encode()).hexdigest()[:12]
+    """Version plus a digest of the modules and the library's entry points: differs
+    whenever the Lua does."""
+    digest = hashlib.sha1("\n".join([body(), *_entry_points()]).encode()).hexdigest()[:12]
     return f"{version()}+{digest}"
 
 
@@ -94,8 +96,28 @@ def eval_script() -> str:
     )
 
 
+def _entry_points() -> list[str]:
+    """The functions the library registers, besides ``reqless_version``."""
+    return [
+        f"redis.register_function('{FUNCTION_NAME}', function(keys, args)",
+        "  if reqless_core == nil then reqless_core = build_reqless_core() end",
+        "  return reqless_core.dispatch(keys, args)",
+        "end)",
+        # A command sent long before it runs (pipelined behind a blocking
+        # command that waits for work) cannot know its `now`: this one takes
+        # `now` from the server's clock, to the millisecond, as clients send it.
+        f"redis.register_function('{SERVER_CLOCK_FUNCTION}', function(keys, args)",
+        "  if reqless_core == nil then reqless_core = build_reqless_core() end",
+        "  local time = redis.call('TIME')",
+        "  table.insert(args, 2, string.format('%s.%03d', time[1], math.floor(time[2] / 1000)))",
+        "  return reqless_core.dispatch(keys, args)",
+        "end)",
+    ]
+
+
 def function_library() -> str:
-    """The library for ``FUNCTION LOAD``; called as ``FCALL reqless 0 <command> <now> ...``.
+    """The library for ``FUNCTION LOAD``; called as ``FCALL reqless 0 <command> <now> ...``,
+    or ``FCALL reqless_server_clock 0 <command> ...`` with ``now`` from the server's clock.
 
     While a library loads, the server hides everything but
     ``redis.register_function`` (no ``math``, ``cjson`` or ``redis.call``), so
@@ -111,10 +133,7 @@ def function_library() -> str:
             body(),
             "return Reqless",
             "end",
-            f"redis.register_function('{FUNCTION_NAME}', function(keys, args)",
-            "  if reqless_core == nil then reqless_core = build_reqless_core() end",
-            "  return reqless_core.dispatch(keys, args)",
-            "end)",
+            *_entry_points(),
             # Lets a client see whether the loaded library is the one it carries.
             f"redis.register_function{{function_name='{VERSION_FUNCTION}', "
             f"callback=function() return '{library_id()}' end, flags={{'no-writes'}}}}",
