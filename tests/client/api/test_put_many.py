@@ -40,9 +40,9 @@ def test_put_many_is_one_streamed_batch(client: reqless.Client, queue: reqless.Q
     streamed: list[int] = []
     stream = client._driver.stream  # type: ignore[attr-defined]
 
-    def spy(name: str, target: str, head: Any, items: Any) -> list[Any]:
+    def spy(name: str, target: str, head: Any, items: Any, then: Any = None) -> list[Any]:
         streamed.append(len(items))
-        return stream(name, target, head, items)  # type: ignore[no-any-return]
+        return stream(name, target, head, items, then)  # type: ignore[no-any-return]
 
     client._driver.stream = spy  # type: ignore[attr-defined]
     queue.put_many([(Plain, {})] * 100)

@@ -21,6 +21,7 @@ from reqless._script import CoreScript
 from reqless._settings import ClientSettings
 from reqless._tags import Tags
 from reqless._throttles import Throttles
+from reqless._wake import wake_argv
 from reqless._workers import Workers
 from reqless.drivers import Driver, connect
 
@@ -51,6 +52,12 @@ class Client:
     ``redis://localhost:6379``); ``driver`` is ``"redis"`` or ``"valkey"`` (default:
     ``REQLESS_DRIVER``, else chosen by the scheme). ``clock`` supplies the
     ``now`` of every command; ``form`` picks the core's Function or EVAL form.
+
+    ``wake_workers`` (default True): every put, ``put_many``, requeue and
+    move also writes ``ZADD reqless:wake:<queue>`` in the same write, so a
+    worker waiting with :class:`reqless.PopWaiter` starts the job at once
+    instead of at its next poll (see :mod:`reqless._wake`). False writes no
+    key outside the core's ``ql:`` ones; workers then find the jobs by polling.
     """
 
     def __init__(
@@ -61,10 +68,12 @@ class Client:
         worker_name: str | None = None,
         clock: Callable[[], float] | None = None,
         form: Form = "auto",
+        wake_workers: bool = True,
     ) -> None:
         self.settings = ClientSettings.from_url(url, driver)
         self.clock: Callable[[], float] = clock or time.time
         self.worker_name = worker_name or default_worker_name()
+        self.wake_workers = wake_workers
         self._driver: Driver = connect(self.settings)
         self._script = CoreScript(self._driver, clock=self.clock, form=form)
         self.queues = Queues(self)
@@ -84,16 +93,30 @@ class Client:
         worker_name: str | None = None,
         clock: Callable[[], float] | None = None,
         form: Form = "auto",
+        wake_workers: bool = True,
     ) -> Client:
         """A client of the development server in folder ``path``, started if nobody has yet."""
         url = f"embedded:{Path(path)}"
-        return cls(url, driver="valkey", worker_name=worker_name, clock=clock, form=form)
+        return cls(
+            url,
+            driver="valkey",
+            worker_name=worker_name,
+            clock=clock,
+            form=form,
+            wake_workers=wake_workers,
+        )
 
     def __repr__(self) -> str:
         return f"<reqless.Client {self.settings.url} as {self.worker_name!r}>"
 
     def _run(self, call: p.Call[T]) -> T:
         return call.parse(self._script.call(call.command, *call.args))
+
+    def _run_waking(self, call: p.Call[T], queue: str) -> T:
+        """Run a call that makes a job ready in ``queue``, waking one waiting worker."""
+        if not self.wake_workers:
+            return call.parse(self._script.call(call.command, *call.args))
+        return call.parse(self._script.call_then(call.command, call.args, wake_argv(queue)))
 
     def _run_many(self, calls: Sequence[p.Call[Any]]) -> list[Any]:
         if not calls:

@@ -271,7 +271,8 @@ class Job(JobFields):
     ) -> str:
         """Move the job to ``queue`` whatever its state; a worker running it loses its lock."""
         spec = self._requeue_spec(delay, priority, tags, retries, depends, throttles)
-        return self._client._run(p.requeue(self._client.worker_name, queue, spec))
+        call = p.requeue(self._client.worker_name, queue, spec)
+        return self._client._run(call) if delay else self._client._run_waking(call, queue)
 
     move = requeue
 

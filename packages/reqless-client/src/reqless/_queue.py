@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, overload
 from reqless import _protocol as p
 from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
 from reqless._job import Job
+from reqless._wake import wake_argv
 
 if TYPE_CHECKING:
     from reqless._client import Client
@@ -87,7 +88,10 @@ class Queue:
             depends,
             throttles,
         )
-        return self._client._run(p.put_call(args))
+        if delay:
+            # Nobody can take a scheduled job yet: waking a worker would waste its pop.
+            return self._client._run(p.put_call(args))
+        return self._client._run_waking(p.put_call(args), self.name)
 
     def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         """Enqueue many jobs in one round trip; returns their jids in order.
@@ -98,7 +102,8 @@ class Queue:
         first jobs while later ones are still being packed.
         """
         args = put_many_args(self._client.worker_name, self.name, jobs)
-        return put_many_jids(self._client._script.call_each(PUT, args))
+        then = wake_argv(self.name, len(args)) if self._client.wake_workers and args else None
+        return put_many_jids(self._client._script.call_each(PUT, args, then))
 
     @overload
     def pop(self, count: None = None) -> Job | None: ...

@@ -35,9 +35,11 @@ from reqless.drivers import (
     AsyncDriver,
     AsyncPipeline,
     AsyncStreamingDriver,
+    AsyncTrailingDriver,
     Driver,
     Pipeline,
     StreamingDriver,
+    TrailingDriver,
 )
 
 __all__ = ["FORMS", "AsyncCoreScript", "CoreCode", "CoreScript", "Form", "format_now"]
@@ -122,11 +124,26 @@ class _CoreBase:
     def _argv(self, command: str, now: str, args: Sequence[Arg]) -> list[Arg]:
         return [command, now, *args]
 
+    def _words(self, mode: Mode, command: str, args: Sequence[Arg]) -> tuple[Arg, ...]:
+        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
+        return (name, target, 0, command, format_now(self.clock()), *args)
+
     def _queue(self, pipe: Pipeline | AsyncPipeline, argv: Sequence[Arg]) -> None:
         if self.mode == "function":
             pipe.fcall(FUNCTION, *argv)
         else:
             pipe.evalsha(self.code.sha, *argv)
+
+    def _queue_all(
+        self,
+        pipe: Pipeline | AsyncPipeline,
+        argvs: Sequence[Sequence[Arg]],
+        then: Sequence[Arg] | None,
+    ) -> None:
+        for argv in argvs:
+            self._queue(pipe, argv)
+        if then is not None:
+            pipe.execute_command(*then)
 
     def _fallback(self, error: ReqlessError) -> Mode:
         """The mode after the function form failed to start with ``error``."""
@@ -157,6 +174,7 @@ class CoreScript(_CoreBase):
         self._lock = threading.Lock()
         # Checked once: a protocol isinstance() is too slow for every batch.
         self._streamer = driver if isinstance(driver, StreamingDriver) else None
+        self._trailer = driver if isinstance(driver, TrailingDriver) else None
 
     def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
@@ -169,6 +187,30 @@ class CoreScript(_CoreBase):
         except ScriptNotLoadedError:
             self._load(mode)
             return self._invoke(mode, self._argv(command, now, args))
+
+    def call_then(self, command: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        """:meth:`call`, with the command ``then`` written right behind it.
+
+        One write and one round trip for both; the core command's reply (or
+        its error) is returned, ``then``'s is dropped, whatever it is. If the
+        core has to be loaded first, both are sent again.
+        """
+        mode = self.mode or self._start()
+        argv = (command, f"{self.clock():.3f}", *args)
+        try:
+            return self._invoke_then(mode, argv, then)
+        except ScriptNotLoadedError:
+            self._load(mode)
+            return self._invoke_then(mode, argv, then)
+
+    def command(self, command: str, *args: Arg) -> tuple[Arg, ...]:
+        """The whole command that :meth:`call` would send now (``FCALL reqless 0 ...``).
+
+        For a caller that writes it on a connection of its own; if the reply
+        says the core is missing, run the command again with :meth:`call`,
+        which loads it.
+        """
+        return self._words(self.mode or self._start(), command, args)
 
     def call_many(self, calls: Sequence[Call]) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now``.
@@ -195,31 +237,46 @@ class CoreScript(_CoreBase):
                 results[i] = result
         return results
 
-    def call_each(self, command: str, argss: Sequence[Sequence[Arg]]) -> list[Any]:
+    def call_each(
+        self, command: str, argss: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+    ) -> list[Any]:
         """Run ``command`` once per argument list, streamed, all with the same ``now``.
 
         Like :meth:`call_many` (replies in order, errors in place), but on a
         driver that can stream the commands are written in chunks while later
         ones are still being packed, so the server's work overlaps ours. The
         arguments must be valid already: some may be written before a bad one
-        is met.
+        is met. ``then``, if given, is one more command sent after the last
+        one in the same round trip (again with any retried ones); its reply
+        is dropped.
         """
         if not argss:
             return []
+        mode = self.mode or self._start()
         streamer = self._streamer
         if streamer is None:
-            return self.call_many([(command, args) for args in argss])
-        mode = self.mode or self._start()
+            now = format_now(self.clock())
+            argvs = [self._argv(command, now, args) for args in argss]
+            results = self._pipelined(argvs, then)
+            missing = [
+                i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
+            ]
+            if missing:
+                self._load(mode)
+                retried = self._pipelined([argvs[i] for i in missing], then)
+                for i, result in zip(missing, retried, strict=True):
+                    results[i] = result
+            return results
         head = (command, format_now(self.clock()))
         name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = streamer.stream(name, target, head, argss)
+        results = streamer.stream(name, target, head, argss, then)
         missing = [
             i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
         ]
         if missing:
             # Those calls did nothing on the server, so running them again is safe.
             self._load(mode)
-            retried = streamer.stream(name, target, head, [argss[i] for i in missing])
+            retried = streamer.stream(name, target, head, [argss[i] for i in missing], then)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
@@ -229,11 +286,25 @@ class CoreScript(_CoreBase):
             return self.driver.fcall(FUNCTION, *argv)
         return self.driver.evalsha(self.code.sha, *argv)
 
-    def _pipelined(self, argvs: Sequence[Sequence[Arg]]) -> list[Any]:
+    def _invoke_then(self, mode: Mode, argv: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        trailer = self._trailer
+        if trailer is not None:
+            if mode == "function":
+                return trailer.fcall_then(FUNCTION, argv, then)
+            return trailer.evalsha_then(self.code.sha, argv, then)
+        result = self._pipelined([argv], then)[0]
+        if isinstance(result, ReqlessError):
+            raise result
+        return result
+
+    def _pipelined(
+        self, argvs: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+    ) -> list[Any]:
+        """Replies to ``argvs``, in order; ``then``'s reply (if sent) is dropped."""
         pipe = self.driver.pipeline()
-        for argv in argvs:
-            self._queue(pipe, argv)
-        return pipe.execute()
+        self._queue_all(pipe, argvs, then)
+        results = pipe.execute()
+        return results if then is None else results[: len(argvs)]
 
     def _load(self, mode: Mode) -> None:
         if mode == "function":
@@ -279,6 +350,7 @@ class AsyncCoreScript(_CoreBase):
         # Created on first use, inside the event loop that uses it.
         self._lock: asyncio.Lock | None = None
         self._streamer = driver if isinstance(driver, AsyncStreamingDriver) else None
+        self._trailer = driver if isinstance(driver, AsyncTrailingDriver) else None
 
     async def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
@@ -289,6 +361,16 @@ class AsyncCoreScript(_CoreBase):
         except ScriptNotLoadedError:
             await self._load(mode)
             return await self._invoke(mode, argv)
+
+    async def call_then(self, command: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        """:meth:`call` with ``then`` right behind it (see :meth:`CoreScript.call_then`)."""
+        mode = self.mode or await self._start()
+        argv = (command, format_now(self.clock()), *args)
+        try:
+            return await self._invoke_then(mode, argv, then)
+        except ScriptNotLoadedError:
+            await self._load(mode)
+            return await self._invoke_then(mode, argv, then)
 
     async def call_many(self, calls: Sequence[Call]) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now`` (see CoreScript)."""
@@ -308,23 +390,36 @@ class AsyncCoreScript(_CoreBase):
                 results[i] = result
         return results
 
-    async def call_each(self, command: str, argss: Sequence[Sequence[Arg]]) -> list[Any]:
+    async def call_each(
+        self, command: str, argss: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+    ) -> list[Any]:
         """Run ``command`` once per argument list, streamed (see :meth:`CoreScript.call_each`)."""
         if not argss:
             return []
+        mode = self.mode or await self._start()
         streamer = self._streamer
         if streamer is None:
-            return await self.call_many([(command, args) for args in argss])
-        mode = self.mode or await self._start()
+            now = format_now(self.clock())
+            argvs = [self._argv(command, now, args) for args in argss]
+            results = await self._pipelined(argvs, then)
+            missing = [
+                i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
+            ]
+            if missing:
+                await self._load(mode)
+                retried = await self._pipelined([argvs[i] for i in missing], then)
+                for i, result in zip(missing, retried, strict=True):
+                    results[i] = result
+            return results
         head = (command, format_now(self.clock()))
         name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = await streamer.stream(name, target, head, argss)
+        results = await streamer.stream(name, target, head, argss, then)
         missing = [
             i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
         ]
         if missing:
             await self._load(mode)
-            retried = await streamer.stream(name, target, head, [argss[i] for i in missing])
+            retried = await streamer.stream(name, target, head, [argss[i] for i in missing], then)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
@@ -334,11 +429,25 @@ class AsyncCoreScript(_CoreBase):
             return await self.driver.fcall(FUNCTION, *argv)
         return await self.driver.evalsha(self.code.sha, *argv)
 
-    async def _pipelined(self, argvs: Sequence[Sequence[Arg]]) -> list[Any]:
+    async def _invoke_then(self, mode: Mode, argv: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        trailer = self._trailer
+        if trailer is not None:
+            if mode == "function":
+                return await trailer.fcall_then(FUNCTION, argv, then)
+            return await trailer.evalsha_then(self.code.sha, argv, then)
+        result = (await self._pipelined([argv], then))[0]
+        if isinstance(result, ReqlessError):
+            raise result
+        return result
+
+    async def _pipelined(
+        self, argvs: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+    ) -> list[Any]:
+        """Replies to ``argvs``, in order; ``then``'s reply (if sent) is dropped."""
         pipe = self.driver.pipeline()
-        for argv in argvs:
-            self._queue(pipe, argv)
-        return await pipe.execute()
+        self._queue_all(pipe, argvs, then)
+        results = await pipe.execute()
+        return results if then is None else results[: len(argvs)]
 
     async def _load(self, mode: Mode) -> None:
         if mode == "function":

@@ -21,6 +21,7 @@ from reqless._config import config_value
 from reqless._patterns import order_queues, resolve_queues
 from reqless._script import AsyncCoreScript
 from reqless._settings import ClientSettings
+from reqless._wake import wake_argv
 from reqless.aio._events import Events
 from reqless.aio._job import Job, RecurringJob
 from reqless.aio._queue import Queues
@@ -214,7 +215,12 @@ class QueuePatterns:
 
 
 class Client:
-    """A connection to one reqless server, for asyncio. Close it with ``await aclose()``."""
+    """A connection to one reqless server, for asyncio. Close it with ``await aclose()``.
+
+    The arguments are :class:`reqless.Client`'s, ``wake_workers`` included:
+    puts wake workers waiting with :class:`reqless.PopWaiter` unless it is
+    False (this package has no asyncio waiter yet).
+    """
 
     def __init__(
         self,
@@ -224,10 +230,12 @@ class Client:
         worker_name: str | None = None,
         clock: Callable[[], float] | None = None,
         form: Form = "auto",
+        wake_workers: bool = True,
     ) -> None:
         self.settings = ClientSettings.from_url(url, driver)
         self.clock: Callable[[], float] = clock or time.time
         self.worker_name = worker_name or default_worker_name()
+        self.wake_workers = wake_workers
         self._driver: AsyncDriver = connect_async(self.settings)
         self._script = AsyncCoreScript(self._driver, clock=self.clock, form=form)
         self.queues = Queues(self)
@@ -247,15 +255,29 @@ class Client:
         worker_name: str | None = None,
         clock: Callable[[], float] | None = None,
         form: Form = "auto",
+        wake_workers: bool = True,
     ) -> Client:
         url = f"embedded:{Path(path)}"
-        return cls(url, driver="valkey", worker_name=worker_name, clock=clock, form=form)
+        return cls(
+            url,
+            driver="valkey",
+            worker_name=worker_name,
+            clock=clock,
+            form=form,
+            wake_workers=wake_workers,
+        )
 
     def __repr__(self) -> str:
         return f"<reqless.aio.Client {self.settings.url} as {self.worker_name!r}>"
 
     async def _run(self, call: p.Call[T]) -> T:
         return call.parse(await self._script.call(call.command, *call.args))
+
+    async def _run_waking(self, call: p.Call[T], queue: str) -> T:
+        """Run a call that makes a job ready in ``queue``, waking one waiting worker."""
+        if not self.wake_workers:
+            return call.parse(await self._script.call(call.command, *call.args))
+        return call.parse(await self._script.call_then(call.command, call.args, wake_argv(queue)))
 
     async def _run_many(self, calls: Sequence[p.Call[Any]]) -> list[Any]:
         if not calls:

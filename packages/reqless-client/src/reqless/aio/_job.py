@@ -115,7 +115,10 @@ class Job(JobFields):
         throttles: Sequence[str] | None = None,
     ) -> str:
         spec = self._requeue_spec(delay, priority, tags, retries, depends, throttles)
-        return await self._client._run(p.requeue(self._client.worker_name, queue, spec))
+        call = p.requeue(self._client.worker_name, queue, spec)
+        if delay:
+            return await self._client._run(call)
+        return await self._client._run_waking(call, queue)
 
     move = requeue
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, overload
 
 from reqless import _protocol as p
 from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
+from reqless._wake import wake_argv
 from reqless.aio._job import Job
 
 if TYPE_CHECKING:
@@ -77,11 +78,15 @@ class Queue:
             depends,
             throttles,
         )
-        return await self._client._run(p.put_call(args))
+        if delay:
+            # Nobody can take a scheduled job yet: waking a worker would waste its pop.
+            return await self._client._run(p.put_call(args))
+        return await self._client._run_waking(p.put_call(args), self.name)
 
     async def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         args = put_many_args(self._client.worker_name, self.name, jobs)
-        return put_many_jids(await self._client._script.call_each(PUT, args))
+        then = wake_argv(self.name, len(args)) if self._client.wake_workers and args else None
+        return put_many_jids(await self._client._script.call_each(PUT, args, then))
 
     @overload
     async def pop(self, count: None = None) -> Job | None: ...

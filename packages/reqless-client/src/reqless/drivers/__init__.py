@@ -3,7 +3,12 @@
 reqless needs very little from a library: call the core (``FCALL`` /
 ``EVALSHA``), load it (``FUNCTION LOAD`` / ``SCRIPT LOAD``), pipeline those
 calls, publish and subscribe. :class:`Driver` and :class:`AsyncDriver` say
-exactly that; everything else in reqless is written against them.
+exactly that; everything else in reqless is written against them. A driver
+may add optional capabilities, each checked once with ``isinstance``:
+:class:`StreamingDriver` (long batches overlap with the server),
+:class:`TrailingDriver` (a put carries its wake-up ``ZADD`` in the same
+write) and :class:`BlockingDriver` (connections of their own for
+:class:`reqless.PopWaiter`).
 
 Drivers are found by name in the entry-point group ``reqless.drivers``. An
 entry point names an object (a module or an instance) with two callables,
@@ -35,12 +40,16 @@ __all__ = [
     "AsyncPipeline",
     "AsyncPubSub",
     "AsyncStreamingDriver",
+    "AsyncTrailingDriver",
+    "BlockingConnection",
+    "BlockingDriver",
     "Driver",
     "DriverFactory",
     "Message",
     "Pipeline",
     "PubSub",
     "StreamingDriver",
+    "TrailingDriver",
     "available_drivers",
     "connect",
     "connect_async",
@@ -203,13 +212,20 @@ class StreamingDriver(Protocol):
     """
 
     def stream(
-        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+        self,
+        name: str,
+        target: str,
+        head: Sequence[Arg],
+        items: Sequence[Sequence[Arg]],
+        then: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """``<name> <target> 0 *head *item`` for every item, replies in order.
 
         Written in chunks as they are packed, so the server runs the first
         commands while later ones are still being packed. Error replies are
-        returned in place, as by :meth:`Pipeline.execute`.
+        returned in place, as by :meth:`Pipeline.execute`. ``then``, if
+        given, is one more command written with the last chunk; its reply is
+        read and dropped (an error reply too).
         """
         ...
 
@@ -219,8 +235,85 @@ class AsyncStreamingDriver(Protocol):
     """:class:`StreamingDriver` for asyncio: what an :class:`AsyncDriver` may add."""
 
     async def stream(
-        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+        self,
+        name: str,
+        target: str,
+        head: Sequence[Arg],
+        items: Sequence[Sequence[Arg]],
+        then: Sequence[Arg] | None = None,
     ) -> list[Any]: ...
+
+
+@runtime_checkable
+class TrailingDriver(Protocol):
+    """What a :class:`Driver` may add so a core call carries one more command, unanswered.
+
+    The two commands go out in one write and cost one round trip; the first
+    one's reply is returned exactly as :meth:`Driver.fcall` (or
+    :meth:`Driver.evalsha`) would return or raise it, and the second one's
+    reply is read and dropped, an error reply included. Optional: reqless
+    uses a pipeline where a driver lacks it.
+    """
+
+    def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        """``FCALL function 0 args...`` followed by the command ``then``."""
+        ...
+
+    def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        """``EVALSHA sha 0 args...`` followed by the command ``then``."""
+        ...
+
+
+@runtime_checkable
+class AsyncTrailingDriver(Protocol):
+    """:class:`TrailingDriver` for asyncio: what an :class:`AsyncDriver` may add."""
+
+    async def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any: ...
+    async def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any: ...
+
+
+class BlockingConnection(Protocol):
+    """A connection of its own, outside the pool, for commands that block on the server.
+
+    Not thread-safe: one thread uses it. Replies come back decoded as everywhere; error
+    replies are :class:`reqless.ReqlessError` instances in their place, not
+    raised. A lost connection is raised as
+    :class:`reqless.ServerUnavailableError` after the connection is closed;
+    the next :meth:`open` connects again.
+    """
+
+    def open(self) -> int:
+        """Connect unless connected; the server's ``CLIENT ID`` of this connection."""
+        ...
+
+    def send(self, *commands: Sequence[Arg]) -> None:
+        """Write ``commands`` in one write (after :meth:`open`)."""
+        ...
+
+    def fileno(self) -> int | None:
+        """The socket's descriptor, to wait on with ``select``; None when it cannot be had."""
+        ...
+
+    def readable(self, timeout: float) -> bool:
+        """Whether a reply can be read, waiting up to ``timeout`` seconds for one."""
+        ...
+
+    def read(self, count: int) -> list[Any]:
+        """The next ``count`` replies, in order (call it once a reply is readable)."""
+        ...
+
+    def close(self) -> None:
+        """Close the socket; the server forgets anything it was blocked on."""
+        ...
+
+
+@runtime_checkable
+class BlockingDriver(Protocol):
+    """What a :class:`Driver` may add for :class:`reqless.PopWaiter`: connections of their own."""
+
+    def blocking_connection(self) -> BlockingConnection:
+        """A new, not yet connected, :class:`BlockingConnection` to the driver's server."""
+        ...
 
 
 @runtime_checkable

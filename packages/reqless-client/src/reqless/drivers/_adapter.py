@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from reqless._errors import ReqlessError
-from reqless.drivers import Arg, Message
+from reqless.drivers import Arg, BlockingConnection, Message
 from reqless.drivers._autopipeline import AutoPipeline
+from reqless.drivers._blocking import LibraryBlockingConnection
 from reqless.drivers._lane import DirectLane
-from reqless.drivers._resp import CommandHead, pack_chunks, pack_command
+from reqless.drivers._resp import CommandHead, pack_cached, pack_chunks, pack_command
 
 # Commands per write when a batch is streamed: enough that a write's cost is
 # shared, few enough that the server starts on the first while the rest are packed.
@@ -286,6 +287,20 @@ class SyncDriver(_Border):
             # A lost connection: the generic path reconnects and retries as it always would.
             return self.execute_command(name, target, 0, *args)
 
+    def _direct_then(self, name: str, target: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        """``<name> <target> 0 args...`` and ``then`` in one write; the first reply only."""
+        head = self._heads.get((name, target))
+        if head is None:
+            head = self._heads[name, target] = CommandHead(name, target, 0)
+        try:
+            reply = self._lane.call_many(head.pack(args) + pack_cached(then), 2)[0]
+        except self._errors:
+            # A lost connection: the library's pipeline reconnects and retries as it always would.
+            reply = self._on_library([(name, target, 0, *args), then])[0]
+        if isinstance(reply, self._errors):
+            raise self._translate(reply, self._where) from reply
+        return reply
+
     def fcall(self, function: str, *args: Arg) -> Any:
         return self._direct("FCALL", function, args)
 
@@ -295,25 +310,54 @@ class SyncDriver(_Border):
     def evalsha(self, sha: str, *args: Arg) -> Any:
         return self._direct("EVALSHA", sha, args)
 
+    def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        return self._direct_then("FCALL", function, args, then)
+
+    def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        return self._direct_then("EVALSHA", sha, args, then)
+
     def stream(
-        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+        self,
+        name: str,
+        target: str,
+        head: Sequence[Arg],
+        items: Sequence[Sequence[Arg]],
+        then: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """``<name> <target> 0 *head *item`` for every item, written in chunks as packed."""
         if not items:
             return []
-        chunks = pack_chunks((name, target, 0, *head), items, STREAM_CHUNK)
+        words = (name, target, 0, *head)
+        trailer = b"" if then is None else pack_cached(then)
+        chunks = pack_chunks(words, items, STREAM_CHUNK, trailer)
         try:
-            results = self._lane.stream(chunks, len(items))
+            results = self._lane.stream(chunks, len(items) + (then is not None))
         except self._errors:
             # A lost connection: the library's pipeline reconnects and retries as it always would.
-            pipe = self.client.pipeline(transaction=False)
-            for item in items:
-                pipe.execute_command(name, target, 0, *head, *item)
-            try:
-                results = pipe.execute(raise_on_error=False)
-            except self._errors as exc:
-                raise self._translate(exc, self._where) from exc
-        return self._in_place(results)
+            commands = [(*words, *item) for item in items]
+            results = self._on_library(commands if then is None else [*commands, then])
+        return self._in_place(results[: len(items)])
+
+    def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+        """``commands`` through the library's own pipeline; error replies in place."""
+        pipe = self.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        try:
+            results: list[Any] = pipe.execute(raise_on_error=False)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        return results
+
+    def blocking_connection(self) -> BlockingConnection:
+        """A connection of its own, made as the pool makes its connections."""
+        return LibraryBlockingConnection(
+            self.client.connection_pool,
+            self._errors,
+            self._translate,
+            self._where,
+            reply_error=self._reply_error,
+        )
 
     def script_load(self, script: str) -> str:
         return str(self.execute_command("SCRIPT", "LOAD", script))
@@ -383,6 +427,27 @@ class AsyncDriverAdapter(_Border):
                 continue
         return await self.execute_command(name, target, 0, *args)
 
+    async def _direct_then(
+        self, name: str, target: str, args: Sequence[Arg], then: Sequence[Arg]
+    ) -> Any:
+        """``<name> <target> 0 args...`` and ``then`` in the same round trip; the first reply."""
+        head = self._heads.get((name, target))
+        if head is None:
+            head = self._heads[name, target] = CommandHead(name, target, 0)
+        packed, trailer = head.pack(args), pack_cached(then)
+        # Retried as by _direct(): once on the auto-pipeline, then on the library's pipeline.
+        for _ in range(2):
+            try:
+                return await self._auto.call(packed, trailer)
+            except self._reply_error as exc:
+                raise self._translate(exc, self._where) from exc
+            except self._errors:
+                continue
+        reply = (await self._on_library([(name, target, 0, *args), then]))[0]
+        if isinstance(reply, self._errors):
+            raise self._translate(reply, self._where) from reply
+        return reply
+
     async def fcall(self, function: str, *args: Arg) -> Any:
         return await self._direct("FCALL", function, args)
 
@@ -392,8 +457,19 @@ class AsyncDriverAdapter(_Border):
     async def evalsha(self, sha: str, *args: Arg) -> Any:
         return await self._direct("EVALSHA", sha, args)
 
+    async def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        return await self._direct_then("FCALL", function, args, then)
+
+    async def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
+        return await self._direct_then("EVALSHA", sha, args, then)
+
     async def stream(
-        self, name: str, target: str, head: Sequence[Arg], items: Sequence[Sequence[Arg]]
+        self,
+        name: str,
+        target: str,
+        head: Sequence[Arg],
+        items: Sequence[Sequence[Arg]],
+        then: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """``<name> <target> 0 *head *item`` for every item, written in chunks as packed.
 
@@ -402,26 +478,35 @@ class AsyncDriverAdapter(_Border):
         if not items:
             return []
         words = (name, target, 0, *head)
+        trailer = b"" if then is None else pack_cached(then)
+        count = len(items) + (then is not None)
         # A lost connection is retried once on the auto-pipeline's own (new) connection,
         # then on the library's pipeline, which reconnects and retries as it always would.
         for _ in range(2):
             try:
                 if self._auto.idle:
-                    chunks = pack_chunks(words, items, STREAM_CHUNK)
-                    results = await self._auto.stream(chunks, len(items))
+                    chunks = pack_chunks(words, items, STREAM_CHUNK, trailer)
+                    results = await self._auto.stream(chunks, count)
                 else:
-                    results = await self._auto.call_many(list(pack_chunks(words, items, 1)))
-                return self._in_place(results)
+                    packed = list(pack_chunks(words, items, 1))
+                    results = await self._auto.call_many([*packed, trailer] if trailer else packed)
+                return self._in_place(results[: len(items)])
             except self._errors:
                 continue
+        commands = [(*words, *item) for item in items]
+        results = await self._on_library(commands if then is None else [*commands, then])
+        return self._in_place(results[: len(items)])
+
+    async def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+        """``commands`` through the library's own pipeline; error replies in place."""
         pipe = self.client.pipeline(transaction=False)
-        for item in items:
-            pipe.execute_command(*words, *item)
+        for command in commands:
+            pipe.execute_command(*command)
         try:
-            results = await pipe.execute(raise_on_error=False)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
-        return self._in_place(results)
+        return results
 
     async def script_load(self, script: str) -> str:
         return str(await self.execute_command("SCRIPT", "LOAD", script))

@@ -61,10 +61,16 @@ class AutoPipeline:
         #: Round trips made so far: with concurrent callers, fewer than their calls.
         self.round_trips = 0
 
-    async def call(self, packed: bytes) -> Any:
-        """Send one packed command with the next round trip; its reply (error replies raised)."""
+    async def call(self, packed: bytes, trailer: bytes | None = None) -> Any:
+        """Send one packed command with the next round trip; its reply (error replies raised).
+
+        ``trailer``, another packed command, goes right behind it in the same
+        write; its reply is read and dropped, an error reply too.
+        """
         future = self._enqueue(packed)
-        if self._flusher is None and not self._leading and len(self._queued) == 1:
+        if trailer is not None:
+            self._enqueue(trailer).add_done_callback(_drop_outcome)
+        if self._flusher is None and not self._leading and self._queued[0][1] is future:
             # Nothing in flight: this caller makes the round trip itself, which
             # spares a lone caller the hop through a flusher task. Calls made
             # meanwhile queue up and are flushed by a task once it is done.
@@ -214,3 +220,9 @@ class AutoPipeline:
 
 
 _CANCELLED = "the round trip was cancelled before this command's reply was read"
+
+
+def _drop_outcome(future: asyncio.Future[Any]) -> None:
+    """Mark an unanswered command's error as retrieved, so asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()

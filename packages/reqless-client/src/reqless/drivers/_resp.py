@@ -76,8 +76,31 @@ def pack_command(command: Sequence[Any]) -> bytes:
     return b"*%d\r\n%s" % (len(command), pack_args(command))
 
 
-def pack_chunks(head: Sequence[Any], items: Sequence[Sequence[Any]], size: int) -> Iterator[bytes]:
+# Commands packed by pack_cached(), by their words: a put's wake-up command is
+# the same for every put to a queue. Cleared when full rather than evicting
+# one by one: refilling costs one packing per command still in use.
+_PACKED: dict[tuple[Any, ...], bytes] = {}
+_PACKED_MAX = 1024
+
+
+def pack_cached(command: Sequence[Any]) -> bytes:
+    """:func:`pack_command`, remembered for a command sent again and again."""
+    key = command if type(command) is tuple else tuple(command)
+    packed = _PACKED.get(key)
+    if packed is None:
+        if len(_PACKED) >= _PACKED_MAX:
+            _PACKED.clear()
+        packed = _PACKED[key] = pack_command(key)
+    return packed
+
+
+def pack_chunks(
+    head: Sequence[Any], items: Sequence[Sequence[Any]], size: int, trailer: bytes = b""
+) -> Iterator[bytes]:
     """The commands ``*head, *item`` for every item, packed ``size`` commands at a time.
+
+    ``trailer`` (a packed command, or nothing) ends the last chunk, so it
+    costs no write of its own.
 
     A generator, so a caller that writes each chunk before asking for the next
     packs chunk *k + 1* while the server runs chunk *k*. The common words are
@@ -112,8 +135,9 @@ def pack_chunks(head: Sequence[Any], items: Sequence[Sequence[Any]], size: int) 
                 break
         text = "".join(parts) if plain else ""
         if plain and text.isascii():
-            yield text.encode("ascii")
+            packed = text.encode("ascii")
         else:
-            yield b"".join(
+            packed = b"".join(
                 [b"*%d\r\n%s%s" % (width + len(item), words, _pack_bytes(item)) for item in chunk]
             )
+        yield packed + trailer if trailer and start + size >= len(items) else packed
