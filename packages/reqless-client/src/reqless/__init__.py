@@ -45,6 +45,7 @@ from reqless._script import AsyncCoreScript, CoreScript
 from reqless._settings import ClientSettings
 from reqless._tags import Tags
 from reqless._throttles import Throttle, Throttles
+from reqless._waiter import PopWaiter
 from reqless._workers import Workers
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "Jobs",
     "LostLockError",
     "PermissionDeniedError",
+    "PopWaiter",
     "PriorityPattern",
     "Queue",
     "QueueCounts",

@@ -51,6 +51,8 @@ Mode = Literal["function", "eval"]
 
 FUNCTION = "reqless"
 VERSION_FUNCTION = "reqless_version"
+# The library's entry point that takes `now` from the server's TIME.
+SERVER_CLOCK_FUNCTION = "reqless_server_clock"
 
 # A batch for call_many: (command, its arguments after `now`).
 Call = tuple[str, Sequence[Arg]]
@@ -211,6 +213,17 @@ class CoreScript(_CoreBase):
         which loads it.
         """
         return self._words(self.mode or self._start(), command, args)
+
+    def server_clock_command(self, command: str, *args: Arg) -> tuple[Arg, ...] | None:
+        """:meth:`command` with ``now`` left to the server's clock, or None in the eval form.
+
+        For a command written long before it runs (pipelined behind one that
+        blocks), whose writer cannot know its ``now``: the function library's
+        ``reqless_server_clock`` entry point reads the server's ``TIME``.
+        """
+        if (self.mode or self._start()) != "function":
+            return None
+        return ("FCALL", SERVER_CLOCK_FUNCTION, 0, command, *args)
 
     def call_many(self, calls: Sequence[Call]) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now``.
