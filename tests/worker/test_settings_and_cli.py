@@ -122,6 +122,25 @@ def test_a_wake_before_wait_is_not_lost() -> None:
     control.wait(30)
 
 
+def test_a_wake_cuts_a_wait_on_the_server_short_and_counts_before_it() -> None:
+    control = ChildControl()
+    interrupted: list[str] = []
+    with control.waiting_on_server(lambda: interrupted.append("cut")) as ready:
+        assert ready and not interrupted
+        control.wake()  # a put heard, or a signal, while the pop waits on the server
+        assert interrupted == ["cut"]
+    control.wake()  # no wait in progress: only the next one is skipped
+    assert interrupted == ["cut"]
+    with control.waiting_on_server(lambda: interrupted.append("late")) as ready:
+        assert not ready
+    # The wake was consumed by that wait: the next one waits.
+    with control.waiting_on_server(lambda: None) as ready:
+        assert ready
+    control.drain()
+    with control.waiting_on_server(lambda: None) as ready:
+        assert not ready
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reqless_worker._cli", *args],
@@ -182,3 +201,18 @@ def test_one_idle_child_claims_a_put_the_others_leave_it() -> None:
     now[0] += PutClaims.CLAIM_SECONDS
     assert first.claims.claim("jid-2")
     assert second.claims.claim("jid-1")
+
+
+def test_claims_remember_a_burst_of_puts() -> None:
+    now = [100.0]
+    claims = PutClaims(clock=lambda: now[0])
+    burst = [f"jid-{n}" for n in range(PutClaims.SLOTS)]
+    assert all(claims.claim(jid) for jid in burst)
+    assert all(claims.claimed(jid) for jid in burst)
+    assert not any(claims.claim(jid) for jid in burst)
+    assert not claims.claimed("jid-other")
+    # One more pushes out the oldest.
+    assert claims.claim("jid-other")
+    assert not claims.claimed("jid-0") and claims.claimed("jid-1")
+    now[0] += PutClaims.CLAIM_SECONDS
+    assert not claims.claimed("jid-1")

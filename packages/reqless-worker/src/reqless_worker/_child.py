@@ -3,7 +3,14 @@
 A session connects as ``<name>-<slot>``, loads the plugins, owns the
 child's :class:`LeaseKeeper` and :class:`WakeUp`, chooses queues, pops within
 the job budget (reconnecting with backoff when the server goes away: it never
-silently stops), and finds the jobs ``--resume`` should pick up again.
+silently stops), waits for work idle, and finds the jobs ``--resume`` should
+pick up again.
+
+Waiting idle is a pop that waits on the server (:class:`reqless.PopWaiter`):
+a put through our client unblocks it there and the pop behind it runs at
+once, so the job reaches the child with no round trip after the put. Puts
+from other clients wake it through :class:`WakeUp`; ``--interval`` bounds
+every wait, and the pop at its end is the poll.
 Strategies build one per child; runners come from :meth:`ChildSession.runner`.
 """
 
@@ -110,6 +117,9 @@ class ChildSession:
         )
         self.loader = ClassLoader(reload=settings.reload)
         self.info = self.worker_info()
+        # The waiting pop and the queues it was made for (remade when they change).
+        self._waiter: reqless.PopWaiter | None = None
+        self._waiter_queues: list[str] = []
         self._failing_since: float | None = None
         self._backoff = 0.1
         self._on_lost: LostCallback = lambda job, error: None
@@ -161,6 +171,7 @@ class ChildSession:
 
     def stop(self, reason: str) -> None:
         self.plugins.notify("reqless_worker_stopping", worker=self.info, reason=reason)
+        self._close_waiter()
         self.wakeup.stop()
         self.leases.stop()
         try:
@@ -225,9 +236,52 @@ class ChildSession:
     def _lost_by_lease(self, job: Job, error: ReqlessError) -> None:
         self._on_lost(job, error)
 
-    def wait_for_work(self) -> None:
-        """Idle: sleep until a put for our queues, a signal, or ``--interval``."""
-        self.wakeup.wait_for_work(self.settings.interval)
+    def wait_for_work(self, wanted: int) -> list[Job]:
+        """Idle: wait until a put for our queues, a signal, or ``--interval``; returns
+        up to ``wanted`` jobs popped meanwhile from the first queue (``[]``: pop again,
+        the work may be in another queue)."""
+        wakeup = self.wakeup
+        if wakeup.arm():
+            return []  # subscribed just now: a put may have come before, so pop first
+        waiter = self._waiter_for(self.queues.names())
+        if waiter is None:
+            wakeup.wait_for_work(self.settings.interval)
+            return []
+        granted = self.control.claim(wanted)
+        if granted <= 0:
+            return []
+        jobs: list[Job] = []
+        try:
+            with self.control.waiting_on_server(waiter.interrupt) as ready, wakeup.waiting():
+                if ready:
+                    jobs = self._guarded(
+                        lambda: waiter.pop(granted, self.settings.interval), default=[]
+                    )
+        finally:
+            self.control.unclaim(granted - len(jobs))
+        for job in jobs:
+            # Its put event, heard on ql:log, must not wake a sibling child for nothing.
+            self.control.claims.claim(job.jid)
+        return self.adopt(jobs)
+
+    def _waiter_for(self, names: list[str]) -> reqless.PopWaiter | None:
+        """The waiting pop for ``names`` (None: pure polling, or no queue yet)."""
+        if not self.settings.wakeup or not names:
+            self._close_waiter()
+            return None
+        if self._waiter is None or names != self._waiter_queues:
+            self._close_waiter()
+            self._waiter = reqless.PopWaiter(self.client, names[0], wake_on=names[1:])
+            self._waiter_queues = list(names)
+        return self._waiter
+
+    def _close_waiter(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            try:
+                waiter.close()
+            except ReqlessError:
+                logger.debug("closing the waiting pop's connection failed", exc_info=True)
 
     def resume(self) -> list[Job]:
         """Jobs this worker name still holds (``--resume``), registered for heartbeats."""

@@ -8,11 +8,12 @@ signal) cuts short.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 
 __all__ = [
@@ -70,28 +71,49 @@ class PutClaims:
     Every child hears every put on ``ql:log``; if each idle child popped, all
     but one would pop nothing, and the one that gets the job might wait
     behind their pops on the server. So an idle child wakes for a put only if
-    it is the first to claim that jid; the others stay asleep. A claim holds
-    for ``CLAIM_SECONDS`` (the time the children take to hear the same
-    message), so a later put of the same jid is claimed afresh.
+    it is the first to claim that jid; the others stay asleep. A child that
+    popped a job through its wait on the server claims the job's jid too, so
+    the put event that follows wakes nobody. A claim holds for
+    ``CLAIM_SECONDS`` (the time the children take to hear the same message),
+    so a later put of the same jid is claimed afresh; the last ``SLOTS``
+    claims are remembered (a batch of puts heard at once).
     """
 
     CLAIM_SECONDS = 0.05
+    SLOTS = 16
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         # CLOCK_MONOTONIC is one clock for every process of the machine.
         self.clock = clock
-        # [crc32 of the last claimed jid, when it was claimed in microseconds]
-        self._last: SynchronizedArray[int] = multiprocessing.Array("q", [-1, 0])
+        # [next slot, then (crc32 of a claimed jid, when it was claimed in microseconds) per slot]
+        self._slots: SynchronizedArray[int] = multiprocessing.Array("q", [0] + [-1, 0] * self.SLOTS)
 
     def claim(self, jid: str) -> bool:
         """True for the first caller (of any child) for ``jid``, False for the others."""
         key = zlib.crc32(jid.encode())
         now = int(self.clock() * 1_000_000)
-        with self._last.get_lock():
-            if self._last[0] == key and now - self._last[1] < self.CLAIM_SECONDS * 1_000_000:
+        slots = self._slots
+        with slots.get_lock():
+            if self._held(key, now):
                 return False
-            self._last[0], self._last[1] = key, now
+            at = slots[0]
+            slots[1 + 2 * at], slots[2 + 2 * at] = key, now
+            slots[0] = (at + 1) % self.SLOTS
             return True
+
+    def claimed(self, jid: str) -> bool:
+        """Whether some child claimed ``jid`` within the last ``CLAIM_SECONDS``."""
+        key = zlib.crc32(jid.encode())
+        with self._slots.get_lock():
+            return self._held(key, int(self.clock() * 1_000_000))
+
+    def _held(self, key: int, now: int) -> bool:
+        slots = self._slots
+        window = self.CLAIM_SECONDS * 1_000_000
+        return any(
+            slots[1 + 2 * at] == key and now - slots[2 + 2 * at] < window
+            for at in range(self.SLOTS)
+        )
 
 
 class ChildControl:
@@ -122,6 +144,8 @@ class ChildControl:
         # Re-entrant: a signal handler may wake() while this thread holds the lock.
         self._condition = threading.Condition(threading.RLock())
         self._woken = False
+        # Set while the child waits on the server (see waiting_on_server()).
+        self._interrupt: Callable[[], None] | None = None
 
     @property
     def stopping(self) -> bool:
@@ -143,10 +167,29 @@ class ChildControl:
         return self.drain_deadline is not None and time.monotonic() >= self.drain_deadline
 
     def wake(self) -> None:
-        """Cut the current (or next) :meth:`wait` short."""
+        """Cut the current (or next) :meth:`wait`, or the wait on the server, short."""
         with self._condition:
             self._woken = True
             self._condition.notify_all()
+            if self._interrupt is not None:
+                self._interrupt()
+
+    @contextlib.contextmanager
+    def waiting_on_server(self, interrupt: Callable[[], None]) -> Iterator[bool]:
+        """A wait that is not :meth:`wait` (a blocking pop on the server), cut short by
+        ``interrupt()``, which :meth:`wake` calls meanwhile: it must be safe in a signal
+        handler. Yields whether to wait at all (False: woken already, or stopping); a
+        wake before the wait counts, and the wait consumes it.
+        """
+        with self._condition:
+            self._interrupt = interrupt
+            ready = not self._woken and not self.stopping
+        try:
+            yield ready
+        finally:
+            with self._condition:
+                self._interrupt = None
+                self._woken = False
 
     def wait(self, timeout: float) -> None:
         """Sleep until :meth:`wake` or ``timeout`` seconds; a wake before the call counts."""

@@ -1,12 +1,18 @@
-"""Waking idle workers the moment work arrives: :class:`WakeUp`.
+"""Waking idle workers when work arrives from anywhere: :class:`WakeUp`.
 
-The core publishes ``{"event":"put","queue":...}`` on ``ql:log`` for every
-put, whoever made it. One pub/sub connection per child listens there while the
-child is idle, and wakes it when a put lands in one of its queues; polling
-every ``--interval`` stays as the fallback (jobs released by a retry, a
-schedule or a dependency publish no put). The same connection always follows
-``ql:w:<worker>``, where the core reports ``lock_lost`` and ``canceled`` for
-jobs this worker holds; those go to the :meth:`WakeUp.on_job_event` callbacks.
+A job put through our client wakes an idle child on the server itself (the
+client's wake key unblocks the child's waiting pop: see
+:class:`reqless.PopWaiter`). Other clients (Ruby workers, the original
+reqless-py) write no wake key, but the core publishes
+``{"event":"put","queue":...}`` on ``ql:log`` for every put, whoever made it.
+One pub/sub connection per child listens there while the child is idle, and
+wakes it when a put lands in one of its queues and no child of this worker
+popped that job within ``PUT_GRACE`` (the usual case for our own puts, which
+must not cost a second pop). Polling every ``--interval`` stays as the last
+fallback (jobs released by a retry, a schedule or a dependency publish no
+put). The same connection always follows ``ql:w:<worker>``, where the core
+reports ``lock_lost`` and ``canceled`` for jobs this worker holds; those go to
+the :meth:`WakeUp.on_job_event` callbacks.
 
 While a child stays busy it leaves ``ql:log`` (every completion is published
 there too, and reading what nobody needs costs CPU at thousands of jobs per
@@ -17,11 +23,13 @@ in between is missed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 
 from reqless import ClientSettings, ReqlessError
 from reqless.drivers import Driver, Message, PubSub, connect
@@ -44,6 +52,9 @@ POLL_SECONDS = 0.02
 # going idle again costs one subscribe.
 BUSY_SECONDS = 0.05
 ARM_TIMEOUT = 2.0
+# A put heard on ql:log waits this long for a child's waiting pop to take the
+# job (its wake key rides with our client's puts) before it wakes a child.
+PUT_GRACE = 0.002
 MAX_BACKOFF = 5.0
 
 
@@ -82,6 +93,8 @@ class WakeUp:
         self._channel_live = threading.Event()  # the worker channel is subscribed
         self._thread: threading.Thread | None = None
         self._driver: Driver | None = None
+        # Puts heard on ql:log, (when to act, jid), in the order heard (see PUT_GRACE).
+        self._heard: deque[tuple[float, str]] = deque()
 
     # ----------------------------------------------------------------- control
 
@@ -139,9 +152,16 @@ class WakeUp:
         """
         if self.arm():
             return
+        with self.waiting():
+            self.control.wait(timeout)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """The child is idle, waiting for work: a put it hears wakes it only if it
+        claims that put before its sibling children."""
         self._waiting = True
         try:
-            self.control.wait(timeout)
+            yield
         finally:
             self._waiting = False
 
@@ -191,9 +211,20 @@ class WakeUp:
                     with self._condition:
                         self._want_log = self._log_live = False
                 subscribed_log = want
-            message = pubsub.get_message(timeout=POLL_SECONDS)
+            timeout = POLL_SECONDS
+            if self._heard:
+                timeout = min(timeout, max(0.0, self._heard[0][0] - time.monotonic()))
+            message = pubsub.get_message(timeout=timeout)
             if message is not None:
                 self._handle(message)
+            self._act_on_heard()
+
+    def _act_on_heard(self) -> None:
+        heard, now = self._heard, time.monotonic()
+        while heard and heard[0][0] <= now:
+            _, jid = heard.popleft()
+            if not self.control.claims.claimed(jid):
+                self._wake_for(jid)
 
     def _wake_for(self, jid: str) -> None:
         """A put for our queues: an idle child wakes only if no other idle child of
@@ -225,7 +256,7 @@ class WakeUp:
                 return
             event = _decode(message.data)
             if event.get("event") == "put" and self.wants_queue(str(event.get("queue"))):
-                self._wake_for(str(event.get("jid")))
+                self._heard.append((time.monotonic() + PUT_GRACE, str(event.get("jid"))))
             return
         event = _decode(message.data)
         jid, kind = event.get("jid"), event.get("event")

@@ -156,7 +156,7 @@ class _GeventChild:
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
-                self.session.wait_for_work()
+                self.pending.extend(self.session.wait_for_work(len(self.free)))
                 continue
             while self.pending and self.free:
                 job = self.pending.popleft()

@@ -124,7 +124,8 @@ class ProcessStrategy(Strategy):
                 if not pending:
                     if stop.stopping or stop.budget_spent:
                         return
-                    session.wait_for_work()
+                    # Nothing came back: the loop pops every queue again (the poll).
+                    pending.extend(session.wait_for_work(batch.size))
                     continue
             job = pending.popleft()
             # The last job of a batch sends the batch's completions and the next pop.

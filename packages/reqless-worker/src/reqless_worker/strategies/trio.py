@@ -160,8 +160,7 @@ class _TrioChild:
         return [] if self.stop.stopping else self.session.pop(count)
 
     def _wait_then_pop(self, count: int) -> list[Job]:
-        self.session.wait_for_work()
-        return self._pop(count)
+        return self.session.wait_for_work(count) or self._pop(count)
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop."""
