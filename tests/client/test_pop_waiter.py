@@ -338,3 +338,41 @@ def test_a_waiter_used_after_fork_opens_its_own_connection(
         os.waitpid(pid, 0)
         # The parent's connection was left alone by the child.
         assert waiter.pop(1, 0.1) == []
+
+
+@pytest.fixture
+def no_unblock_user(admin: redis.Redis) -> Iterator[str]:
+    """An ACL user who may do everything but ``CLIENT UNBLOCK``; its password is its name."""
+    admin.execute_command(
+        "ACL", "SETUSER", "no-unblock", "on", ">no-unblock", "~*", "&*", "+@all", "-client|unblock"
+    )
+    yield "no-unblock"
+    # ACL users outlive FLUSHALL; later tests must not inherit them.
+    admin.execute_command("ACL", "DELUSER", "no-unblock")
+
+
+def test_an_interrupt_ends_the_wait_even_where_client_unblock_is_refused(
+    server: Server,
+    driver_name: str,
+    form: str,
+    admin: redis.Redis,
+    threads: ThreadPoolExecutor,
+    no_unblock_user: str,
+) -> None:
+    url = f"redis://{no_unblock_user}:{no_unblock_user}@{server.host}:{server.port}/0"
+    with (
+        reqless.Client(url, driver=driver_name, form=form) as client,  # type: ignore[arg-type]
+        reqless.PopWaiter(client, "q") as waiter,
+    ):
+        with pytest.raises(reqless.PermissionDeniedError):
+            client._driver.execute_command("CLIENT", "UNBLOCK", 1)
+        popped = popping(threads, waiter)
+        wait_blocked(admin)
+        [entry] = [c for c in admin.client_list() if c["cmd"] == "bzpopmin"]
+        assert entry["user"] == no_unblock_user  # the waiter's own connection logs in too
+        waiter.interrupt()
+        # Its connection is closed instead, which ends the wait on the server as well.
+        assert popped.result(GUARD) == []
+        assert blocked(admin) == 0
+        jid = client.queues["q"].put(KLASS, {})
+        assert [job.jid for job in waiter.pop(1, LONG)] == [jid]

@@ -9,24 +9,21 @@ exceptions, so translation still happens at that driver's one border.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from reqless._errors import ReqlessError
-from reqless.drivers import Arg, BlockingConnection, Message
+from reqless.drivers import Arg, BlockingConnection
 from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._blocking import LibraryBlockingConnection
+from reqless.drivers._border import Border, Translate
 from reqless.drivers._lane import DirectLane
+from reqless.drivers._pubsub import AsyncPubSubAdapter, SyncPubSub
 from reqless.drivers._resp import CommandHead, pack_cached, pack_chunks, pack_command
 
 # Commands per write when a batch is streamed: enough that a write's cost is
 # shared, few enough that the server starts on the first while the rest are packed.
 STREAM_CHUNK = 25
-
-# Turns one of the library's exceptions into ours; ``where`` names the server
-# (its URL without the password) for connection errors.
-Translate = Callable[[Exception, str], ReqlessError]
 
 
 def redacted(url: str) -> str:
@@ -43,35 +40,7 @@ def function_load_args(code: str, replace: bool) -> tuple[str, ...]:
     return ("FUNCTION", "LOAD", "REPLACE", code) if replace else ("FUNCTION", "LOAD", code)
 
 
-def to_message(raw: Mapping[str, Any] | None) -> Message | None:
-    """Our :class:`Message` for the library's message dict."""
-    if raw is None:
-        return None
-    pattern = raw.get("pattern")
-    return Message(
-        kind=str(raw["type"]),
-        channel=str(raw["channel"]),
-        data=str(raw["data"]),
-        pattern=None if pattern is None else str(pattern),
-    )
-
-
-class _Border:
-    """Holds what every wrapper needs to translate the library's exceptions."""
-
-    def __init__(self, errors: type[Exception], translate: Translate, where: str) -> None:
-        self._errors = errors
-        self._translate = translate
-        self._where = where
-
-    def _in_place(self, results: list[Any]) -> list[Any]:
-        return [
-            self._translate(item, self._where) if isinstance(item, self._errors) else item
-            for item in results
-        ]
-
-
-class _QueueingPipeline(_Border):
+class _QueueingPipeline(Border):
     """The queueing half of a non-transactional pipeline: commands run in order, each alone."""
 
     def __init__(self, errors: type[Exception], translate: Translate, where: str) -> None:
@@ -160,82 +129,7 @@ class AsyncPipelineAdapter(_QueueingPipeline):
         return results
 
 
-class SyncPubSub(_Border):
-    def __init__(
-        self, pubsub: Any, errors: type[Exception], translate: Translate, where: str
-    ) -> None:
-        super().__init__(errors, translate, where)
-        self._pubsub = pubsub
-
-    def _run(self, method: str, *args: str) -> Any:
-        try:
-            return getattr(self._pubsub, method)(*args)
-        except self._errors as exc:
-            raise self._translate(exc, self._where) from exc
-
-    def subscribe(self, *channels: str) -> None:
-        self._run("subscribe", *channels)
-
-    def psubscribe(self, *patterns: str) -> None:
-        self._run("psubscribe", *patterns)
-
-    def unsubscribe(self, *channels: str) -> None:
-        self._run("unsubscribe", *channels)
-
-    def punsubscribe(self, *patterns: str) -> None:
-        self._run("punsubscribe", *patterns)
-
-    def get_message(self, timeout: float | None = 0.0) -> Message | None:
-        try:
-            raw = self._pubsub.get_message(ignore_subscribe_messages=False, timeout=timeout)
-        except self._errors as exc:
-            raise self._translate(exc, self._where) from exc
-        return to_message(raw)
-
-    def close(self) -> None:
-        self._pubsub.close()
-
-
-class AsyncPubSubAdapter(_Border):
-    def __init__(
-        self, pubsub: Any, errors: type[Exception], translate: Translate, where: str
-    ) -> None:
-        super().__init__(errors, translate, where)
-        self._pubsub = pubsub
-
-    async def _run(self, method: str, *args: str) -> Any:
-        try:
-            return await getattr(self._pubsub, method)(*args)
-        except self._errors as exc:
-            raise self._translate(exc, self._where) from exc
-
-    async def subscribe(self, *channels: str) -> None:
-        await self._run("subscribe", *channels)
-
-    async def psubscribe(self, *patterns: str) -> None:
-        await self._run("psubscribe", *patterns)
-
-    async def unsubscribe(self, *channels: str) -> None:
-        await self._run("unsubscribe", *channels)
-
-    async def punsubscribe(self, *patterns: str) -> None:
-        await self._run("punsubscribe", *patterns)
-
-    async def get_message(self, timeout: float | None = 0.0) -> Message | None:
-        try:
-            raw = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=timeout)
-        except self._errors as exc:
-            raise self._translate(exc, self._where) from exc
-        return to_message(raw)
-
-    async def aclose(self) -> None:
-        await self._pubsub.aclose()
-
-    async def close(self) -> None:
-        await self.aclose()
-
-
-class SyncDriver(_Border):
+class SyncDriver(Border):
     """A driver over a synchronous redis-py-shaped client (its connection pool).
 
     The core's commands (``fcall``, ``fcall_ro``, ``evalsha`` and pipelines)
@@ -379,7 +273,7 @@ class SyncDriver(_Border):
         self.client.close()
 
 
-class AsyncDriverAdapter(_Border):
+class AsyncDriverAdapter(Border):
     """A driver over an asyncio redis-py-shaped client."""
 
     name = ""

@@ -14,11 +14,12 @@ blocking read, so the pool's ``socket_timeout`` never cuts a long wait short.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from reqless._errors import ReqlessError
 from reqless.drivers import Arg
+from reqless.drivers._border import Translate
 from reqless.drivers._resp import pack_command
 
 __all__ = ["LibraryBlockingConnection"]
@@ -35,7 +36,7 @@ class LibraryBlockingConnection:
         self,
         pool: Any,
         errors: type[Exception],
-        translate: Callable[[Exception, str], ReqlessError],
+        translate: Translate,
         where: str,
         *,
         reply_error: type[Exception],
