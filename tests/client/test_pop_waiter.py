@@ -239,6 +239,21 @@ def test_interrupt_before_pop_makes_that_pop_return_at_once(
         assert [job.jid for job in waiter.pop(1, LONG)] == [jid]
 
 
+def test_a_byte_in_the_pipe_without_an_interrupt_does_not_end_a_wait(
+    waiting: reqless.Client,
+    putter: reqless.Client,
+    admin: redis.Redis,
+    threads: ThreadPoolExecutor,
+) -> None:
+    with reqless.PopWaiter(waiting, "q") as waiter:
+        # What an interrupt() leaves when its pop took the flag before it wrote the byte.
+        os.write(waiter._write_fd, b"!")
+        popped = popping(threads, waiter)
+        wait_blocked(admin)
+        jid = putter.queues["q"].put(KLASS, {})
+        assert [job.jid for job in popped.result(GUARD)] == [jid]
+
+
 def test_a_lost_connection_is_raised_and_the_next_pop_reconnects(
     waiting: reqless.Client,
     putter: reqless.Client,
@@ -340,11 +355,15 @@ def test_a_waiter_used_after_fork_opens_its_own_connection(
         assert waiter.pop(1, 0.1) == []
 
 
-@pytest.fixture
-def no_unblock_user(admin: redis.Redis) -> Iterator[str]:
-    """An ACL user who may do everything but ``CLIENT UNBLOCK``; its password is its name."""
+@pytest.fixture(params=[("-client|unblock",), ("-client|unblock", "-client|id")])
+def no_unblock_user(admin: redis.Redis, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An ACL user who may not ``CLIENT UNBLOCK`` (nor, once, learn its ``CLIENT ID``).
+
+    Its password is its name.
+    """
+    denied: tuple[str, ...] = request.param
     admin.execute_command(
-        "ACL", "SETUSER", "no-unblock", "on", ">no-unblock", "~*", "&*", "+@all", "-client|unblock"
+        "ACL", "SETUSER", "no-unblock", "on", ">no-unblock", "~*", "&*", "+@all", *denied
     )
     yield "no-unblock"
     # ACL users outlive FLUSHALL; later tests must not inherit them.

@@ -233,13 +233,16 @@ class PopWaiter:
             events = dict(poller.poll(math.ceil(left * 1000)))
             if self._socket_fd in events:
                 return True
-            if self._read_fd in events and self._take_interrupt():
-                return False
+            if self._read_fd in events:
+                # Read the byte first, then the flag: interrupt() sets the flag first.
+                self._drain()
+                if self._take_interrupt():
+                    return False
 
     def _unblock(self, connection: BlockingConnection, limit: float) -> bool:
         """End the server's wait from another connection; False if ours had to be closed."""
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
+        while self._client_id > 0 and time.monotonic() < deadline:
             try:
                 if self._client._driver.execute_command("CLIENT", "UNBLOCK", self._client_id):
                     return True
@@ -270,7 +273,8 @@ class PopWaiter:
             if hasattr(select, "poll"):
                 pipe = select.poll()
                 pipe.register(self._read_fd, select.POLLIN)
-                pipe.poll(math.ceil(left * 1000))
+                if pipe.poll(math.ceil(left * 1000)):
+                    self._drain()  # then the flag, at the top of the loop
             else:
                 time.sleep(min(left, _SLICE))
         return True
@@ -349,12 +353,17 @@ class PopWaiter:
         if not self._interrupted:
             return False
         self._interrupted = False
+        self._drain()
+        return True
+
+    def _drain(self) -> None:
+        # interrupt() sets the flag before it writes, so a byte may outlive the
+        # interrupt it stood for: bytes only wake the poll, the flag decides.
         try:
             while os.read(self._read_fd, 64):
                 pass
         except OSError:
             pass  # empty (BlockingIOError) or closed
-        return True
 
     def _after_fork_or_close(self) -> None:
         # After a fork the connection and the pipe are the parent's: close our

@@ -283,7 +283,11 @@ class BlockingConnection(Protocol):
     """
 
     def open(self) -> int:
-        """Connect unless connected; the server's ``CLIENT ID`` of this connection."""
+        """Connect unless connected; the server's ``CLIENT ID`` of this connection.
+
+        0 when the server refuses to tell (an ACL): the connection is open,
+        but a wait on it can only be ended by closing it.
+        """
         ...
 
     def send(self, *commands: Sequence[Arg]) -> None:

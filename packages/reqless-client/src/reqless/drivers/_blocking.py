@@ -58,7 +58,10 @@ class LibraryBlockingConnection:
         try:
             self._connection.connect()  # the library's handshake: AUTH, SELECT, ...
             self._connection.send_command("CLIENT", "ID", check_health=False)
-            client_id = int(self._connection.read_response())
+            try:
+                client_id = int(self._connection.read_response())
+            except self._reply_error:
+                client_id = 0  # refused (an ACL): open, with an id nobody can use
         except self._errors as exc:
             self._connection.disconnect()
             raise self._translate(exc, self._where) from exc
