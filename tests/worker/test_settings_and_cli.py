@@ -125,20 +125,20 @@ def test_a_wake_before_wait_is_not_lost() -> None:
 def test_a_wake_cuts_a_wait_on_the_server_short_and_counts_before_it() -> None:
     control = ChildControl()
     interrupted: list[str] = []
-    with control.waiting_on_server(lambda: interrupted.append("cut")) as ready:
-        assert ready and not interrupted
-        control.wake()  # a put heard, or a signal, while the pop waits on the server
-        assert interrupted == ["cut"]
+    assert control.begin_server_wait(lambda: interrupted.append("cut"))
+    control.wake()  # a put heard, or a signal, while the pop waits on the server
+    assert interrupted == ["cut"]
+    control.end_server_wait()
     control.wake()  # no wait in progress: only the next one is skipped
     assert interrupted == ["cut"]
-    with control.waiting_on_server(lambda: interrupted.append("late")) as ready:
-        assert not ready
+    assert not control.begin_server_wait(lambda: interrupted.append("late"))
+    control.end_server_wait()
     # The wake was consumed by that wait: the next one waits.
-    with control.waiting_on_server(lambda: None) as ready:
-        assert ready
+    assert control.begin_server_wait(lambda: None)
+    control.end_server_wait()
     control.drain()
-    with control.waiting_on_server(lambda: None) as ready:
-        assert not ready
+    assert not control.begin_server_wait(lambda: None)
+    control.end_server_wait()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -238,8 +238,8 @@ class ChildSession:
 
     def wait_for_work(self, wanted: int) -> list[Job]:
         """Idle: wait until a put for our queues, a signal, or ``--interval``; returns
-        up to ``wanted`` jobs popped meanwhile from the first queue (``[]``: pop again,
-        the work may be in another queue)."""
+        up to ``wanted`` jobs popped at once (from the first queue, or the one whose
+        put woke it); ``[]``: pop every queue again, the work may be elsewhere."""
         wakeup = self.wakeup
         if wakeup.arm():
             return []  # subscribed just now: a put may have come before, so pop first
@@ -251,17 +251,15 @@ class ChildSession:
         if granted <= 0:
             return []
         jobs: list[Job] = []
+        control, interval = self.control, self.settings.interval
         try:
-            with self.control.waiting_on_server(waiter.interrupt) as ready, wakeup.waiting():
-                if ready:
-                    jobs = self._guarded(
-                        lambda: waiter.pop(granted, self.settings.interval), default=[]
-                    )
+            if control.begin_server_wait(waiter.interrupt):
+                jobs = self._guarded(lambda: waiter.pop(granted, interval), default=[])
         finally:
-            self.control.unclaim(granted - len(jobs))
-        for job in jobs:
-            # Its put event, heard on ql:log, must not wake a sibling child for nothing.
-            self.control.claims.claim(job.jid)
+            control.end_server_wait()
+            if len(jobs) < granted:
+                control.unclaim(granted - len(jobs))
+        wakeup.took(job.jid for job in jobs)
         return self.adopt(jobs)
 
     def _waiter_for(self, names: list[str]) -> reqless.PopWaiter | None:

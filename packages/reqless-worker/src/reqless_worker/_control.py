@@ -8,13 +8,13 @@ signal) cuts short.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
+from typing import Any
 
 __all__ = [
     "EXIT_CRASHED",
@@ -92,9 +92,10 @@ class PutClaims:
         """True for the first caller (of any child) for ``jid``, False for the others."""
         key = zlib.crc32(jid.encode())
         now = int(self.clock() * 1_000_000)
-        slots = self._slots
-        with slots.get_lock():
-            if self._held(key, now):
+        with self._slots.get_lock():
+            # The raw array: each item access through the wrapper takes the lock again.
+            slots: Any = self._slots.get_obj()
+            if self._held(slots, key, now):
                 return False
             at = slots[0]
             slots[1 + 2 * at], slots[2 + 2 * at] = key, now
@@ -105,15 +106,12 @@ class PutClaims:
         """Whether some child claimed ``jid`` within the last ``CLAIM_SECONDS``."""
         key = zlib.crc32(jid.encode())
         with self._slots.get_lock():
-            return self._held(key, int(self.clock() * 1_000_000))
+            return self._held(self._slots.get_obj(), key, int(self.clock() * 1_000_000))
 
-    def _held(self, key: int, now: int) -> bool:
-        slots = self._slots
-        window = self.CLAIM_SECONDS * 1_000_000
-        return any(
-            slots[1 + 2 * at] == key and now - slots[2 + 2 * at] < window
-            for at in range(self.SLOTS)
-        )
+    def _held(self, slots: Any, key: int, now: int) -> bool:
+        since = now - self.CLAIM_SECONDS * 1_000_000
+        keys, times = slots[1::2], slots[2::2]
+        return any(k == key and t > since for k, t in zip(keys, times, strict=True))
 
 
 class ChildControl:
@@ -144,7 +142,7 @@ class ChildControl:
         # Re-entrant: a signal handler may wake() while this thread holds the lock.
         self._condition = threading.Condition(threading.RLock())
         self._woken = False
-        # Set while the child waits on the server (see waiting_on_server()).
+        # Set while the child waits on the server (see begin_server_wait()).
         self._interrupt: Callable[[], None] | None = None
 
     @property
@@ -174,22 +172,21 @@ class ChildControl:
             if self._interrupt is not None:
                 self._interrupt()
 
-    @contextlib.contextmanager
-    def waiting_on_server(self, interrupt: Callable[[], None]) -> Iterator[bool]:
-        """A wait that is not :meth:`wait` (a blocking pop on the server), cut short by
-        ``interrupt()``, which :meth:`wake` calls meanwhile: it must be safe in a signal
-        handler. Yields whether to wait at all (False: woken already, or stopping); a
-        wake before the wait counts, and the wait consumes it.
+    def begin_server_wait(self, interrupt: Callable[[], None]) -> bool:
+        """A wait that is not :meth:`wait` (a pop blocked on the server) begins;
+        :meth:`wake` calls ``interrupt()`` until :meth:`end_server_wait`, so it must
+        be safe in a signal handler. Returns whether to wait at all (False: woken
+        already, or stopping); a wake before the wait counts, and the wait consumes it.
+        Plain methods, not a context manager: this is every idle pick-up's path.
         """
         with self._condition:
             self._interrupt = interrupt
-            ready = not self._woken and not self.stopping
-        try:
-            yield ready
-        finally:
-            with self._condition:
-                self._interrupt = None
-                self._woken = False
+            return not self._woken and not self.stopping
+
+    def end_server_wait(self) -> None:
+        with self._condition:
+            self._interrupt = None
+            self._woken = False
 
     def wait(self, timeout: float) -> None:
         """Sleep until :meth:`wake` or ``timeout`` seconds; a wake before the call counts."""

@@ -23,13 +23,12 @@ in between is missed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 
 from reqless import ClientSettings, ReqlessError
 from reqless.drivers import Driver, Message, PubSub, connect
@@ -87,8 +86,10 @@ class WakeUp:
         self._want_log = False
         self._log_live = False  # subscribed and confirmed
         self._busy_since: float | None = None
-        # In wait_for_work(): a put wakes this child only if it claims the put first.
+        # Idle (from arm() to busy()): a put wakes this child only if it claims the put first.
         self._waiting = False
+        # Jids this child's wait on the server popped, for the listener to claim (see took()).
+        self._taken: deque[str] = deque()
         self._stopped = threading.Event()
         self._channel_live = threading.Event()  # the worker channel is subscribed
         self._thread: threading.Thread | None = None
@@ -122,15 +123,23 @@ class WakeUp:
             self._driver.close()
             self._driver = None
 
+    def took(self, jids: Iterable[str]) -> None:
+        """The child's wait on the server popped these jobs, just put: the listener
+        claims them (off the path from the pop to the job), so that their put events
+        wake no sibling child for nothing."""
+        self._taken.extend(jids)
+
     def busy(self) -> None:
         """The child got work; after a while busy, put events are no longer read."""
+        self._waiting = False
         if self._busy_since is None:
             self._busy_since = time.monotonic()
 
     def arm(self) -> bool:
-        """Make sure put events are read; True if that needed a new subscription
-        (pop again: a put may have come before it)."""
+        """The child is idle: make sure put events are read; True if that needed a new
+        subscription (pop again: a put may have come before it)."""
         self._busy_since = None
+        self._waiting = True
         if not self.enabled or self._thread is None:
             return False
         with self._condition:
@@ -150,20 +159,8 @@ class WakeUp:
 
         Returns at once if it had to subscribe first (see :meth:`arm`).
         """
-        if self.arm():
-            return
-        with self.waiting():
+        if not self.arm():
             self.control.wait(timeout)
-
-    @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
-        """The child is idle, waiting for work: a put it hears wakes it only if it
-        claims that put before its sibling children."""
-        self._waiting = True
-        try:
-            yield
-        finally:
-            self._waiting = False
 
     # ---------------------------------------------------------------- listener
 
@@ -215,6 +212,9 @@ class WakeUp:
             if self._heard:
                 timeout = min(timeout, max(0.0, self._heard[0][0] - time.monotonic()))
             message = pubsub.get_message(timeout=timeout)
+            taken = self._taken
+            while taken:
+                self.control.claims.claim(taken.popleft())
             if message is not None:
                 self._handle(message)
             self._act_on_heard()
