@@ -99,6 +99,21 @@ def test_requeue_and_move_wake_the_target_queue(client: reqless.Client, admin: r
     assert members(admin, "c") == ["w0"]
 
 
+def test_a_job_completed_into_a_next_queue_wakes_it(
+    client: reqless.Client, admin: redis.Redis
+) -> None:
+    client.queues["a"].put(KLASS, {})
+    client.queues["a"].put(KLASS, {})
+    first, second = client.queues["a"].pop(2)
+    admin.delete(wake_key("a"))
+    assert first.complete("b") == "waiting"
+    assert members(admin, "b") == ["w0"]
+    # Finished for good, or moved on later: nothing to wake anyone for.
+    admin.delete(wake_key("b"))
+    second.complete("b", delay=60)
+    assert our_keys(admin) == []
+
+
 def test_a_delayed_job_wakes_nobody(client: reqless.Client, admin: redis.Redis) -> None:
     jid = client.queues["q"].put(KLASS, {}, delay=60)
     job = client.jobs[jid]
@@ -277,6 +292,10 @@ def test_async_puts_write_wake_keys(
         assert members(admin, "r") == ["w0"]
         await client.queues["later"].put(KLASS, {}, delay=60)
         assert members(admin, "later") == []
+        popped = await client.queues["r"].pop()
+        assert popped is not None
+        await popped.complete("next")
+        assert members(admin, "next") == ["w0"]
 
     run_async(scenario)
 

@@ -94,6 +94,21 @@ def test_a_put_by_a_client_that_writes_no_wake_key_still_wakes_the_child(
         assert not other._driver.execute_command("KEYS", "reqless:wake:*")
 
 
+@pytest.mark.parametrize("wake_workers", [True, False], ids=["wake-key", "ql:log-advanced"])
+def test_a_job_completed_into_the_childs_queue_starts_at_once(
+    server: Server, start_worker: StartWorker, tmp_path: Path, wake_workers: bool
+) -> None:
+    log = tmp_path / "jobs.log"
+    start_idle(server, start_worker, "process", "-q", "next")
+    with reqless.Client(server.url, worker_name="upstream", wake_workers=wake_workers) as other:
+        other.queues["first"].put(f"{JOBS}.Record", {"log": str(log)})
+        job = other.queues["first"].pop()
+        assert job is not None
+        job.complete("next")
+        wait_until(lambda: len(read_log(log)) == 1, timeout=10)
+        assert read_log(log)[0]["jid"] == job.jid
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_cuts_the_wait_on_the_server_short(

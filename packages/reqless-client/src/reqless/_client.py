@@ -53,8 +53,8 @@ class Client:
     ``REQLESS_DRIVER``, else chosen by the scheme). ``clock`` supplies the
     ``now`` of every command; ``form`` picks the core's Function or EVAL form.
 
-    ``wake_workers`` (default True): every put, ``put_many``, requeue and
-    move also writes ``ZADD reqless:wake:<queue>`` in the same write, so a
+    ``wake_workers`` (default True): every put, ``put_many``, requeue, move
+    and completion into a next queue also writes ``ZADD reqless:wake:<queue>`` in the same write, so a
     worker waiting with :class:`reqless.PopWaiter` starts the job at once
     instead of at its next poll (see :mod:`reqless._wake`). False writes no
     key outside the core's ``ql:`` ones; workers then find the jobs by polling.

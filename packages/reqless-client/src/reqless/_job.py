@@ -204,7 +204,10 @@ class Job(JobFields):
         delay: float | None = None,
         depends: Sequence[str] | None = None,
     ) -> str:
-        """Finish the job, or move it on to ``next_queue``; returns its new state."""
+        """Finish the job, or move it on to ``next_queue``; returns its new state.
+
+        Moved on with no delay and no dependencies, it wakes a worker waiting on
+        ``next_queue``, as a put does."""
         call = p.complete(
             self._state,
             self._worker(self._client.worker_name),
@@ -212,7 +215,9 @@ class Job(JobFields):
             delay=delay,
             depends=depends,
         )
-        return self._client._run(call)
+        if next_queue is None or delay or depends:
+            return self._client._run(call)
+        return self._client._run_waking(call, next_queue)
 
     def fail(self, group: str, message: str) -> str:
         call = p.fail(self._state, self._worker(self._client.worker_name), group, message)

@@ -2,7 +2,8 @@
 
 A worker with nothing to do waits with ``BZPOPMIN`` on the wake key of each
 queue it serves (:class:`reqless.PopWaiter`). Every put, ``put_many``,
-requeue and move made through this client writes ``ZADD <wake key> 0 w0``
+requeue, move and completion into a next queue made through this client
+writes ``ZADD <wake key> 0 w0``
 right behind its core command, in the same write: the server runs the put,
 then the ``ZADD`` hands a member to the longest-waiting ``BZPOPMIN``, whose
 worker pops the new job at once instead of at its next poll. The put pays
@@ -22,7 +23,8 @@ straight away, which finds the job or nothing: it costs a pop, never a job.
 Why not a ``ql:`` key: the protocol gives every key starting with ``ql:`` to
 the core, and the core neither knows nor changes for wake keys. They are
 this client's own signal, in its own prefix :data:`WAKE_PREFIX`; jobs put by
-other clients wake nobody and are found by the worker's polling instead.
+other clients wake nobody this way (``reqless-worker`` hears the core's put
+events for those, and polls).
 ``Client(..., wake_workers=False)`` writes no wake key at all.
 """
 

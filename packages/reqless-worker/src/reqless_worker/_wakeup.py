@@ -4,9 +4,10 @@ A job put through our client wakes an idle child on the server itself (the
 client's wake key unblocks the child's waiting pop: see
 :class:`reqless.PopWaiter`). Other clients (Ruby workers, the original
 reqless-py) write no wake key, but the core publishes
-``{"event":"put","queue":...}`` on ``ql:log`` for every put, whoever made it.
-One pub/sub connection per child listens there while the child is idle, and
-wakes it when a put lands in one of its queues and no child of this worker
+``{"event":"put","queue":...}`` on ``ql:log`` for every put, whoever made it
+(and ``advanced`` for a job completed into its next queue). One pub/sub
+connection per child listens there while the child is idle, and wakes it
+when a job arrives in one of its queues and no child of this worker
 popped that job within ``PUT_GRACE`` (the usual case for our own puts, which
 must not cost a second pop). Polling every ``--interval`` stays as the last
 fallback (jobs released by a retry, a schedule or a dependency publish no
@@ -43,6 +44,8 @@ JobEventCallback = Callable[[str, str], None]
 
 LOG_CHANNEL = "ql:log"
 JOB_EVENTS = frozenset({"lock_lost", "canceled", "put"})
+# Events on ql:log that bring a job to a queue.
+ARRIVALS = frozenset({"put", "advanced"})
 # How often the listener looks at changed wishes (subscribe, leave, stop).
 POLL_SECONDS = 0.02
 # Busy this long without going idle: stop reading ql:log. Short: while a child
@@ -252,10 +255,14 @@ class WakeUp:
             return
         if message.channel == LOG_CHANNEL:
             # Cheap test first: most of the log is completions we do not care about.
-            if '"put"' not in message.data:
+            data = message.data
+            if '"put"' not in data and '"advanced"' not in data:
                 return
-            event = _decode(message.data)
-            if event.get("event") == "put" and self.wants_queue(str(event.get("queue"))):
+            event = _decode(data)
+            kind = event.get("event")
+            # A job completed into its next queue arrives there as if put.
+            queue = event.get("queue") if kind == "put" else event.get("to")
+            if kind in ARRIVALS and self.wants_queue(str(queue)):
                 self._heard.append((time.monotonic() + PUT_GRACE, str(event.get("jid"))))
             return
         event = _decode(message.data)

@@ -55,7 +55,9 @@ class Job(JobFields):
             delay=delay,
             depends=depends,
         )
-        return await self._client._run(call)
+        if next_queue is None or delay or depends:
+            return await self._client._run(call)
+        return await self._client._run_waking(call, next_queue)
 
     async def fail(self, group: str, message: str) -> str:
         call = p.fail(self._state, self._worker(self._client.worker_name), group, message)
