@@ -54,10 +54,11 @@ class Client:
     ``now`` of every command; ``form`` picks the core's Function or EVAL form.
 
     ``wake_workers`` (default True): every put, ``put_many``, requeue, move
-    and completion into a next queue also writes ``ZADD reqless:wake:<queue>`` in the same write, so a
-    worker waiting with :class:`reqless.PopWaiter` starts the job at once
-    instead of at its next poll (see :mod:`reqless._wake`). False writes no
-    key outside the core's ``ql:`` ones; workers then find the jobs by polling.
+    and completion into a next queue also writes ``ZADD reqless:wake:<queue>``
+    in the same write, so a worker waiting with :class:`reqless.PopWaiter`
+    starts the job at once instead of at its next poll (see
+    :mod:`reqless._wake`). False writes no key outside the core's ``ql:``
+    ones; workers then find the jobs through the core's events, or by polling.
     """
 
     def __init__(
