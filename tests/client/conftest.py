@@ -21,6 +21,13 @@ from tests.conftest import Server
 DRIVER_NAMES = ("redis", "valkey")
 
 
+@pytest.fixture(params=("function", "eval"))
+def form(request: pytest.FixtureRequest) -> str:
+    """The core's form under test: the Function library (FCALL) or the EVAL script."""
+    value: str = request.param
+    return value
+
+
 @pytest.fixture(params=DRIVER_NAMES)
 def driver_name(request: pytest.FixtureRequest) -> str:
     """The name of the driver under test."""

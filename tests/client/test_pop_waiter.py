@@ -24,16 +24,9 @@ from reqless._wake import wake_key
 from tests.conftest import Server
 
 KLASS = "tests.client.api.jobs_for_tests.Plain"
-FORMS = ("function", "eval")
 # Far beyond any test's hang guard: a pop that returns before it was woken.
 LONG = 60.0
 GUARD = 20.0
-
-
-@pytest.fixture(params=FORMS)
-def form(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
 
 
 @pytest.fixture

@@ -19,8 +19,6 @@ from reqless import (
 from reqless._script import CoreCode
 from reqless.drivers import Arg, Driver, connect, connect_async
 
-FORMS = ("function", "eval")
-
 
 class Ticking:
     """A clock that moves one second each time it is read."""
@@ -52,12 +50,6 @@ def _library_names(admin: redis.Redis) -> list[str]:
     return [
         dict(zip(lib[::2], lib[1::2], strict=True))["library_name"] for lib in admin.function_list()
     ]
-
-
-@pytest.fixture(params=FORMS)
-def form(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
 
 
 @pytest.fixture

@@ -25,13 +25,6 @@ from reqless.drivers import Arg, Driver, Pipeline, PubSub, TrailingDriver
 from tests.conftest import Server
 
 KLASS = "tests.client.api.jobs_for_tests.Plain"
-FORMS = ("function", "eval")
-
-
-@pytest.fixture(params=FORMS)
-def form(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
 
 
 @pytest.fixture

@@ -47,37 +47,29 @@ def start_idle(
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(
+    ("serves", "into"),
+    [(("q",), "q"), (("first", "second"), "second")],
+    ids=["its-queue", "a-later-queue"],
+)
 def test_an_idle_child_waits_on_the_server_and_a_put_starts_its_job(
     server: Server,
     client: reqless.Client,
     start_worker: StartWorker,
     tmp_path: Path,
     strategy: str,
+    serves: tuple[str, ...],
+    into: str,
 ) -> None:
     log = tmp_path / "jobs.log"
-    start_idle(server, start_worker, strategy, "-q", "q")
+    start_idle(server, start_worker, strategy, *(f"-q{queue}" for queue in serves))
     for n in range(1, 4):
-        jid = client.queues["q"].put(f"{JOBS}.Record", {"log": str(log)})
+        jid = client.queues[into].put(f"{JOBS}.Record", {"log": str(log)})
         wait_until(lambda n=n: len(read_log(log)) >= n, timeout=10)  # type: ignore[misc]
         assert read_log(log)[-1]["jid"] == jid
         wait_until(lambda jid=jid: client.jobs[jid].state == "complete")  # type: ignore[misc, union-attr]
     # Idle again, and waiting on the server again.
     wait_until(lambda: len(blocked_children(server)) == 1)
-
-
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_put_into_a_later_queue_wakes_the_child(
-    server: Server,
-    client: reqless.Client,
-    start_worker: StartWorker,
-    tmp_path: Path,
-    strategy: str,
-) -> None:
-    log = tmp_path / "jobs.log"
-    start_idle(server, start_worker, strategy, "-q", "first", "-q", "second")
-    jid = client.queues["second"].put(f"{JOBS}.Record", {"log": str(log)})
-    wait_until(lambda: len(read_log(log)) == 1, timeout=10)
-    assert read_log(log)[0]["jid"] == jid
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
