@@ -225,28 +225,26 @@ class CoreScript(_CoreBase):
             return None
         return ("FCALL", SERVER_CLOCK_FUNCTION, 0, command, *args)
 
-    def call_many(self, calls: Sequence[Call]) -> list[Any]:
+    def call_many(self, calls: Sequence[Call], then: Sequence[Arg] | None = None) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now``.
 
         Replies come back in order; a failed command's error is returned in its
         place (a :class:`reqless.ReqlessError`), not raised, and the commands
-        after it still run.
+        after it still run. ``then``, if given, is one more command sent after
+        them (again with any retried ones); its reply is dropped.
         """
         if not calls:
             return []
         mode = self.mode or self._start()
         now = format_now(self.clock())
         argvs = [self._argv(command, now, args) for command, args in calls]
-        results = self._pipelined(argvs)
-        missing = [
-            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
-        ]
+        results = self._pipelined(argvs, then)
+        missing = _missing(results)
         if missing:
             # Those calls did nothing on the server, so running them again is safe.
             self._load(mode)
-            for i, result in zip(
-                missing, self._pipelined([argvs[i] for i in missing]), strict=True
-            ):
+            retried = self._pipelined([argvs[i] for i in missing], then)
+            for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
 
@@ -265,27 +263,14 @@ class CoreScript(_CoreBase):
         """
         if not argss:
             return []
-        mode = self.mode or self._start()
         streamer = self._streamer
         if streamer is None:
-            now = format_now(self.clock())
-            argvs = [self._argv(command, now, args) for args in argss]
-            results = self._pipelined(argvs, then)
-            missing = [
-                i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
-            ]
-            if missing:
-                self._load(mode)
-                retried = self._pipelined([argvs[i] for i in missing], then)
-                for i, result in zip(missing, retried, strict=True):
-                    results[i] = result
-            return results
+            return self.call_many([(command, args) for args in argss], then)
+        mode = self.mode or self._start()
         head = (command, format_now(self.clock()))
         name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
         results = streamer.stream(name, target, head, argss, then)
-        missing = [
-            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
-        ]
+        missing = _missing(results)
         if missing:
             # Those calls did nothing on the server, so running them again is safe.
             self._load(mode)
@@ -385,20 +370,20 @@ class AsyncCoreScript(_CoreBase):
             await self._load(mode)
             return await self._invoke_then(mode, argv, then)
 
-    async def call_many(self, calls: Sequence[Call]) -> list[Any]:
+    async def call_many(
+        self, calls: Sequence[Call], then: Sequence[Arg] | None = None
+    ) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now`` (see CoreScript)."""
         if not calls:
             return []
         mode = self.mode or await self._start()
         now = format_now(self.clock())
         argvs = [self._argv(command, now, args) for command, args in calls]
-        results = await self._pipelined(argvs)
-        missing = [
-            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
-        ]
+        results = await self._pipelined(argvs, then)
+        missing = _missing(results)
         if missing:
             await self._load(mode)
-            retried = await self._pipelined([argvs[i] for i in missing])
+            retried = await self._pipelined([argvs[i] for i in missing], then)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
@@ -409,27 +394,14 @@ class AsyncCoreScript(_CoreBase):
         """Run ``command`` once per argument list, streamed (see :meth:`CoreScript.call_each`)."""
         if not argss:
             return []
-        mode = self.mode or await self._start()
         streamer = self._streamer
         if streamer is None:
-            now = format_now(self.clock())
-            argvs = [self._argv(command, now, args) for args in argss]
-            results = await self._pipelined(argvs, then)
-            missing = [
-                i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
-            ]
-            if missing:
-                await self._load(mode)
-                retried = await self._pipelined([argvs[i] for i in missing], then)
-                for i, result in zip(missing, retried, strict=True):
-                    results[i] = result
-            return results
+            return await self.call_many([(command, args) for args in argss], then)
+        mode = self.mode or await self._start()
         head = (command, format_now(self.clock()))
         name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
         results = await streamer.stream(name, target, head, argss, then)
-        missing = [
-            i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)
-        ]
+        missing = _missing(results)
         if missing:
             await self._load(mode)
             retried = await streamer.stream(name, target, head, [argss[i] for i in missing], then)
@@ -489,3 +461,8 @@ class AsyncCoreScript(_CoreBase):
                     return self.mode
             self.mode = "function"
             return self.mode
+
+
+def _missing(results: Sequence[Any]) -> list[int]:
+    """Where the core was missing: those commands did nothing, so they may run again."""
+    return [i for i, result in enumerate(results) if isinstance(result, ScriptNotLoadedError)]
