@@ -41,6 +41,13 @@ def wait_until(
         time.sleep(interval)
 
 
+def get_job(client: reqless.Client, jid: str) -> reqless.Job:
+    """The job ``jid``, which must exist (not a recurring one)."""
+    job = client.jobs[jid]
+    assert isinstance(job, reqless.Job)
+    return job
+
+
 @dataclass
 class Worker:
     """A ``reqless-worker`` process started by a test."""

@@ -35,6 +35,11 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
+def events(log: Path, name: str) -> list[dict[str, Any]]:
+    """The lines of a job log that record ``name``."""
+    return [line for line in read_log(log) if line["event"] == name]
+
+
 class Noop:
     @staticmethod
     def process(job: Any) -> None:

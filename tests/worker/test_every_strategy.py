@@ -16,28 +16,16 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import reqless
 from tests.conftest import Server
-from tests.worker.conftest import RestartableServer, StartWorker, wait_until
-from tests.worker.jobs_for_tests import read_log
+from tests.worker.conftest import RestartableServer, StartWorker, get_job, wait_until
+from tests.worker.jobs_for_tests import events, read_log
 
 JOBS = "tests.worker.jobs_for_tests"
 SLEEPY, SWALLOWER, RECORD = f"{JOBS}.Sleepy", f"{JOBS}.Swallower", f"{JOBS}.Record"
-
-
-def events(log: Path, name: str) -> list[dict[str, Any]]:
-    """The lines of a job log that record ``name``."""
-    return [line for line in read_log(log) if line["event"] == name]
-
-
-def get_job(client: reqless.Client, jid: str) -> reqless.Job:
-    job = client.jobs[jid]
-    assert isinstance(job, reqless.Job)
-    return job
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ import pytest
 
 import reqless
 from tests.conftest import Server
-from tests.worker.conftest import StartWorker
-from tests.worker.jobs_for_tests import record
-from tests.worker.test_every_strategy import events, get_job
+from tests.worker.conftest import StartWorker, get_job
+from tests.worker.jobs_for_tests import events, record
 
 pytest.importorskip("gevent")
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import reqless
 from tests.conftest import Server
-from tests.worker.conftest import StartWorker, wait_until
-from tests.worker.jobs_for_tests import read_log
-from tests.worker.test_every_strategy import events, get_job
+from tests.worker.conftest import StartWorker, get_job, wait_until
+from tests.worker.jobs_for_tests import events, read_log
 
 JOBS = "tests.worker.jobs_for_tests"
 

@@ -18,7 +18,7 @@ import redis
 
 import reqless
 from tests.conftest import Server
-from tests.worker.conftest import StartWorker, Worker, wait_until
+from tests.worker.conftest import StartWorker, Worker, get_job, wait_until
 from tests.worker.jobs_for_tests import read_log
 
 JOBS = "tests.worker.jobs_for_tests"
@@ -67,7 +67,7 @@ def test_an_idle_child_waits_on_the_server_and_a_put_starts_its_job(
         jid = client.queues[into].put(f"{JOBS}.Record", {"log": str(log)})
         wait_until(lambda n=n: len(read_log(log)) >= n, timeout=10)  # type: ignore[misc]
         assert read_log(log)[-1]["jid"] == jid
-        wait_until(lambda jid=jid: client.jobs[jid].state == "complete")  # type: ignore[misc, union-attr]
+        wait_until(lambda jid=jid: get_job(client, jid).state == "complete")  # type: ignore[misc]
     # Idle again, and waiting on the server again.
     wait_until(lambda: len(blocked_children(server)) == 1)
 
