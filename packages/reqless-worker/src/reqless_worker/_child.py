@@ -11,6 +11,7 @@ a put through our client unblocks it there and the pop behind it runs at
 once, so the job reaches the child with no round trip after the put. Puts
 from other clients wake it through :class:`WakeUp`; ``--interval`` bounds
 every wait, and the pop at its end is the poll.
+
 Strategies build one per child; runners come from :meth:`ChildSession.runner`.
 """
 
@@ -247,11 +248,11 @@ class ChildSession:
         if waiter is None:
             wakeup.wait_for_work(self.settings.interval)
             return []
-        granted = self.control.claim(wanted)
+        control, interval = self.control, self.settings.interval
+        granted = control.claim(wanted)
         if granted <= 0:
             return []
         jobs: list[Job] = []
-        control, interval = self.control, self.settings.interval
         try:
             if control.begin_server_wait(waiter.interrupt):
                 jobs = self._guarded(lambda: waiter.pop(granted, interval), default=[])

@@ -124,7 +124,7 @@ class ProcessStrategy(Strategy):
                 if not pending:
                     if stop.stopping or stop.budget_spent:
                         return
-                    # Nothing came back: the loop pops every queue again (the poll).
+                    # What the wait popped runs next; if nothing, every queue is popped again.
                     pending.extend(session.wait_for_work(batch.size))
                     continue
             job = pending.popleft()
