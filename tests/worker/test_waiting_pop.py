@@ -19,7 +19,7 @@ import redis
 import reqless
 from tests.conftest import Server
 from tests.worker.conftest import StartWorker, Worker, get_job, wait_until
-from tests.worker.jobs_for_tests import read_log
+from tests.worker.jobs_for_tests import events, read_log
 
 JOBS = "tests.worker.jobs_for_tests"
 STRATEGIES = ["process", "gevent", "trio"]
@@ -84,6 +84,27 @@ def test_a_put_by_a_client_that_writes_no_wake_key_still_wakes_the_child(
         wait_until(lambda: len(read_log(log)) == 1, timeout=10)
         assert read_log(log)[0]["jid"] == jid
         assert not other._driver.execute_command("KEYS", "reqless:wake:*")
+
+
+@pytest.mark.parametrize("strategy", ["gevent", "trio"])
+def test_a_free_slot_waits_on_the_server_while_another_slot_runs_its_job(
+    server: Server,
+    client: reqless.Client,
+    start_worker: StartWorker,
+    tmp_path: Path,
+    strategy: str,
+) -> None:
+    log = tmp_path / "jobs.log"
+    start_idle(server, start_worker, strategy, "-q", "q", "-c", "2")
+    client.queues["q"].put(f"{JOBS}.Sleepy", {"log": str(log), "seconds": 1})
+    wait_until(lambda: events(log, "started"), timeout=10)
+    wait_until(lambda: len(blocked_children(server)) == 1)
+    # The wait (60 s) blocks neither the hub nor trio's loop: the running job ends meanwhile.
+    wait_until(lambda: events(log, "finished"), timeout=10)
+    assert len(blocked_children(server)) == 1
+    short = client.queues["q"].put(f"{JOBS}.Record", {"log": str(log)})
+    wait_until(lambda: events(log, "ran"), timeout=10)
+    assert [line["jid"] for line in events(log, "ran")] == [short]
 
 
 @pytest.mark.parametrize("wake_workers", [True, False], ids=["wake-key", "ql:log-advanced"])
