@@ -6,6 +6,8 @@ plumbing is shared with the valkey driver (:mod:`reqless.drivers._adapter`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import redis.asyncio
 from redis import exceptions as lib
@@ -55,28 +57,33 @@ def _url(settings: ClientSettings) -> str:
     return url
 
 
+def _driver_args(factory: Any, settings: ClientSettings) -> dict[str, Any]:
+    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of."""
+    client = factory.from_url(
+        _url(settings),
+        decode_responses=True,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.socket_connect_timeout,
+    )
+    pool = client.connection_pool
+    return {
+        "client": client,
+        "errors": lib.RedisError,
+        "translate": translate,
+        "where": redacted(settings.url),
+        "checkout": pool.get_connection,
+        "reply_error": lib.ResponseError,
+        "lost": lib.ConnectionError,
+    }
+
+
 class RedisDriver(SyncDriver):
     """A redis-py connection pool."""
 
     name = "redis"
 
     def __init__(self, settings: ClientSettings) -> None:
-        client = redis.Redis.from_url(
-            _url(settings),
-            decode_responses=True,
-            socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_connect_timeout,
-        )
-        pool = client.connection_pool
-        super().__init__(
-            client,
-            lib.RedisError,
-            translate,
-            redacted(settings.url),
-            checkout=pool.get_connection,
-            reply_error=lib.ResponseError,
-            lost=lib.ConnectionError,
-        )
+        super().__init__(**_driver_args(redis.Redis, settings))
 
 
 class AsyncRedisDriver(AsyncDriverAdapter):
@@ -85,22 +92,7 @@ class AsyncRedisDriver(AsyncDriverAdapter):
     name = "redis"
 
     def __init__(self, settings: ClientSettings) -> None:
-        client = redis.asyncio.Redis.from_url(
-            _url(settings),
-            decode_responses=True,
-            socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_connect_timeout,
-        )
-        pool = client.connection_pool
-        super().__init__(
-            client,
-            lib.RedisError,
-            translate,
-            redacted(settings.url),
-            checkout=pool.get_connection,
-            reply_error=lib.ResponseError,
-            lost=lib.ConnectionError,
-        )
+        super().__init__(**_driver_args(redis.asyncio.Redis, settings))
 
 
 def connect(settings: ClientSettings) -> Driver:

@@ -6,6 +6,8 @@ plumbing is shared with the redis driver (:mod:`reqless.drivers._adapter`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import valkey
 import valkey.asyncio
 from valkey import exceptions as lib
@@ -44,28 +46,33 @@ def translate(exc: Exception, where: str) -> ReqlessError:
     return ReqlessError(text)
 
 
+def _driver_args(factory: Any, settings: ClientSettings) -> dict[str, Any]:
+    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of."""
+    client = factory.from_url(
+        settings.url,  # valkey-py reads every scheme reqless accepts
+        decode_responses=True,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.socket_connect_timeout,
+    )
+    pool = client.connection_pool
+    return {
+        "client": client,
+        "errors": lib.ValkeyError,
+        "translate": translate,
+        "where": redacted(settings.url),
+        "checkout": lambda: pool.get_connection("FCALL"),
+        "reply_error": lib.ResponseError,
+        "lost": lib.ConnectionError,
+    }
+
+
 class ValkeyDriver(SyncDriver):
     """A valkey-py connection pool."""
 
     name = "valkey"
 
     def __init__(self, settings: ClientSettings) -> None:
-        client = valkey.Valkey.from_url(
-            settings.url,  # valkey-py reads every scheme reqless accepts
-            decode_responses=True,
-            socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_connect_timeout,
-        )
-        pool = client.connection_pool
-        super().__init__(
-            client,
-            lib.ValkeyError,
-            translate,
-            redacted(settings.url),
-            checkout=lambda: pool.get_connection("FCALL"),
-            reply_error=lib.ResponseError,
-            lost=lib.ConnectionError,
-        )
+        super().__init__(**_driver_args(valkey.Valkey, settings))
 
 
 class AsyncValkeyDriver(AsyncDriverAdapter):
@@ -74,22 +81,7 @@ class AsyncValkeyDriver(AsyncDriverAdapter):
     name = "valkey"
 
     def __init__(self, settings: ClientSettings) -> None:
-        client = valkey.asyncio.Valkey.from_url(
-            settings.url,  # valkey-py reads every scheme reqless accepts
-            decode_responses=True,
-            socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_connect_timeout,
-        )
-        pool = client.connection_pool
-        super().__init__(
-            client,
-            lib.ValkeyError,
-            translate,
-            redacted(settings.url),
-            checkout=lambda: pool.get_connection("FCALL"),
-            reply_error=lib.ResponseError,
-            lost=lib.ConnectionError,
-        )
+        super().__init__(**_driver_args(valkey.asyncio.Valkey, settings))
 
 
 def connect(settings: ClientSettings) -> Driver:
