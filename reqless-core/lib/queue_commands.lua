@@ -225,17 +225,18 @@ function QueueCommands.pop(now, a)
   if limit <= 0 then
     return '[]'
   end
-  Config.prefetch({ queue .. '-heartbeat', 'heartbeat', 'grace-period', queue .. '-max-pop-retry',
-    'max-pop-retry', 'max-job-history' })
-  local lease = tonumber(Config.get(queue .. '-heartbeat') or Config.get('heartbeat'))
-  local grace = tonumber(Config.get('grace-period'))
-  local tries = tonumber(Config.get(queue .. '-max-pop-retry') or Config.get('max-pop-retry'))
+  -- Only what every pop needs: the grace period matters only to an expired
+  -- lock, the history limit only to a history past two entries.
+  local own_lease, own_tries = queue .. '-heartbeat', queue .. '-max-pop-retry'
+  Config.prefetch({ own_lease, 'heartbeat', own_tries, 'max-pop-retry' })
+  local lease = tonumber(Config.get(own_lease) or Config.get('heartbeat'))
+  local tries = tonumber(Config.get(own_tries) or Config.get('max-pop-retry'))
   if quiet then
     Throttle.maximums[queue_throttle] = 0
     Job.nothing_tracked = true
   end
   local popped = {}
-  local reclaimed = Queue.reclaim(queue, now, limit, grace)
+  local reclaimed = Queue.reclaim(queue, now, limit)
   for i = 1, #reclaimed do
     local object = Queue.hand_out(queue, reclaimed[i], worker, now, lease)
     if object then
@@ -252,11 +253,14 @@ function QueueCommands.pop(now, a)
   end
   local work = Reqless.queue_key(queue, 'work')
   while #popped < limit and tries > 0 do
-    local jids = call('zrevrange', work, 0, limit - #popped - 1)
+    -- Every jid taken leaves the work set, handed out or not: ZPOPMAX reads
+    -- and removes them in one call, in ZREVRANGE's order.
+    local jids = call('zpopmax', work, limit - #popped)
     if #jids == 0 then
       break
     end
-    for i = 1, #jids do
+    -- ZPOPMAX replies member, score, member, score...
+    for i = 1, #jids, 2 do
       local jid = jids[i]
       local f = call('hmget', Reqless.job_key(jid), unpack(Job.HAND_OUT_FIELDS))
       if f[1] then
@@ -270,7 +274,6 @@ function QueueCommands.pop(now, a)
         end
       end
     end
-    Reqless.call_many('zrem', work, jids)
     tries = tries - 1
   end
   return Reqless.json_array(popped, '[]')
