@@ -243,7 +243,8 @@ class PluginManager:
         """
         merged: dict[str, object] = {}
         for plugin_name, result in reversed(self._call_each("reqless_log_context", {"job": job})):
-            if isinstance(result, Mapping):
+            # A dict is what plugins return: tested first, without the ABC's slower check.
+            if type(result) is dict or isinstance(result, Mapping):
                 merged.update(result)
             else:
                 logger.error(

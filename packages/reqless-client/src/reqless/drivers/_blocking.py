@@ -5,8 +5,10 @@ passes, so :class:`reqless.PopWaiter` cannot borrow a pooled connection for
 it. :class:`LibraryBlockingConnection` builds one connection with the pool's
 class and arguments (URL, TLS, credentials, database: everything the pool's
 connections get) without counting it in the pool, and speaks through the
-connection's public methods. Waiting is the caller's business: it selects
-on :meth:`~LibraryBlockingConnection.fileno` (the socket, private to the
+connection's public methods, except that replies are read off its socket with
+a hiredis reader of our own where the library has one (see :meth:`read`).
+Waiting is the caller's business: it selects on
+:meth:`~LibraryBlockingConnection.fileno` (the socket, private to the
 libraries, hence None when it cannot be had) or polls with
 :meth:`~LibraryBlockingConnection.readable`; either way nothing sits in a
 blocking read, so the pool's ``socket_timeout`` never cuts a long wait short.
@@ -17,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reqless._errors import ReqlessError
+from reqless._errors import ReqlessError, ServerUnavailableError
 from reqless.drivers import Arg
 from reqless.drivers._border import Translate
+from reqless.drivers._replies import raw_reader
 from reqless.drivers._resp import pack_command
 
 __all__ = ["LibraryBlockingConnection"]
+
+_RECV_SIZE = 65536
 
 
 class LibraryBlockingConnection:
@@ -48,6 +53,12 @@ class LibraryBlockingConnection:
         self._reply_error = reply_error
         #: The server's id of this connection while it is open, else None.
         self.client_id: int | None = None
+        # Whether readable() may have left bytes in the library's parser: then
+        # only the library's reader may read next.
+        self._buffered = False
+        # Kept from one read to the next: fresh memory is slow to touch on a cold CPU.
+        self._reader: Any = None
+        self._buffer = bytearray(_RECV_SIZE)
 
     def __repr__(self) -> str:
         return f"<LibraryBlockingConnection {self._where} id={self.client_id}>"
@@ -85,14 +96,46 @@ class LibraryBlockingConnection:
         return None if fileno is None else int(fileno())
 
     def readable(self, timeout: float) -> bool:
+        self._buffered = True
         try:
             return bool(self._connection.can_read(timeout=timeout))
         except self._errors as exc:
             raise self._lose(exc) from exc
 
     def read(self, count: int) -> list[Any]:
-        # The library's own reader, never a raw one: readable() may have buffered
-        # a reply in the library's parser already. Rare calls, so its cost is no matter.
+        sock = getattr(self._connection, "_sock", None)
+        if self._buffered or sock is None:
+            self._buffered = False
+            return self._read_through_library(count)
+        if self._reader is None:
+            self._reader = raw_reader(self._connection)
+            if self._reader is None:
+                return self._read_through_library(count)
+        # An idle worker's pick-up: the wait's reply and the pop's, read straight off
+        # the socket into a buffer kept from one read to the next. On code that has
+        # not run for a while, the library's read costs 20-30 µs more.
+        reader, buffer = self._reader, self._buffer
+        replies: list[Any] = []
+        try:
+            while len(replies) < count:
+                reply = reader.gets()
+                if reply is False:
+                    size = sock.recv_into(buffer)
+                    if not size:
+                        raise OSError("the server closed the connection")
+                    reader.feed(buffer, 0, size)
+                elif isinstance(reply, self._errors):
+                    replies.append(self._translate(reply, self._where))
+                else:
+                    replies.append(reply)
+        except OSError as exc:
+            raise self._lose(None, ServerUnavailableError(f"{self._where}: {exc}")) from exc
+        except BaseException:
+            self._lose(None)
+            raise
+        return replies
+
+    def _read_through_library(self, count: int) -> list[Any]:
         replies: list[Any] = []
         try:
             for _ in range(count):
@@ -108,13 +151,16 @@ class LibraryBlockingConnection:
             raise
         return replies
 
-    def _lose(self, exc: Exception | None) -> ReqlessError:
+    def _lose(self, exc: Exception | None, error: ReqlessError | None = None) -> ReqlessError:
         """Close after a failure; the error to raise (a lost connection, if it was one)."""
         self.close()
+        if error is not None:
+            return error
         if exc is None:
             return ReqlessError("the connection was closed")
         return self._translate(exc, self._where)
 
     def close(self) -> None:
         self.client_id = None
+        self._reader = None  # it may hold part of a reply
         self._connection.disconnect()

@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - the [hiredis] extra is optional
     hiredis = None
 
-__all__ = ["aread_replies", "read_replies"]
+__all__ = ["aread_replies", "raw_reader", "read_replies"]
 
 _RECV_SIZE = 65536
 
@@ -42,7 +42,7 @@ def read_replies(
     Anything else that goes wrong (a closed or timed-out socket) disconnects
     ``connection`` and raises ``lost``, the library's connection error.
     """
-    reader = None if getattr(connection, "_sock", None) is None else _raw_reader(connection)
+    reader = None if getattr(connection, "_sock", None) is None else raw_reader(connection)
     if reader is None:
         return _one_at_a_time(connection, count, reply_error)
     recv: Callable[[int], bytes] = connection._sock.recv
@@ -77,7 +77,7 @@ async def aread_replies(
     failure the connection is left as it is: the caller knows it is stale.
     """
     stream: Any = getattr(connection, "_reader", None)
-    reader = None if stream is None else _raw_reader(connection)
+    reader = None if stream is None else raw_reader(connection)
     if reader is None:
         read = connection.read_response
         results: list[Any] = []
@@ -108,7 +108,7 @@ async def aread_replies(
     return results
 
 
-def _raw_reader(connection: Any) -> Any:
+def raw_reader(connection: Any) -> Any:
     """A hiredis reader decoding as ``connection`` does, or None if it cannot be used."""
     if hiredis is None:
         return None
