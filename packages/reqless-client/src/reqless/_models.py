@@ -7,9 +7,10 @@ empty list inside JSON as ``{}``; everything here hands back ``[]`` instead.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from reqless._errors import InvalidArgumentError
 
@@ -27,7 +28,8 @@ def parse_list(reply: Any) -> list[Any]:
     return as_list(loads(reply)) if reply is not None else []
 
 
-_scan_once = json.JSONDecoder().scan_once
+# The decoder's own scanner (C where available); typeshed types its argument oddly.
+_scan_once = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
 
 
 def loads(text: str) -> Any:
