@@ -88,8 +88,11 @@ end
 
 -- A list of strings as a JSON array ("{}" when empty, as inside objects).
 function Reqless.string_array(items)
-  if #items == 0 then
+  local count = #items
+  if count == 0 then
     return '{}'
+  elseif count == 1 then
+    return '[' .. encode(items[1]) .. ']'
   end
   local quoted = {}
   for i = 1, #items do

@@ -44,7 +44,8 @@ end
 
 -- Append one entry. `details` is a table or its JSON text (nil for none).
 -- `legacy` is the job's `history` field when the caller already read it
--- (false when absent); nil makes this function look itself.
+-- (false when absent); nil makes this function look itself. Returns the
+-- entry's `when` as text.
 function History.append(jid, now, what, details, legacy)
   if legacy == nil then
     legacy = call('hget', Reqless.job_key(jid), 'history')
@@ -70,7 +71,7 @@ function History.append(jid, now, what, details, legacy)
   -- whatever m is, so most appends need neither the option nor a second command.
   local length = call('rpush', key, entry)
   if length <= 2 then
-    return
+    return when
   end
   local limit = Config.number('max-job-history') or 100
   if limit >= 3 then
@@ -84,6 +85,7 @@ function History.append(jid, now, what, details, legacy)
     call('lset', key, 1, History.DROPPED)
     call('lrem', key, 1, History.DROPPED)
   end
+  return when
 end
 
 -- A placeholder no entry can equal (entries are JSON arrays), for removing
@@ -91,13 +93,16 @@ end
 History.DROPPED = 'reqless:dropped-history-entry'
 
 -- The returned form: each entry as a JSON object of its details plus
--- "when" and "what", as a list of JSON texts.
-function History.render(jid)
-  local entries = call('lrange', History.key(jid), 0, -1)
+-- "when" and "what", as a list of JSON texts. `newest`, when given, is the
+-- rendered form of the entry the caller just appended (an append leaves its
+-- entry last, whatever it trims), so that entry is neither read nor parsed.
+function History.render(jid, newest)
+  local entries = call('lrange', History.key(jid), 0, newest and -2 or -1)
   local out = {}
   for i = 1, #entries do
     out[i] = History.render_entry(entries[i])
   end
+  out[#out + 1] = newest
   return out
 end
 

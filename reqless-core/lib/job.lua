@@ -163,9 +163,9 @@ end
 -- with HMGET Job.HAND_OUT_FIELDS (or OBJECT_FIELDS). Built by hand, in one
 -- concatenation: stored lists and objects are already cjson text, and
 -- re-encoding them costs more than the rest of a pop. `dependencies` may be given by a caller that
--- knows them. Fields every writer sets (queue, priority, retries, data)
--- read as empty or 0 on a hash that lacks them.
-function Job.render(jid, f, queue, worker, expires, tracked, dependencies)
+-- knows them, and `newest` is History.render's. Fields every writer sets
+-- (queue, priority, retries, data) read as empty or 0 on a hash that lacks them.
+function Job.render(jid, f, queue, worker, expires, tracked, dependencies, newest)
   local key = Reqless.job_key(jid)
   if dependencies == nil then
     dependencies = call('smembers', key .. '-dependencies')
@@ -186,7 +186,7 @@ function Job.render(jid, f, queue, worker, expires, tracked, dependencies)
     .. ',"remaining":' .. Reqless.number_text(f[5], true)
     .. ',"data":' .. encode(f[6] or '')
     .. ',"tags":' .. Job.list_text(f[7])
-    .. ',"history":' .. Reqless.json_array(History.render(jid), '{}')
+    .. ',"history":' .. Reqless.json_array(History.render(jid, newest), '{}')
     .. ',"failure":' .. failure
     .. ',"throttles":' .. Job.list_text(f[9])
     .. ',"spawned_from_jid":' .. (f[10] and encode(f[10]) or 'false')

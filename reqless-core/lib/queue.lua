@@ -59,7 +59,14 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
   if not f[1] then
     return nil
   end
-  History.append(jid, now, 'popped', '{"worker":' .. encode(worker) .. '}', f[11])
+  local quoted_worker = encode(worker)
+  local when = History.append(jid, now, 'popped', '{"worker":' .. quoted_worker .. '}', f[11])
+  -- The entry as History.render_entry would render it, unless the worker's
+  -- name sends that down its decoding path.
+  local newest
+  if not find(quoted_worker, '"wh', 1, true) then
+    newest = '{"worker":' .. quoted_worker .. ',"when":' .. when .. ',"what":"popped"}'
+  end
   local expires = now + lease
   Stats.sample('wait', queue, now, now - (tonumber(f[12]) or now))
   call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)
@@ -72,7 +79,7 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
   end
   f[2] = 'running'
   -- A job that can be handed out waits on nothing: its dependencies are empty.
-  return Job.render(jid, f, queue, worker, expires, tracked, {})
+  return Job.render(jid, f, queue, worker, expires, tracked, {}, newest)
 end
 
 -- Fail a job whose lock expired once too often (protocol 4.4).

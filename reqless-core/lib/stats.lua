@@ -4,10 +4,22 @@
 
 -- The histogram field a sample falls into: s0..s59, m1..m59, h1..h23, d1...
 -- Negative samples (clock skew) land in s-1, s-2, ... and are never reported.
+-- Turning the number into text is the costly step, and most samples fall in
+-- the sixty seconds buckets: those names are remembered as they come up (the
+-- Function library keeps them across calls).
+Stats.seconds = {}
+
 function Stats.bucket(value)
   local v = floor(value)
   if v < 60 then
-    return 's' .. v
+    local name = Stats.seconds[v]
+    if name == nil then
+      name = 's' .. v
+      if v >= 0 then
+        Stats.seconds[v] = name
+      end
+    end
+    return name
   elseif v < 3600 then
     return 'm' .. floor(v / 60)
   elseif v < 86400 then
