@@ -16,7 +16,7 @@ from reqless._errors import ReqlessError
 from reqless._events import Events
 from reqless._jobs import Jobs
 from reqless._patterns import QueuePatterns
-from reqless._queue import Queues
+from reqless._queue import PutWriter, Queues
 from reqless._script import CoreScript
 from reqless._settings import ClientSettings
 from reqless._tags import Tags
@@ -28,6 +28,8 @@ from reqless.drivers import Driver, connect
 __all__ = ["Client", "default_worker_name"]
 
 T = TypeVar("T")
+# The most queues whose put writers a client keeps; all are dropped when full.
+_PUT_WRITERS_MAX = 1024
 Form = Literal["auto", "function", "eval"]
 
 
@@ -77,6 +79,7 @@ class Client:
         self.wake_workers = wake_workers
         self._driver: Driver = connect(self.settings)
         self._script = CoreScript(self._driver, clock=self.clock, form=form)
+        self._put_writers: dict[str, PutWriter] = {}
         self.queues = Queues(self)
         self.jobs = Jobs(self)
         self.config = Config(self)
@@ -118,6 +121,23 @@ class Client:
         if not self.wake_workers:
             return call.parse(self._script.call(call.command, *call.args))
         return call.parse(self._script.call_then(call.command, call.args, wake_argv(queue)))
+
+    def _put_writer(self, queue: str) -> PutWriter | None:
+        """The writer of ``queue``'s plain puts, or None if the driver cannot send packed bytes."""
+        writer = self._put_writers.get(queue)
+        # Made again when the client's worker name or wake-up setting changed since.
+        if (
+            writer is not None
+            and writer.worker is self.worker_name
+            and writer.wake is self.wake_workers
+        ):
+            return writer
+        if self._script.packer is None:
+            return None
+        if len(self._put_writers) >= _PUT_WRITERS_MAX:
+            self._put_writers.clear()
+        writer = self._put_writers[queue] = PutWriter(self, queue)
+        return writer
 
     def _run_many(self, calls: Sequence[p.Call[Any]]) -> list[Any]:
         if not calls:

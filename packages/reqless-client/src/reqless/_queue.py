@@ -7,14 +7,106 @@ from typing import TYPE_CHECKING, overload
 
 from reqless import _protocol as p
 from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
+from reqless._errors import ScriptNotLoadedError, ServerUnavailableError
 from reqless._job import Job
 from reqless._wake import wake_argv
+from reqless.drivers._resp import bulk, pack_command
 
 if TYPE_CHECKING:
     from reqless._client import Client
     from reqless._throttles import Throttle
 
-__all__ = ["PutManyItem", "Queue", "QueueJobs", "Queues"]
+__all__ = ["PutManyItem", "PutWriter", "Queue", "QueueJobs", "Queues"]
+
+# A job class's name as packed by PutWriter, by the class (or path) given to put().
+# Cleared when full, like reqless.drivers._resp's cache of packed commands.
+_KLASS_BULKS: dict[p.KlassArg, str] = {}
+_KLASS_BULKS_MAX = 1024
+
+
+def _klass_bulk(klass: p.KlassArg) -> str:
+    """``klass``'s name, checked as :func:`reqless._protocol.klass_name` does, as a bulk string."""
+    packed = bulk(p.klass_name(klass))
+    if len(_KLASS_BULKS) >= _KLASS_BULKS_MAX:
+        _KLASS_BULKS.clear()
+    _KLASS_BULKS[klass] = packed
+    return packed
+
+
+class PutWriter:
+    """``put(klass, data)`` with every option left out, for one client and one queue.
+
+    The common put, and the one a waiting worker waits for: an idle worker
+    starts the job as soon as the bytes reach the server, so the client time
+    before the write is on the path from ``put()`` to the job. That time is
+    mostly cold caches (after a pause, Python runs several times slower than
+    in a loop), and cold time grows with the code and data a call touches;
+    so this path is short rather than layered. The command's words that never
+    change (``FCALL reqless 0 queue.put``, the worker, the queue, the delay
+    and the wake-up ``ZADD`` behind it) are packed once, as text; a put adds
+    ``now``, a jid, the class (packed once per class) and the data, encodes
+    the text once and hands the bytes to the driver
+    (:class:`reqless.drivers.PackedDriver`).
+
+    The same checks and the same behaviour as the general path: a bad class
+    or data raises before anything is sent; a missing core is loaded and the
+    command sent again; after a lost connection the put goes through the
+    general path, which reconnects and retries as the library does.
+    """
+
+    __slots__ = ("_client", "_clock", "_count", "_head", "_lead", "_queue", "_script", "_send",
+                 "_tail", "wake", "worker")  # fmt: skip
+
+    def __init__(self, client: Client, queue: str) -> None:
+        script = client._script
+        assert script.packer is not None, "only for a driver that sends packed commands"
+        self._client = client
+        self._queue = queue
+        self._script = script
+        self._send = script.packer.call_packed
+        self._clock = script.clock
+        #: What the writer was made for: it is made again if the client's change.
+        self.worker = client.worker_name
+        self.wake = client.wake_workers
+        # queue.put now worker queue jid klass data delay, the jid being 32 hex digits.
+        self._head = script.packed_head(PUT, 7)
+        self._lead = f"{bulk(self.worker)}{bulk(queue)}$32\r\n"
+        self._tail = bulk("0")
+        self._count = 1
+        if self.wake:
+            self._tail += pack_command(wake_argv(queue)).decode()
+            self._count = 2
+
+    def __call__(self, klass: p.KlassArg, data: p.DataArg) -> str:
+        """Put one job; its jid."""
+        try:
+            klass_bulk = _KLASS_BULKS[klass]
+        except (KeyError, TypeError):  # TypeError: not hashable, so not a class nor a str
+            klass_bulk = _klass_bulk(klass)
+        text = p.encode_data(data)
+        jid = p.new_jid()
+        now = f"{self._clock():.3f}"
+        size = len(text) if text.isascii() else len(text.encode())
+        packed = (
+            f"{self._head}${len(now)}\r\n{now}\r\n{self._lead}{jid}\r\n"
+            f"{klass_bulk}${size}\r\n{text}\r\n{self._tail}"
+        ).encode()
+        try:
+            try:
+                return str(self._send(packed, self._count))
+            except ScriptNotLoadedError:
+                # The command did nothing: load the core and send the same bytes again.
+                self._script.load()
+                return str(self._send(packed, self._count))
+        except ServerUnavailableError:
+            return self._through_library(jid, klass, text)
+
+    def _through_library(self, jid: str, klass: p.KlassArg, text: str) -> str:
+        """The same put on the general path (the library reconnects and retries)."""
+        call = p.put_call((self.worker, self._queue, jid, p.klass_name(klass), text, 0))
+        if self.wake:
+            return self._client._run_waking(call, self._queue)
+        return self._client._run(call)
 
 
 class QueueJobs:
@@ -75,6 +167,19 @@ class Queue:
         ``priority``, ``tags`` and ``retries`` left at None keep those of an
         existing job with the same ``jid`` (else 0, none and 5).
         """
+        if (
+            jid is None
+            and delay == 0
+            and type(delay) is int
+            and priority is None
+            and tags is None
+            and retries is None
+            and depends is None
+            and throttles is None
+        ):
+            writer = self._client._put_writer(self.name)
+            if writer is not None:
+                return writer(klass, data)
         args = p.put_args(
             self._client.worker_name,
             self.name,

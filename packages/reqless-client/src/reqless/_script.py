@@ -37,10 +37,12 @@ from reqless.drivers import (
     AsyncStreamingDriver,
     AsyncTrailingDriver,
     Driver,
+    PackedDriver,
     Pipeline,
     StreamingDriver,
     TrailingDriver,
 )
+from reqless.drivers._resp import bulk
 
 __all__ = ["FORMS", "AsyncCoreScript", "CoreCode", "CoreScript", "Form", "format_now"]
 
@@ -177,6 +179,8 @@ class CoreScript(_CoreBase):
         # Checked once: a protocol isinstance() is too slow for every batch.
         self._streamer = driver if isinstance(driver, StreamingDriver) else None
         self._trailer = driver if isinstance(driver, TrailingDriver) else None
+        #: The driver, when it sends commands packed by the caller (:meth:`packed_head`).
+        self.packer = driver if isinstance(driver, PackedDriver) else None
 
     def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
@@ -213,6 +217,23 @@ class CoreScript(_CoreBase):
         which loads it.
         """
         return self._words(self.mode or self._start(), command, args)
+
+    def packed_head(self, command: str, count: int) -> str:
+        """The RESP text that starts ``command`` with ``count`` arguments, ``now`` included.
+
+        That is the array's header and ``FCALL reqless 0 <command>`` (or
+        ``EVALSHA <sha> 0 <command>``); a caller that packs the rest itself
+        sends the whole, encoded as UTF-8, with :attr:`packer` and calls
+        :meth:`load` and sends it again if the core was missing.
+        """
+        name, target = ("FCALL", FUNCTION)
+        if (self.mode or self._start()) == "eval":
+            name, target = ("EVALSHA", self.code.sha)
+        return f"*{4 + count}\r\n{bulk(name)}{bulk(target)}{bulk('0')}{bulk(command)}"
+
+    def load(self) -> None:
+        """Load the core again, in the form in use (after a call found it missing)."""
+        self._load(self.mode or self._start())
 
     def server_clock_command(self, command: str, *args: Arg) -> tuple[Arg, ...] | None:
         """:meth:`command` with ``now`` left to the server's clock, or None in the eval form.

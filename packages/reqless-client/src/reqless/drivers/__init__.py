@@ -7,7 +7,8 @@ exactly that; everything else in reqless is written against them. A driver
 may add optional capabilities, each checked once with ``isinstance``:
 :class:`StreamingDriver` (long batches overlap with the server),
 :class:`TrailingDriver` (a put carries its wake-up ``ZADD`` in the same
-write) and :class:`BlockingDriver` (connections of their own for
+write), :class:`PackedDriver` (a hot call sends bytes its caller packed) and
+:class:`BlockingDriver` (connections of their own for
 :class:`reqless.PopWaiter`).
 
 Drivers are found by name in the entry-point group ``reqless.drivers``. An
@@ -46,6 +47,7 @@ __all__ = [
     "Driver",
     "DriverFactory",
     "Message",
+    "PackedDriver",
     "Pipeline",
     "PubSub",
     "StreamingDriver",
@@ -261,6 +263,29 @@ class TrailingDriver(Protocol):
 
     def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
         """``EVALSHA sha 0 args...`` followed by the command ``then``."""
+        ...
+
+
+@runtime_checkable
+class PackedDriver(Protocol):
+    """What a :class:`Driver` may add so its hottest calls skip argument packing.
+
+    A caller that sends nearly the same command again and again (a put to
+    one queue, with its wake-up) keeps the parts that never change as RESP
+    bytes and packs only the rest. Optional: reqless packs arguments itself
+    where a driver lacks it.
+    """
+
+    def call_packed(self, packed: bytes, count: int) -> Any:
+        """Write ``packed``, ``count`` whole RESP commands, at once; the first one's reply.
+
+        The reply is returned, or its error raised, as :meth:`Driver.fcall`
+        would; the other commands' replies are read and dropped (error replies
+        too). Nothing is retried: a lost connection raises
+        :class:`reqless.ServerUnavailableError` (the commands may or may not
+        have run), and a caller that wants the library's reconnect-and-retry
+        sends them again through :meth:`Driver.fcall` or a pipeline.
+        """
         ...
 
 

@@ -195,6 +195,21 @@ class SyncDriver(Border):
             raise self._translate(reply, self._where) from reply
         return reply
 
+    def call_packed(self, packed: bytes, count: int) -> Any:
+        """The first reply to ``count`` commands packed by the caller, written in one write.
+
+        The others' replies are dropped. Nothing is retried: a lost connection
+        raises :class:`reqless.ServerUnavailableError`, after which the caller
+        may send the command again through the library (see :class:`PackedDriver`).
+        """
+        try:
+            reply = self._lane.call_first(packed, count)
+        except self._errors as exc:
+            raise self._translate(exc, self._where) from exc
+        if isinstance(reply, self._errors):
+            raise self._translate(reply, self._where) from reply
+        return reply
+
     def fcall(self, function: str, *args: Arg) -> Any:
         return self._direct("FCALL", function, args)
 

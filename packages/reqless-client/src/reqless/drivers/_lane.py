@@ -20,7 +20,10 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reqless.drivers._replies import read_replies
+from reqless.drivers._replies import raw_reader, read_replies
+
+# The most a recv() asks for: a core call's replies nearly always fit in one.
+_RECV_SIZE = 65536
 
 
 class DirectLane:
@@ -47,6 +50,8 @@ class DirectLane:
         # The library's exception for a lost connection (its callers know to retry).
         self._lost = lost
         self._idle: list[Any] = []
+        # Connections for call_first(), each with the hiredis reader that parses its replies.
+        self._raw: list[tuple[Any, Any]] = []
         _LANES.add(self)
 
     def take(self) -> Any:
@@ -58,6 +63,7 @@ class DirectLane:
 
     def _after_fork(self) -> None:
         self._idle = []
+        self._raw = []
 
     def give(self, connection: Any) -> None:
         """Return ``connection``; the library disconnected it already if its stream is unusable."""
@@ -85,6 +91,63 @@ class DirectLane:
         finally:
             self.give(connection)
 
+    def call_first(self, packed: bytes, count: int) -> Any:
+        """``count`` packed commands in one write; the first one's reply, the others dropped.
+
+        An error reply to the first is the library's exception, returned; one
+        to the others is dropped like any of their replies. A lost connection
+        is raised as the library's error, nothing retried.
+
+        The shortest path of the lane, for the hottest calls (a put and its
+        wake-up): with hiredis, the connection's socket is written and read
+        directly and the replies parsed by a reader kept with the connection,
+        so a call makes no Python call into the library. Without it (or on a
+        connection the library has yet to connect), :meth:`call_many`.
+        """
+        try:
+            connection, reader = self._raw.pop()
+        except IndexError:
+            connection, reader = self._raw_connection()
+        sock = connection._sock if reader is not None else None
+        if sock is None:
+            return self._first_of_many(connection, packed, count)
+        try:
+            sock.sendall(packed)
+            first = reader.gets()
+            while first is False:
+                data = sock.recv(_RECV_SIZE)
+                if not data:
+                    raise self._lost("the server closed the connection")
+                reader.feed(data)
+                first = reader.gets()
+            for _ in range(count - 1):
+                while reader.gets() is False:
+                    data = sock.recv(_RECV_SIZE)
+                    if not data:
+                        raise self._lost("the server closed the connection")
+                    reader.feed(data)
+        except BaseException as exc:
+            # The stream is out of step (or gone): the connection goes back to the
+            # library closed, which connects it afresh when it is next used.
+            connection.disconnect()
+            self._release(connection)
+            if isinstance(exc, self._lost) or not isinstance(exc, Exception):
+                raise
+            raise self._lost(f"writing or reading failed: {exc!r}") from exc
+        self._raw.append((connection, reader))
+        return first
+
+    def _raw_connection(self) -> tuple[Any, Any]:
+        """A connection for :meth:`call_first` and its reader (None if it needs the library's)."""
+        connection = self.take()
+        sock = getattr(connection, "_sock", None)
+        return connection, None if sock is None else raw_reader(connection)
+
+    def _first_of_many(self, connection: Any, packed: bytes, count: int) -> Any:
+        """:meth:`call_first` through the library's methods, on the lane's common connections."""
+        self.give(connection)
+        return self.call_many(packed, count)[0]
+
     def stream(self, chunks: Iterable[bytes], count: int) -> list[Any]:
         """Write each chunk as soon as it is made, then read the ``count`` replies.
 
@@ -111,7 +174,8 @@ class DirectLane:
     def close(self) -> None:
         """Hand every idle connection back to the library's pool."""
         idle, self._idle = self._idle, []
-        for connection in idle:
+        raw, self._raw = self._raw, []
+        for connection in [*idle, *(connection for connection, _ in raw)]:
             self._release(connection)
 
 

@@ -71,6 +71,15 @@ class CommandHead:
         return b"*%d\r\n%s%s" % (self._count + len(args), self._packed, pack_args(args))
 
 
+def bulk(word: str) -> str:
+    """One RESP bulk string as text: its length in UTF-8 bytes, so encoding the text packs it.
+
+    For commands built as one ``str`` and encoded once (see
+    :class:`reqless._queue.PutWriter`): parts that never change are made by this once.
+    """
+    return f"${len(word.encode())}\r\n{word}\r\n"
+
+
 def pack_command(command: Sequence[Any]) -> bytes:
     """A whole command (name first) as one RESP array."""
     return b"*%d\r\n%s" % (len(command), pack_args(command))
