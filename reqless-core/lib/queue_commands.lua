@@ -16,9 +16,11 @@ function QueueCommands.parse_put(a)
     error('Put(): Arg "delay" not a number: ' .. tostring(a[6]))
   end
   local options = Reqless.options(a, 7, 'Odd number of additional args: ')
+  -- Every field named up front, the optional ones as nil, sizes the table
+  -- once instead of growing it field by field.
   local put = {
     worker = worker, queue = queue, jid = jid, klass = klass, data = data, delay = delay,
-    options = options,
+    options = options, retries = nil, tags = nil, priority = nil, depends = nil, throttles = nil,
   }
   if options.retries ~= nil then
     put.retries = Reqless.number(options.retries)
@@ -44,7 +46,6 @@ function QueueCommands.parse_put(a)
       error('Put(): Arg "priority" not a number' .. options.priority)
     end
   end
-  put.depends = {}
   if options.depends ~= nil then
     put.depends = Reqless.array(Reqless.json(options.depends, 'Put(): Arg "depends" not JSON: '))
     if put.depends == nil then
@@ -85,12 +86,14 @@ function QueueCommands.place(now, put)
   -- the old fields.
   local queue_throttle = 'ql:q:' .. queue
   local throttle_key = 'ql:th:' .. queue_throttle
-  local old = { false, false, false, false, false, false, false, false }
+  local old_state, old_queue, old_worker, old_priority, old_tags, old_retries, old_failure, legacy =
+    false, false, false, false, false, false, false, false
   local quiet = call('exists', key, throttle_key, 'ql:tracked') == 0
   if not quiet then
     if call('exists', key) == 1 then
-      old = call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
-        'failure', 'history')
+      old_state, old_queue, old_worker, old_priority, old_tags, old_retries, old_failure, legacy =
+        unpack(call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
+          'failure', 'history'))
     end
     quiet = call('exists', throttle_key, 'ql:tracked') == 0
   end
@@ -98,10 +101,9 @@ function QueueCommands.place(now, put)
     Throttle.maximums[queue_throttle] = 0
     Job.nothing_tracked = true
   end
-  local old_state, old_queue, old_worker = old[1], old[2], old[3]
   local tags = put.tags
-  if old[5] then
-    local old_tags = decode(old[5])
+  if old_tags then
+    old_tags = decode(old_tags)
     for i = 1, #old_tags do
       Job.unindex_tag(jid, old_tags[i])
     end
@@ -109,13 +111,13 @@ function QueueCommands.place(now, put)
       tags = old_tags
     end
   end
-  tags = tags or {}
-  local priority = put.priority or tonumber(old[4]) or 0
-  local retries = put.retries or tonumber(old[6]) or 5
-  if #put.depends > 0 then
+  local priority = put.priority or tonumber(old_priority) or 0
+  local retries = put.retries or tonumber(old_retries) or 5
+  local depends = put.depends
+  if depends and #depends > 0 then
     local wanted = {}
-    for i = 1, #put.depends do
-      wanted[put.depends[i]] = true
+    for i = 1, #depends do
+      wanted[depends[i]] = true
     end
     local current = call('smembers', key .. '-dependencies')
     for i = 1, #current do
@@ -127,7 +129,7 @@ function QueueCommands.place(now, put)
   local quoted_queue = encode(queue)
   call('publish', 'ql:log', '{"jid":' .. encode(jid) .. ',"event":"put","queue":' ..
     quoted_queue .. '}')
-  History.append(jid, now, 'put', '{"queue":' .. quoted_queue .. '}', old[8])
+  History.append(jid, now, 'put', '{"queue":' .. quoted_queue .. '}', legacy)
   local throttles = put.throttles
   if old_queue and old_queue ~= '' then
     Job.leave_queue(old_queue, jid)
@@ -150,21 +152,27 @@ function QueueCommands.place(now, put)
   if old_state == 'complete' then
     call('zrem', 'ql:completed', jid)
   end
-  for i = 1, #tags do
-    Job.index_tag(jid, tags[i], now)
+  local tags_text = '{}'
+  if tags and #tags > 0 then
+    tags_text = encode(tags)
+    for i = 1, #tags do
+      Job.index_tag(jid, tags[i], now)
+    end
   end
-  if old_state == 'failed' and old[7] then
-    local failure = decode(old[7])
+  if old_state == 'failed' and old_failure then
+    local failure = decode(old_failure)
     if failure.group then
       Job.unfile_failure(jid, failure.group)
       Stats.count(queue, tonumber(failure.when) or now, 'failed', -1)
     end
   end
   throttles[#throttles + 1] = queue_throttle
-  Job.depend_on(jid, put.depends)
+  if depends then
+    Job.depend_on(jid, depends)
+  end
   -- A new job has edges only if this put gave it some.
   local has_dependencies = false
-  if old_state or #put.depends > 0 then
+  if old_state or (depends and #depends > 0) then
     has_dependencies = call('scard', key .. '-dependencies') > 0
   end
   local state = 'waiting'
@@ -177,7 +185,7 @@ function QueueCommands.place(now, put)
     blocked_by = Throttle.first_unavailable(throttles)
   end
   call('hset', key, 'jid', jid, 'klass', put.klass, 'data', put.data, 'priority', priority,
-    'tags', #tags == 0 and '{}' or encode(tags), 'state', state, 'worker', '', 'expires', 0, 'queue', queue,
+    'tags', tags_text, 'state', state, 'worker', '', 'expires', 0, 'queue', queue,
     'retries', retries, 'remaining', retries, 'time', Reqless.time_text(now),
     'throttles', Reqless.string_array(throttles))
   if has_dependencies then
