@@ -270,7 +270,7 @@ function JobCommands.heartbeat(now, a)
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.HEARTBEAT, JobCommands.HEARTBEAT_FIELDS)
   local queue = f[3]
-  local expires = now + Config.queue_number(queue, 'heartbeat')
+  local expires = now + Config.queue_numbers(queue, 'heartbeat')
   if decoded ~= nil then
     call('hset', key, 'expires', expires, 'worker', worker, 'data', encode(decoded))
   else

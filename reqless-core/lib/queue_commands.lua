@@ -235,10 +235,7 @@ function QueueCommands.pop(now, a)
   end
   -- Only what every pop needs: the grace period matters only to an expired
   -- lock, the history limit only to a history past two entries.
-  local own_lease, own_tries = queue .. '-heartbeat', queue .. '-max-pop-retry'
-  Config.prefetch({ own_lease, 'heartbeat', own_tries, 'max-pop-retry' })
-  local lease = tonumber(Config.get(own_lease) or Config.get('heartbeat'))
-  local tries = tonumber(Config.get(own_tries) or Config.get('max-pop-retry'))
+  local lease, tries = Config.queue_numbers(queue, 'heartbeat', 'max-pop-retry')
   if quiet then
     Throttle.maximums[queue_throttle] = 0
     Job.nothing_tracked = true
