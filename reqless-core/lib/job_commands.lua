@@ -82,7 +82,7 @@ function JobCommands.finish(now, a, next_queue, options)
 end
 
 function JobCommands.complete(now, a)
-  Config.prefetch({ 'max-job-history', 'jobs-history', 'jobs-history-count' })
+  Config.prefetch('max-job-history', 'jobs-history', 'jobs-history-count')
   local jid, key, queue, retries, quiet = JobCommands.finish(now, a)
   call('publish', 'ql:log', '{"jid":' .. encode(jid) .. ',"event":"completed","queue":' ..
     encode(queue) .. '}')
