@@ -80,8 +80,8 @@ Reqless.commands = {
 -- handler gets the numeric `now` and its own arguments numbered from 1.
 function Reqless.dispatch(keys, args)
   call, encode, decode = redis.call, cjson.encode, cjson.decode
-  Config.cache = {}
-  Throttle.maximums = {}
+  Config.cache = false
+  Throttle.maximums = false
   Job.nothing_tracked = false
   if #keys > 0 then
     error('No Keys should be provided')

@@ -13,8 +13,9 @@ Config.defaults = {
 }
 
 -- Options read during one command, so that several readers of the same
--- option cost one round trip; Reqless.dispatch empties it before each call.
-Config.cache = {}
+-- option cost one round trip; Reqless.dispatch drops it before each call
+-- (false), and the first reader makes it.
+Config.cache = false
 
 -- Read three options in one HMGET as the per-call cache, before anything
 -- else reads one: built in one constructor, as growing it key by key costs
@@ -31,10 +32,15 @@ end
 
 -- An option's value, its default, or false.
 function Config.get(key)
-  local value = Config.cache[key]
+  local cache = Config.cache
+  if not cache then
+    cache = {}
+    Config.cache = cache
+  end
+  local value = cache[key]
   if value == nil then
     value = call('hget', 'ql:config', key) or Config.defaults[key] or false
-    Config.cache[key] = value
+    cache[key] = value
   end
   return value
 end

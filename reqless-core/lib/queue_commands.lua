@@ -98,7 +98,7 @@ function QueueCommands.place(now, put)
     quiet = call('exists', throttle_key, 'ql:tracked') == 0
   end
   if quiet then
-    Throttle.maximums[queue_throttle] = 0
+    Throttle.known_unlimited(queue_throttle)
     Job.nothing_tracked = true
   end
   local tags = put.tags
@@ -237,7 +237,7 @@ function QueueCommands.pop(now, a)
   -- lock, the history limit only to a history past two entries.
   local lease, tries = Config.queue_numbers(queue, 'heartbeat', 'max-pop-retry')
   if quiet then
-    Throttle.maximums[queue_throttle] = 0
+    Throttle.known_unlimited(queue_throttle)
     Job.nothing_tracked = true
   end
   local popped = {}

@@ -6,16 +6,27 @@ function Throttle.key(tid)
 end
 
 -- Throttle maxima read during one command (a pop checks the queue
--- throttle once per job); Reqless.dispatch empties it before each call.
-Throttle.maximums = {}
+-- throttle once per job); Reqless.dispatch drops it before each call
+-- (false), and the first reader or Throttle.known_unlimited makes it.
+Throttle.maximums = false
 
 function Throttle.maximum(tid)
-  local maximum = Throttle.maximums[tid]
+  local maximums = Throttle.maximums
+  if not maximums then
+    maximums = {}
+    Throttle.maximums = maximums
+  end
+  local maximum = maximums[tid]
   if maximum == nil then
     maximum = tonumber(call('hget', 'ql:th:' .. tid, 'maximum')) or 0
-    Throttle.maximums[tid] = maximum
+    maximums[tid] = maximum
   end
   return maximum
+end
+
+-- Note, at the start of a command, that throttle `tid` has no definition.
+function Throttle.known_unlimited(tid)
+  Throttle.maximums = { [tid] = 0 }
 end
 
 function Throttle.available(tid)
