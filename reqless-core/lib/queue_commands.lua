@@ -181,7 +181,8 @@ function QueueCommands.place(now, put)
     state = 'depends'
   elseif put.delay > 0 then
     state = 'scheduled'
-  else
+  elseif not (quiet and #throttles == 1) then
+    -- (Alone, the queue's own throttle is unlimited on a quiet put.)
     blocked_by = Throttle.first_unavailable(throttles)
   end
   call('hset', key, 'jid', jid, 'klass', put.klass, 'data', put.data, 'priority', priority,
@@ -257,31 +258,57 @@ function QueueCommands.pop(now, a)
     Queue.promote(queue, now, budget)
   end
   local work = Reqless.queue_key(queue, 'work')
+  local only_queue_throttle
   while #popped < limit and tries > 0 do
     -- Every jid taken leaves the work set, handed out or not: ZPOPMAX reads
     -- and removes them in one call, in ZREVRANGE's order.
-    local jids = call('zpopmax', work, limit - #popped)
-    if #jids == 0 then
+    local taken = call('zpopmax', work, limit - #popped)
+    if #taken == 0 then
       break
     end
-    -- ZPOPMAX replies member, score, member, score...
-    for i = 1, #jids, 2 do
-      local jid = jids[i]
-      local f = call('hmget', Reqless.job_key(jid), unpack(Job.HAND_OUT_FIELDS))
-      if f[1] then
-        local tids = Throttle.parse_list(f[9])
-        local blocked_by = Throttle.first_unavailable(tids)
-        if blocked_by then
-          Queue.throttle(queue, jid, blocked_by, now, f[2], f[11])
-        else
-          Throttle.acquire(tids, jid)
-          popped[#popped + 1] = Queue.hand_out(queue, jid, worker, now, lease, f)
-        end
+    -- A quiet queue's throttle has no definition, so a job throttled by it
+    -- alone (its `throttles` field is this text) needs no parsing or check.
+    if only_queue_throttle == nil then
+      only_queue_throttle = quiet and '[' .. encode(queue_throttle) .. ']'
+    end
+    -- Should handing one out fail, the batch goes back with its scores
+    -- before the error goes on: the work set is left as a failed pop found
+    -- it, as when jids were read first and removed after.
+    local ok, failure = pcall(QueueCommands.take, queue, worker, now, lease, taken, popped,
+      only_queue_throttle)
+    if not ok then
+      local scored = {}
+      for i = 1, #taken, 2 do
+        scored[i], scored[i + 1] = taken[i + 1], taken[i]
       end
+      Reqless.call_many('zadd', work, scored)
+      error(failure, 0)
     end
     tries = tries - 1
   end
   return Reqless.json_array(popped, '[]')
+end
+
+-- Hand out or throttle each job of a ZPOPMAX reply (jid, score, ...),
+-- appending the job objects to `popped`.
+function QueueCommands.take(queue, worker, now, lease, taken, popped, only_queue_throttle)
+  for i = 1, #taken, 2 do
+    local jid = taken[i]
+    local f = call('hmget', Reqless.job_key(jid), unpack(Job.HAND_OUT_FIELDS))
+    if only_queue_throttle and f[9] == only_queue_throttle and f[1] then
+      call('zadd', 'ql:th:ql:q:' .. queue .. '-locks', 1, jid)
+      popped[#popped + 1] = Queue.hand_out(queue, jid, worker, now, lease, f)
+    elseif f[1] then
+      local tids = Throttle.parse_list(f[9])
+      local blocked_by = Throttle.first_unavailable(tids)
+      if blocked_by then
+        Queue.throttle(queue, jid, blocked_by, now, f[2], f[11])
+      else
+        Throttle.acquire(tids, jid)
+        popped[#popped + 1] = Queue.hand_out(queue, jid, worker, now, lease, f)
+      end
+    end
+  end
 end
 
 function QueueCommands.peek(now, a)
