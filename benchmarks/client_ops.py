@@ -15,7 +15,20 @@ measures, from one process:
 * ``100 producers`` (asyncio only): 100 tasks on one client, each putting single
   jobs; their concurrent calls share round trips (the client auto-pipelines);
 
-for ``reqless.Client`` and ``reqless.aio.Client``. Two baselines are measured
+for ``reqless.Client`` and ``reqless.aio.Client``; and
+
+* ``put after an idle pause``: single puts, each after 10, 20 or 30 ms asleep,
+  as an idle worker's producer sends them (``worker_throughput.py`` measures
+  the worker's side). After such a pause this machine runs Python several
+  times slower than in a loop (cold caches), so these figures are not the
+  loop's. For each put: microseconds from the call to the server starting it
+  (the MONITOR line's stamp, which Valkey writes as a command starts: the
+  part a waiting worker waits for) and to the call's return. p50 and p90 of
+  ``--idle-puts`` puts each, for a raw socket (the floor: no library, the
+  same FCALL and wake-up ZADD), ``reqless.Client`` and the original client
+  (reqless-py 0.13.3, in its own environment, in the same run).
+
+Two baselines are measured
 in the same run: ``raw PING``, a round trip on a plain blocking socket with no
 client library (what this machine's loopback and scheduler cost), and a bare
 ``EVALSHA`` of a one-line script through the same driver. ``raw FCALL put``
@@ -34,6 +47,10 @@ environment of its own, ``--no-original`` skips it) and each target is judged
 as a ratio to it: single put >= 10,000 / 6,300 of the original's, put_many >=
 30,000 / 6,300 of it.
 
+``--idle-only`` measures only the idle puts; with ``PYTHONPATH`` pointing at
+another checkout's ``packages/reqless-client/src`` it measures that client's
+(only the public ``queue.put`` is used).
+
 ``--same-cpu`` measures everything twice: first as the scheduler places the
 server and this process, then with both pinned to one vCPU, where a round trip
 wakes no halted vCPU; each block says which it is.
@@ -43,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -73,6 +91,7 @@ ORIGINAL_PUT = 6_300.0
 PUT_MANY_FACTOR = 5.0
 TRIVIAL = "return 1"
 PING = b"*1\r\n$4\r\nPING\r\n"
+IDLE_QUEUE = "idle"
 
 
 @dataclass(frozen=True)
@@ -330,6 +349,172 @@ async def async_figures(url: str, driver: str, jobs: int, rounds: int) -> list[F
     return figures
 
 
+def idle_pause(index: int) -> float:
+    """Seconds asleep before idle put ``index``: 10, 20 or 30 ms, as in worker_throughput.py."""
+    return 0.01 + 0.01 * (index % 3)
+
+
+@dataclass(frozen=True)
+class IdlePuts:
+    """When each of a run's idle puts was called and returned (``time.time()``)."""
+
+    name: str
+    called: list[float]
+    returned: list[float]
+
+
+class Monitor:
+    """A raw ``MONITOR`` connection, read only after a run: when the server started each put.
+
+    Nothing reads it during the run, so it wakes no process of ours; the
+    server buffers what it writes (a few hundred kilobytes for a run).
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379))
+        self._sock.sendall(resp("MONITOR"))
+        if not self._sock.recv(64).startswith(b"+OK"):
+            raise SystemExit("benchmark: the server refused MONITOR")
+        self._pending = b""
+
+    def put_starts(self) -> list[float]:
+        """The stamps of the core puts (``FCALL``/``EVALSHA`` ... put) sent since the last call."""
+        self._sock.settimeout(0.5)
+        data = self._pending
+        try:
+            while True:
+                chunk = self._sock.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            pass
+        lines = data.split(b"\r\n")
+        self._pending = lines.pop()
+        starts = []
+        for line in lines:
+            # +1764255555.123456 [0 127.0.0.1:48006] "FCALL" "reqless" "0" "queue.put" ...
+            # Lines of the core's own calls come from "[0 lua]" and are skipped.
+            stamp, _, rest = line[1:].partition(b" ")
+            source, _, words = rest.partition(b"] ")
+            if source.endswith(b"lua") or not words.startswith((b'"FCALL"', b'"EVALSHA"')):
+                continue
+            if words.split(b" ", 4)[3].endswith(b'put"'):
+                starts.append(float(stamp))
+        return starts
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def raw_idle_puts(url: str, count: int) -> IdlePuts:
+    """FCALL queue.put and the wake-up ZADD on a plain socket: the floor of an idle put."""
+    parts = urlsplit(url)
+    wake = resp("ZADD", f"reqless:wake:{IDLE_QUEUE}", "0", "w0")
+    called, returned = [], []
+    with reqless.Client(url, form="function") as client:
+        client.queues[IDLE_QUEUE].put(KLASS, {})  # loads the core's function library
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for index in range(count):
+            time.sleep(idle_pause(index))
+            start = time.time()
+            jid = os.urandom(16).hex()
+            now = f"{time.time():.3f}"
+            args = ("queue.put", now, "bench", IDLE_QUEUE, jid, KLASS, '{"n":1}', "0")
+            sock.sendall(resp("FCALL", "reqless", "0", *args) + wake)
+            got = b""
+            while got.count(b"\r\n") < 3:  # the jid's two lines, then ZADD's integer
+                got += sock.recv(256)
+                if got.startswith(b"-"):
+                    raise SystemExit(f"benchmark: the raw put failed: {got!r}")
+            returned.append(time.time())
+            called.append(start)
+    return IdlePuts("raw FCALL put + ZADD", called, returned)
+
+
+def our_idle_puts(url: str, driver: str, count: int) -> IdlePuts:
+    """``queue.put(klass, {"n": 1})`` with every option left out, wake keys on."""
+    called, returned = [], []
+    with reqless.Client(url, driver=driver, worker_name="bench") as client:
+        queue = client.queues[IDLE_QUEUE]
+        payload = {"n": 1}
+        queue.put(KLASS, payload)  # connects and loads the core: not an idle put
+        for index in range(count):
+            time.sleep(idle_pause(index))
+            start = time.time()
+            queue.put(KLASS, payload)
+            returned.append(time.time())
+            called.append(start)
+    return IdlePuts(f"reqless.Client ({driver})", called, returned)
+
+
+# The original client's idle puts; prints {"called": [...], "returned": [...]}. Its
+# data is JSON text: it takes no other.
+ORIGINAL_IDLE = """
+import json, sys, time, reqless
+url, queue, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+put = reqless.Client(url=url).queues[queue].put
+put("bench.jobs.Job", '{"n": 1}')
+called, returned = [], []
+for index in range(count):
+    time.sleep(0.01 + 0.01 * (index % 3))
+    start = time.time()
+    put("bench.jobs.Job", '{"n": 1}')
+    returned.append(time.time())
+    called.append(start)
+print(json.dumps({"called": called, "returned": returned}))
+"""
+
+
+def original_idle_puts(url: str, count: int) -> IdlePuts | None:
+    try:
+        times = json.loads(_original.run(ORIGINAL_IDLE, url, IDLE_QUEUE, count))
+    except _original.Unavailable as error:
+        print(f"  (original client skipped: {error})")
+        return None
+    return IdlePuts("original (reqless-py 0.13.3)", times["called"], times["returned"])
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2], ordered[len(ordered) * 9 // 10]
+
+
+def idle_figures(url: str, driver: str, count: int, original: bool) -> None:
+    """The idle-put rows: to the server and to the return, p50 and p90, and ratios to the floor."""
+    print(f"put after an idle pause: {count} puts each, each after 10-30 ms asleep;")
+    print("  us from the call to the server starting the put / to the call's return")
+    monitor = Monitor(url)
+    runs: list[tuple[IdlePuts, list[float]]] = []
+    try:
+        makers: list[Callable[[], IdlePuts | None]] = [
+            lambda: raw_idle_puts(url, count),
+            lambda: our_idle_puts(url, driver, count),
+        ]
+        if original:
+            makers.append(lambda: original_idle_puts(url, count))
+        for make in makers:
+            run = make()
+            # Read between runs (it changes none of them); a client's first put, which
+            # connects and loads the core, was not timed, so only the last stamps count.
+            starts = monitor.put_starts()
+            if run is not None:
+                runs.append((run, starts[len(starts) - len(run.called) :]))
+    finally:
+        monitor.close()
+    floor: tuple[float, float] | None = None
+    for run, starts in runs:
+        served = [(s - c) * 1e6 for s, c in zip(starts, run.called, strict=True)]
+        total = [(r - c) * 1e6 for r, c in zip(run.returned, run.called, strict=True)]
+        (s50, s90), (t50, t90) = percentiles(served), percentiles(total)
+        ratio = "" if floor is None else f"   {s50 / floor[0]:4.2f}x / {t50 / floor[1]:4.2f}x floor"
+        print(f"  {run.name:<30} p50 {s50:6.0f} / {t50:6.0f}   p90 {s90:6.0f} / {t90:6.0f}{ratio}")
+        floor = floor or (s50, t50)
+    print()
+
+
 def report(title: str, figures: list[Figure]) -> dict[str, float]:
     print(title)
     floor, baseline = figures[0], figures[1]
@@ -394,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver", default="redis", choices=["redis", "valkey"])
     parser.add_argument("--jobs", type=int, default=10_000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--idle-puts", type=int, default=300, help="puts after an idle pause")
+    parser.add_argument("--idle-only", action="store_true", help="measure only the idle puts")
     parser.add_argument(
         "--no-original", action="store_true", help="do not measure the original client"
     )
@@ -408,6 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     def run(url: str) -> int:
         cpus = sorted(os.sched_getaffinity(0))
         placement = f"scheduler's placement (vCPUs {cpus} allowed to both)"
+        idle_figures(url, args.driver, args.idle_puts, not args.no_original)
+        if args.idle_only:
+            return 0
         ok = measure(url, args.driver, jobs, args.rounds, placement, not args.no_original)
         if args.same_cpu:
             cpu = pin_to_one_cpu(url)
