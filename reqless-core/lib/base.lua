@@ -6,33 +6,38 @@
 -- Function form keeps these tables alive between calls, so nothing here may
 -- hold per-call state.
 
-local Reqless = {}
-local Config = {}
+-- Declared least used first. The EVAL form makes every function anew on
+-- each call, and Lua finds each upvalue a new function captures by walking
+-- the captured locals from the last declared: the locals nearly every
+-- function uses (call, Reqless) come last, so those walks stay short.
+local huge = math.huge
+local concat = table.concat
+local match = string.match
+local find = string.find
+local format = string.format
+local Workers = {}
+local Patterns = {}
+local floor = math.floor
+local Listings = {}
+local unpack = unpack
+local type = type
+local Recurring = {}
 local Stats = {}
+local QueueCommands = {}
+local Config = {}
+local tostring = tostring
 local History = {}
+local JobCommands = {}
+local tonumber = tonumber
+local Queue = {}
 local Throttle = {}
 local Job = {}
-local JobCommands = {}
-local Queue = {}
-local QueueCommands = {}
-local Recurring = {}
-local Listings = {}
-local Patterns = {}
-local Workers = {}
-
 -- Bound by Reqless.dispatch: a Function library may not touch redis.call
 -- or cjson while it is being loaded.
-local call, encode, decode
-local floor = math.floor
-local huge = math.huge
-local tonumber = tonumber
-local tostring = tostring
-local type = type
-local unpack = unpack
-local format = string.format
-local find = string.find
-local match = string.match
-local concat = table.concat
+local decode
+local encode
+local Reqless = {}
+local call
 
 -- Lua's tonumber, minus NaN and the infinities: those would later make the
 -- JSON encoder fail or poison a sorted-set score, so they are rejected up front.
