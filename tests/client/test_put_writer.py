@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -85,6 +86,17 @@ def test_a_plain_put_stores_what_the_general_path_stores(
     assert len(jid) == 32 and int(jid, 16) >= 0
     if isinstance(data, str):
         assert _job(client, jid).data == data  # JSON text is stored verbatim
+
+
+def test_with_the_default_clock_a_plain_put_sends_the_time(
+    server: Server, driver_name: str, admin: redis.Redis
+) -> None:
+    with reqless.Client(server.url, driver=driver_name) as client:
+        before = time.time()
+        jid = client.queues["q"].put(KLASS, {})
+        after = time.time()
+        sent = float(admin.hget(f"ql:j:{jid}", "time") or 0)
+        assert round(before, 3) <= sent <= round(after, 3)
 
 
 @pytest.mark.parametrize(
