@@ -450,6 +450,20 @@ def our_idle_puts(url: str, driver: str, count: int) -> IdlePuts:
     return IdlePuts(f"reqless.Client ({driver})", called, returned)
 
 
+@contextmanager
+def own_imports() -> Iterator[None]:
+    """No ``PYTHONPATH`` for the original's interpreter: it would import that client, not its own.
+
+    (``--idle-only`` with ``PYTHONPATH`` at another checkout measures that one as ours.)
+    """
+    saved = os.environ.pop("PYTHONPATH", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PYTHONPATH"] = saved
+
+
 # The original client's idle puts; prints {"called": [...], "returned": [...]}. Its
 # data is JSON text: it takes no other.
 ORIGINAL_IDLE = """
@@ -470,7 +484,8 @@ print(json.dumps({"called": called, "returned": returned}))
 
 def original_idle_puts(url: str, count: int) -> IdlePuts | None:
     try:
-        times = json.loads(_original.run(ORIGINAL_IDLE, url, IDLE_QUEUE, count))
+        with own_imports():
+            times = json.loads(_original.run(ORIGINAL_IDLE, url, IDLE_QUEUE, count))
     except _original.Unavailable as error:
         print(f"  (original client skipped: {error})")
         return None
@@ -526,7 +541,9 @@ def report(title: str, figures: list[Figure]) -> dict[str, float]:
 def original_put(url: str, jobs: int, rounds: int) -> float | None:
     """The original client's best single-put rate, or None when it cannot be had."""
     try:
-        return max(_original.put_rate(url, f"original-{index}", jobs) for index in range(rounds))
+        with own_imports():
+            rates = [_original.put_rate(url, f"original-{index}", jobs) for index in range(rounds)]
+        return max(rates)
     except _original.Unavailable as error:
         print(f"  (original client skipped: {error})")
         return None
