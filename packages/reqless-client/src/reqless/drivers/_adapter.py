@@ -174,12 +174,13 @@ class SyncDriver(Border):
         if head is None:
             head = self._heads[name, target] = CommandHead(name, target, 0)
         try:
-            return self._lane.call(head.pack(args))
-        except self._reply_error as exc:
-            raise self._translate(exc, self._where) from exc
+            reply = self._lane.call_first(head.pack(args), 1)
         except self._errors:
             # A lost connection: the generic path reconnects and retries as it always would.
             return self.execute_command(name, target, 0, *args)
+        if isinstance(reply, self._errors):
+            raise self._translate(reply, self._where) from reply
+        return reply
 
     def _direct_then(self, name: str, target: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
         """``<name> <target> 0 args...`` and ``then`` in one write; the first reply only."""
@@ -187,7 +188,7 @@ class SyncDriver(Border):
         if head is None:
             head = self._heads[name, target] = CommandHead(name, target, 0)
         try:
-            reply = self._lane.call_many(head.pack(args) + pack_cached(then), 2)[0]
+            reply = self._lane.call_first(head.pack(args) + pack_cached(then), 2)
         except self._errors:
             # A lost connection: the library's pipeline reconnects and retries as it always would.
             reply = self._on_library([(name, target, 0, *args), then])[0]

@@ -4,9 +4,12 @@ redis-py and valkey-py spend most of a call's client time around the socket,
 not on it: a pool checkout that polls the socket, a lock, retry and
 observability wrappers, a release that takes the lock again. For the core's
 calls (``FCALL`` / ``EVALSHA``, alone or pipelined) none of that is needed, so
-:class:`DirectLane` keeps connections it took from the library's pool once and
-uses only the connection's public methods ``send_packed_command`` and
-``read_response``; commands are packed by :mod:`reqless.drivers._resp`.
+:class:`DirectLane` keeps connections it took from the library's pool once;
+commands are packed by :mod:`reqless.drivers._resp`. With hiredis installed,
+a core call (:meth:`DirectLane.call_first`) writes and reads the connection's
+socket itself and parses the replies with a hiredis reader kept with the
+connection; otherwise, and for pipelines, the connection's
+``send_packed_command`` and :func:`reqless.drivers._replies.read_replies`.
 
 A connection error is not handled here: the caller falls back to the
 library's generic path, which applies the library's own reconnect-and-retry
@@ -69,15 +72,6 @@ class DirectLane:
         """Return ``connection``; the library disconnected it already if its stream is unusable."""
         self._idle.append(connection)
 
-    def call(self, packed: bytes) -> Any:
-        """One packed command, one round trip; an error reply is raised as the library's error."""
-        connection = self.take()
-        try:
-            connection.send_packed_command([packed], False)
-            return connection.read_response()
-        finally:
-            self.give(connection)
-
     def call_many(self, packed: bytes, count: int) -> list[Any]:
         """``count`` packed commands in one write, then each reply in turn.
 
@@ -98,11 +92,12 @@ class DirectLane:
         to the others is dropped like any of their replies. A lost connection
         is raised as the library's error, nothing retried.
 
-        The shortest path of the lane, for the hottest calls (a put and its
-        wake-up): with hiredis, the connection's socket is written and read
-        directly and the replies parsed by a reader kept with the connection,
-        so a call makes no Python call into the library. Without it (or on a
-        connection the library has yet to connect), :meth:`call_many`.
+        The shortest path of the lane, for every core call (alone, or with a
+        put's wake-up behind it): with hiredis, the connection's socket is
+        written and read directly and the replies parsed by a reader kept with
+        the connection, so a call makes no Python call into the library.
+        Without it (or on a connection the library has yet to connect),
+        :meth:`call_many`.
         """
         try:
             connection, reader = self._raw.pop()
