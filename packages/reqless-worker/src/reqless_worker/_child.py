@@ -260,7 +260,7 @@ class ChildSession:
             control.end_server_wait()
             if len(jobs) < granted:
                 control.unclaim(granted - len(jobs))
-        wakeup.took(job.jid for job in jobs)
+        wakeup.took(jobs)
         return self.adopt(jobs)
 
     def _waiter_for(self, names: list[str]) -> reqless.PopWaiter | None:

@@ -140,7 +140,10 @@ class ChildControl:
         self.per_child = per_child
         self.jobs_claimed = 0
         # Re-entrant: a signal handler may wake() while this thread holds the lock.
-        self._condition = threading.Condition(threading.RLock())
+        # Taken directly where nothing waits on the condition: the lock's own
+        # context manager is C, Condition's is Python (every idle pick-up takes it).
+        self._lock = threading.RLock()
+        self._condition = threading.Condition(self._lock)
         self._woken = False
         # Set while the child waits on the server (see begin_server_wait()).
         self._interrupt: Callable[[], None] | None = None
@@ -179,12 +182,12 @@ class ChildControl:
         already, or stopping); a wake before the wait counts, and the wait consumes it.
         Plain methods, not a context manager: this is every idle pick-up's path.
         """
-        with self._condition:
+        with self._lock:
             self._interrupt = interrupt
             return not self._woken and not self.stopping
 
     def end_server_wait(self) -> None:
-        with self._condition:
+        with self._lock:
             self._interrupt = None
             self._woken = False
 

@@ -56,7 +56,10 @@ class LeaseKeeper:
         self.fraction = fraction
         self.clock = clock
         self._leases: dict[str, _Lease] = {}
-        self._condition = threading.Condition()
+        # register() and unregister() run on every job's path: they take the lock
+        # itself (a C context manager), not the condition (a Python one).
+        self._lock = threading.RLock()
+        self._condition = threading.Condition(self._lock)
         self._in_flight: str | None = None
         # When the sleeping keeper wakes by itself; -inf while it is awake (it looks
         # at every lease before sleeping again).
@@ -82,7 +85,7 @@ class LeaseKeeper:
 
     def register(self, job: Job, on_lost: LostCallback) -> None:
         lease = _Lease(job, on_lost, self._due(job))
-        with self._condition:
+        with self._lock:
             self._leases[job.jid] = lease
             # Wake the keeper only if it would sleep past this lease: a child popping
             # thousands of short jobs a second must not wake a thread for each.
@@ -91,7 +94,7 @@ class LeaseKeeper:
                 self._condition.notify_all()
 
     def unregister(self, jid: str) -> None:
-        with self._condition:
+        with self._lock:
             self._leases.pop(jid, None)
             while self._in_flight == jid:
                 self._condition.wait(1.0)

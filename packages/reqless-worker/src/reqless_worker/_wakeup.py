@@ -31,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from reqless import ClientSettings, ReqlessError
+from reqless import ClientSettings, Job, ReqlessError
 from reqless.drivers import Driver, Message, PubSub, connect
 from reqless_worker._control import ChildControl
 
@@ -91,8 +91,8 @@ class WakeUp:
         self._busy_since: float | None = None
         # Idle (from arm() to busy()): a put wakes this child only if it claims the put first.
         self._waiting = False
-        # Jids this child's wait on the server popped, for the listener to claim (see took()).
-        self._taken: deque[str] = deque()
+        # Jobs this child's wait on the server popped, for the listener to claim (see took()).
+        self._taken: deque[Job] = deque()
         self._stopped = threading.Event()
         self._channel_live = threading.Event()  # the worker channel is subscribed
         self._thread: threading.Thread | None = None
@@ -126,11 +126,11 @@ class WakeUp:
             self._driver.close()
             self._driver = None
 
-    def took(self, jids: Iterable[str]) -> None:
+    def took(self, jobs: Iterable[Job]) -> None:
         """The child's wait on the server popped these jobs, just put: the listener
         claims them (off the path from the pop to the job), so that their put events
         wake no sibling child for nothing."""
-        self._taken.extend(jids)
+        self._taken.extend(jobs)
 
     def busy(self) -> None:
         """The child got work; after a while busy, put events are no longer read."""
@@ -217,7 +217,7 @@ class WakeUp:
             message = pubsub.get_message(timeout=timeout)
             taken = self._taken
             while taken:
-                self.control.claims.claim(taken.popleft())
+                self.control.claims.claim(taken.popleft().jid)
             if message is not None:
                 self._handle(message)
             self._act_on_heard()
