@@ -69,7 +69,7 @@ class PutWriter:
         # With the default clock, now is made from integer nanoseconds: formatting a
         # float is a good part of a cold put's time before the write.
         self._nanoseconds = time.time_ns if script.clock is time.time else None
-        #: What the writer was made for: it is made again if the client's change.
+        #: What the writer was made for: the client makes a new one when either changes.
         self.worker = client.worker_name
         self.wake = client.wake_workers
         # queue.put now worker queue jid klass data delay, the jid being 32 hex digits.
@@ -108,10 +108,10 @@ class PutWriter:
                 self._script.load()
                 return str(self._send(packed, self._count))
         except ServerUnavailableError:
-            return self._through_library(jid, klass, text)
+            return self._on_general_path(jid, klass, text)
 
-    def _through_library(self, jid: str, klass: p.KlassArg, text: str) -> str:
-        """The same put on the general path (the library reconnects and retries)."""
+    def _on_general_path(self, jid: str, klass: p.KlassArg, text: str) -> str:
+        """The same put on the general path, which reconnects and retries as the library does."""
         call = p.put_call((self.worker, self._queue, jid, p.klass_name(klass), text, 0))
         if self.wake:
             return self._client._run_waking(call, self._queue)
