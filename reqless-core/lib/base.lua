@@ -32,8 +32,8 @@ local tonumber = tonumber
 local Queue = {}
 local Throttle = {}
 local Job = {}
--- Bound by Reqless.dispatch: a Function library may not touch redis.call
--- or cjson while it is being loaded.
+-- decode, encode and call are bound by Reqless.dispatch: a Function library
+-- may not touch cjson or redis.call while it is being loaded.
 local decode
 local encode
 local Reqless = {}
