@@ -109,6 +109,32 @@ def test_a_put_wakes_a_waiting_pop_which_holds_the_job(
     assert history[1]["when"] >= history[0]["when"]
 
 
+class TaggedJob(reqless.Job):
+    """A Job subclass, as a worker's own job class would be."""
+
+
+def test_the_jobs_popped_are_of_the_job_class_given(
+    waiting: reqless.Client,
+    putter: reqless.Client,
+    admin: redis.Redis,
+    threads: ThreadPoolExecutor,
+) -> None:
+    with reqless.PopWaiter(waiting, "q", job_class=TaggedJob) as waiter:
+        # One woken by a put, one found by the pop at the end of a wait.
+        popped = popping(threads, waiter)
+        wait_blocked(admin)
+        woken = putter.queues["q"].put(KLASS, {"n": 1})
+        [first] = popped.result(GUARD)
+        unannounced = putter.queues["q"].put(KLASS, {"n": 2}, delay=0.01)
+        time.sleep(0.05)
+        [second] = waiter.pop(1, 0.1)
+    assert [type(job) for job in (first, second)] == [TaggedJob, TaggedJob]
+    assert [(job.jid, job.payload) for job in (first, second)] == [
+        (woken, {"n": 1}),
+        (unannounced, {"n": 2}),
+    ]
+
+
 def test_the_function_form_pipelines_the_pop_so_even_an_interrupted_wait_pops(
     make_client: Callable[..., reqless.Client],
     waiting: reqless.Client,

@@ -82,8 +82,9 @@ class PopWaiter:
     pop is written after the wake-up, with none.
 
     The jobs are :class:`Job` objects exactly as ``Queue.pop(count)`` makes
-    them, running and held by ``client.worker_name``; the list may be empty
-    (another worker was faster, the put was of a job not ready yet).
+    them (or of ``job_class``, a subclass made the same way), running and
+    held by ``client.worker_name``; the list may be empty (another worker was
+    faster, the put was of a job not ready yet).
 
     The waiter has a connection of its own, opened by the first ``pop`` and
     opened again after a lost connection (raised as
@@ -103,13 +104,21 @@ class PopWaiter:
     _socket_fd: int
     _poller: Any
 
-    def __init__(self, client: Client, queue: str, wake_on: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        client: Client,
+        queue: str,
+        wake_on: Iterable[str] = (),
+        *,
+        job_class: type[Job] = Job,
+    ) -> None:
         driver = client._driver
         if not isinstance(driver, BlockingDriver):
             raise InvalidArgumentError(
                 f"the {driver.name!r} driver has no blocking connections for a PopWaiter"
             )
         self._client = client
+        self._job_class = job_class
         self._driver: BlockingDriver = driver
         self.queue = p.check_str("queue name", queue)
         self.wake_on = tuple(p.check_str("queue name", name) for name in wake_on)
@@ -316,7 +325,8 @@ class PopWaiter:
             raise reply
         else:
             states = call.parse(reply)
-        return [Job(client, state) for state in states]
+        job_class = self._job_class
+        return [job_class(client, state) for state in states]
 
     # -- the connection and the pipe ------------------------------------------------------
 

@@ -34,7 +34,7 @@ from reqless_worker._control import ChildControl
 from reqless_worker._imports import ClassLoader
 from reqless_worker._leases import LeaseKeeper, LostCallback
 from reqless_worker._next_pop import NextPop
-from reqless_worker._runner import JobRunner
+from reqless_worker._runner import JobRunner, WorkerJob
 from reqless_worker._settings import WorkerSettings
 from reqless_worker._wakeup import WakeUp
 
@@ -270,7 +270,10 @@ class ChildSession:
             return None
         if self._waiter is None or names != self._waiter_queues:
             self._close_waiter()
-            self._waiter = reqless.PopWaiter(self.client, names[0], wake_on=names[1:])
+            # WorkerJobs straight away: the runner would otherwise copy each job into one.
+            self._waiter = reqless.PopWaiter(
+                self.client, names[0], wake_on=names[1:], job_class=WorkerJob
+            )
             self._waiter_queues = list(names)
         return self._waiter
 
