@@ -133,6 +133,17 @@ function Reqless.array(value)
   return value
 end
 
+-- A cache that lives for one command, `owner[field]`: Reqless.dispatch sets
+-- it to false before each call, and the first reader makes it here.
+function Reqless.per_call(owner, field)
+  local cache = owner[field]
+  if not cache then
+    cache = {}
+    owner[field] = cache
+  end
+  return cache
+end
+
 function Reqless.contains(items, wanted)
   for i = 1, #items do
     if items[i] == wanted then

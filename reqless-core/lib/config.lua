@@ -32,11 +32,7 @@ end
 
 -- An option's value, its default, or false.
 function Config.get(key)
-  local cache = Config.cache
-  if not cache then
-    cache = {}
-    Config.cache = cache
-  end
+  local cache = Reqless.per_call(Config, 'cache')
   local value = cache[key]
   if value == nil then
     value = call('hget', 'ql:config', key) or Config.defaults[key] or false

@@ -11,11 +11,7 @@ end
 Throttle.maximums = false
 
 function Throttle.maximum(tid)
-  local maximums = Throttle.maximums
-  if not maximums then
-    maximums = {}
-    Throttle.maximums = maximums
-  end
+  local maximums = Reqless.per_call(Throttle, 'maximums')
   local maximum = maximums[tid]
   if maximum == nil then
     maximum = tonumber(call('hget', 'ql:th:' .. tid, 'maximum')) or 0
