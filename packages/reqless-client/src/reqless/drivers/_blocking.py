@@ -21,16 +21,14 @@ from typing import Any
 
 from reqless._errors import ReqlessError, ServerUnavailableError
 from reqless.drivers import Arg
-from reqless.drivers._border import Translate
-from reqless.drivers._replies import raw_reader
+from reqless.drivers._border import Border, Translate
+from reqless.drivers._replies import RECV_SIZE, raw_reader, take_replies
 from reqless.drivers._resp import pack_command
 
 __all__ = ["LibraryBlockingConnection"]
 
-_RECV_SIZE = 65536
 
-
-class LibraryBlockingConnection:
+class LibraryBlockingConnection(Border):
     """One connection outside ``pool``, for :class:`reqless.drivers.BlockingConnection`.
 
     ``errors`` is the root of the library's exceptions and ``translate``
@@ -46,10 +44,8 @@ class LibraryBlockingConnection:
         *,
         reply_error: type[Exception],
     ) -> None:
+        super().__init__(errors, translate, where)
         self._connection: Any = pool.connection_class(**pool.connection_kwargs)
-        self._errors = errors
-        self._translate = translate
-        self._where = where
         self._reply_error = reply_error
         #: The server's id of this connection while it is open, else None.
         self.client_id: int | None = None
@@ -58,7 +54,7 @@ class LibraryBlockingConnection:
         self._buffered = False
         # Kept from one read to the next: fresh memory is slow to touch on a cold CPU.
         self._reader: Any = None
-        self._buffer = bytearray(_RECV_SIZE)
+        self._buffer = bytearray(RECV_SIZE)
 
     def __repr__(self) -> str:
         return f"<LibraryBlockingConnection {self._where} id={self.client_id}>"
@@ -114,26 +110,14 @@ class LibraryBlockingConnection:
         # An idle worker's pick-up: the wait's reply and the pop's, read straight off
         # the socket into a buffer kept from one read to the next. On code that has
         # not run for a while, the library's read costs 20-30 µs more.
-        reader, buffer = self._reader, self._buffer
-        replies: list[Any] = []
         try:
-            while len(replies) < count:
-                reply = reader.gets()
-                if reply is False:
-                    size = sock.recv_into(buffer)
-                    if not size:
-                        raise OSError("the server closed the connection")
-                    reader.feed(buffer, 0, size)
-                elif isinstance(reply, self._errors):
-                    replies.append(self._translate(reply, self._where))
-                else:
-                    replies.append(reply)
+            replies = take_replies(sock, self._reader, self._buffer, count, OSError)
         except OSError as exc:
             raise self._lose(None, ServerUnavailableError(f"{self._where}: {exc}")) from exc
         except BaseException:
             self._lose(None)
             raise
-        return replies
+        return self._in_place(replies)
 
     def _read_through_library(self, count: int) -> list[Any]:
         replies: list[Any] = []

@@ -23,10 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reqless.drivers._replies import raw_reader, read_replies
-
-# The most a recv() asks for: a core call's replies nearly always fit in one.
-_RECV_SIZE = 65536
+from reqless.drivers._replies import RECV_SIZE, raw_reader, read_replies, take_replies
 
 
 class DirectLane:
@@ -53,8 +50,9 @@ class DirectLane:
         # The library's exception for a lost connection (its callers know to retry).
         self._lost = lost
         self._idle: list[Any] = []
-        # Connections for call_first(), each with the hiredis reader that parses its replies.
-        self._raw: list[tuple[Any, Any]] = []
+        # Connections for call_first(), each with the hiredis reader that parses its
+        # replies and the buffer they are received into.
+        self._raw: list[tuple[Any, Any, bytearray]] = []
         _LANES.add(self)
 
     def take(self) -> Any:
@@ -100,27 +98,15 @@ class DirectLane:
         :meth:`call_many`.
         """
         try:
-            connection, reader = self._raw.pop()
+            connection, reader, buffer = self._raw.pop()
         except IndexError:
-            connection, reader = self._raw_connection()
+            connection, reader, buffer = self._raw_connection()
         sock = connection._sock if reader is not None else None
         if sock is None:
             return self._first_of_many(connection, packed, count)
         try:
             sock.sendall(packed)
-            first = reader.gets()
-            while first is False:
-                data = sock.recv(_RECV_SIZE)
-                if not data:
-                    raise self._lost("the server closed the connection")
-                reader.feed(data)
-                first = reader.gets()
-            for _ in range(count - 1):
-                while reader.gets() is False:
-                    data = sock.recv(_RECV_SIZE)
-                    if not data:
-                        raise self._lost("the server closed the connection")
-                    reader.feed(data)
+            first = take_replies(sock, reader, buffer, count, self._lost)[0]
         except BaseException as exc:
             # The stream is out of step (or gone): the connection goes back to the
             # library closed, which connects it afresh when it is next used.
@@ -129,14 +115,16 @@ class DirectLane:
             if isinstance(exc, self._lost) or not isinstance(exc, Exception):
                 raise
             raise self._lost(f"writing or reading failed: {exc!r}") from exc
-        self._raw.append((connection, reader))
+        self._raw.append((connection, reader, buffer))
         return first
 
-    def _raw_connection(self) -> tuple[Any, Any]:
-        """A connection for :meth:`call_first` and its reader (None if it needs the library's)."""
+    def _raw_connection(self) -> tuple[Any, Any, bytearray]:
+        """A connection for :meth:`call_first`, its reader (None if it needs the
+        library's) and its receive buffer."""
         connection = self.take()
         sock = getattr(connection, "_sock", None)
-        return connection, None if sock is None else raw_reader(connection)
+        reader = None if sock is None else raw_reader(connection)
+        return connection, reader, bytearray(RECV_SIZE)
 
     def _first_of_many(self, connection: Any, packed: bytes, count: int) -> Any:
         """:meth:`call_first` through the library's methods, on the lane's common connections."""
@@ -170,7 +158,7 @@ class DirectLane:
         """Hand every idle connection back to the library's pool."""
         idle, self._idle = self._idle, []
         raw, self._raw = self._raw, []
-        for connection in [*idle, *(connection for connection, _ in raw)]:
+        for connection in [*idle, *(connection for connection, _, _ in raw)]:
             self._release(connection)
 
 

@@ -29,9 +29,10 @@ try:
 except ImportError:  # pragma: no cover - the [hiredis] extra is optional
     hiredis = None
 
-__all__ = ["aread_replies", "raw_reader", "read_replies"]
+__all__ = ["RECV_SIZE", "aread_replies", "raw_reader", "read_replies", "take_replies"]
 
-_RECV_SIZE = 65536
+#: The most one receive takes: a core call's replies nearly always fit in one.
+RECV_SIZE = 65536
 
 
 def read_replies(
@@ -45,20 +46,8 @@ def read_replies(
     reader = None if getattr(connection, "_sock", None) is None else raw_reader(connection)
     if reader is None:
         return _one_at_a_time(connection, count, reply_error)
-    recv: Callable[[int], bytes] = connection._sock.recv
-    results: list[Any] = []
-    append = results.append
-    gets = reader.gets
     try:
-        while len(results) < count:
-            reply = gets()
-            if reply is False:
-                data = recv(_RECV_SIZE)
-                if not data:
-                    raise lost("the server closed the connection")
-                reader.feed(data)
-            else:
-                append(reply)
+        results = take_replies(connection._sock, reader, bytearray(RECV_SIZE), count, lost)
     except BaseException as exc:
         # The stream is out of step (or gone): nobody may read this socket again.
         connection.disconnect()
@@ -66,6 +55,29 @@ def read_replies(
             raise
         raise lost(f"reading replies failed: {exc!r}") from exc
     return results
+
+
+def take_replies(
+    sock: Any, reader: Any, buffer: bytearray, count: int, closed: Callable[[str], Exception]
+) -> list[Any]:
+    """``count`` replies read off ``sock`` into ``buffer`` and parsed by ``reader`` (a
+    hiredis reader), in order; error replies are in their place, as ``reader`` makes them.
+
+    A caller that reads often keeps ``reader`` and ``buffer`` from one read to the
+    next: on code that has not run for a while, fresh memory is slow to touch. The
+    server closing the connection raises ``closed(message)``; socket errors propagate.
+    """
+    replies: list[Any] = []
+    while len(replies) < count:
+        reply = reader.gets()
+        if reply is False:
+            size = sock.recv_into(buffer)
+            if not size:
+                raise closed("the server closed the connection")
+            reader.feed(buffer, 0, size)
+        else:
+            replies.append(reply)
+    return replies
 
 
 async def aread_replies(
@@ -95,7 +107,7 @@ async def aread_replies(
             while len(results) < count:
                 reply = gets()
                 if reply is False:
-                    data = await stream.read(_RECV_SIZE)
+                    data = await stream.read(RECV_SIZE)
                     if not data:
                         raise lost("the server closed the connection")
                     reader.feed(data)
