@@ -40,3 +40,12 @@ def test_the_asyncio_facade_exports_exactly_its_names_sorted() -> None:
 def test_every_error_descends_from_the_root() -> None:
     errors = [getattr(reqless, n) for n in reqless.__all__ if n.endswith("Error")]
     assert all(issubclass(error, reqless.ReqlessError) for error in errors)
+
+
+def test_the_commands_module_exports_its_call_builders_sorted() -> None:
+    import reqless.commands
+
+    assert reqless.commands.__all__ == sorted(reqless.commands.__all__)
+    assert {"Call", "complete", "core", "pop"} <= set(reqless.commands.__all__)
+    for name in reqless.commands.__all__:
+        assert getattr(reqless.commands, name) is not None

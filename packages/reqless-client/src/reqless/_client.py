@@ -14,6 +14,7 @@ from reqless import _protocol as p
 from reqless._config import Config
 from reqless._errors import ReqlessError
 from reqless._events import Events
+from reqless._job import Job
 from reqless._jobs import Jobs
 from reqless._patterns import QueuePatterns
 from reqless._queue import PutWriter, Queues
@@ -36,6 +37,35 @@ Form = Literal["auto", "function", "eval"]
 def default_worker_name() -> str:
     """``<hostname>-<pid>``, read when a client is made, so a forked process gets its own."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def bind_jobs(client: Any, job_class: Callable[[Any, p.JobState], Any], result: Any) -> Any:
+    """A parsed reply with its job states made into ``job_class`` objects of ``client``."""
+    if isinstance(result, p.JobState):
+        return job_class(client, result)
+    if isinstance(result, list) and result and isinstance(result[0], p.JobState):
+        return [job_class(client, state) for state in result]
+    return result
+
+
+def execute_results(
+    client: Any,
+    results: list[Any],
+    calls: Sequence[p.Call[Any]],
+    return_errors: bool,
+    job_class: Callable[[Any, p.JobState], Any],
+) -> list[Any]:
+    """``execute``'s answer: each reply parsed and bound, errors raised or returned."""
+    if not return_errors:
+        for result in results:
+            if isinstance(result, ReqlessError):
+                raise result
+    return [
+        result
+        if isinstance(result, ReqlessError)
+        else bind_jobs(client, job_class, call.parse(result))
+        for call, result in zip(calls, results, strict=True)
+    ]
 
 
 def run_many(results: list[Any], calls: Sequence[p.Call[Any]]) -> list[Any]:
@@ -144,6 +174,27 @@ class Client:
             return []
         results = self._script.call_many([(call.command, call.args) for call in calls])
         return run_many(results, calls)
+
+    def execute(
+        self,
+        *calls: p.Call[Any],
+        return_errors: bool = False,
+        job_class: type[Job] | None = None,
+    ) -> list[Any]:
+        """Run ``calls`` (built with :mod:`reqless.commands`) in one round trip.
+
+        All run with the same ``now``, in order, each one even if one before it
+        was refused. Returns each call's parsed reply; popped or peeked jobs
+        come back as ``job_class`` (default :class:`reqless.Job`) objects of this
+        client. A call the core refused raises its :class:`reqless.ReqlessError`
+        once all have run, or, with ``return_errors``, stands in its place in
+        the list. An unreachable server raises
+        :class:`reqless.ServerUnavailableError` for the whole batch.
+        """
+        if not calls:
+            return []
+        results = self._script.call_many([(call.command, call.args) for call in calls])
+        return execute_results(self, results, calls, return_errors, job_class or Job)
 
     def close(self) -> None:
         self._driver.close()

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 from reqless import _protocol as p
-from reqless._client import default_worker_name, run_many
+from reqless._client import default_worker_name, execute_results, run_many
 from reqless._config import config_value
 from reqless._patterns import order_queues, resolve_queues
 from reqless._script import AsyncCoreScript
@@ -284,6 +284,18 @@ class Client:
             return []
         results = await self._script.call_many([(call.command, call.args) for call in calls])
         return run_many(results, calls)
+
+    async def execute(
+        self,
+        *calls: p.Call[Any],
+        return_errors: bool = False,
+        job_class: type[Job] | None = None,
+    ) -> list[Any]:
+        """Run ``calls`` in one round trip (see :meth:`reqless.Client.execute`)."""
+        if not calls:
+            return []
+        results = await self._script.call_many([(call.command, call.args) for call in calls])
+        return execute_results(self, results, calls, return_errors, job_class or Job)
 
     async def aclose(self) -> None:
         await self.events.aclose()
