@@ -25,7 +25,7 @@ from reqless._errors import (
 )
 from reqless._events import Events
 from reqless._job import Job, RecurringJob
-from reqless._jobs import Jobs, TrackedJobs
+from reqless._jobs import Jobs
 from reqless._patterns import QueuePatterns
 from reqless._protocol import (
     Event,
@@ -37,6 +37,7 @@ from reqless._protocol import (
     QueueStats,
     ThrottleInfo,
     TimingStats,
+    TrackedJobs,
     WorkerCounts,
     WorkerJobs,
 )

@@ -14,7 +14,7 @@ from reqless import _protocol as p
 from reqless._config import Config
 from reqless._errors import ReqlessError
 from reqless._events import Events
-from reqless._job import Job
+from reqless._job import Job, RecurringJob
 from reqless._jobs import Jobs
 from reqless._patterns import QueuePatterns
 from reqless._queue import PutWriter, Queues
@@ -39,12 +39,21 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def bind_jobs(client: Any, job_class: Callable[[Any, p.JobState], Any], result: Any) -> Any:
-    """A parsed reply with its job states made into ``job_class`` objects of ``client``."""
+def bind_jobs(
+    client: Any,
+    job_class: Callable[[Any, p.JobState], Any],
+    recurring_class: Callable[[Any, p.RecurringState], Any],
+    result: Any,
+) -> Any:
+    """A parsed reply with its job states made into job objects of ``client``."""
     if isinstance(result, p.JobState):
         return job_class(client, result)
     if isinstance(result, list) and result and isinstance(result[0], p.JobState):
         return [job_class(client, state) for state in result]
+    if isinstance(result, p.RecurringState):
+        return recurring_class(client, result)
+    if isinstance(result, p.TrackedJobs):
+        return p.TrackedJobs([job_class(client, state) for state in result.jobs], result.expired)
     return result
 
 
@@ -54,6 +63,7 @@ def execute_results(
     calls: Sequence[p.Call[Any]],
     return_errors: bool,
     job_class: Callable[[Any, p.JobState], Any],
+    recurring_class: Callable[[Any, p.RecurringState], Any],
 ) -> list[Any]:
     """``execute``'s answer: each reply parsed and bound, errors raised or returned."""
     if not return_errors:
@@ -63,7 +73,7 @@ def execute_results(
     return [
         result
         if isinstance(result, ReqlessError)
-        else bind_jobs(client, job_class, call.parse(result))
+        else bind_jobs(client, job_class, recurring_class, call.parse(result))
         for call, result in zip(calls, results, strict=True)
     ]
 
@@ -186,15 +196,20 @@ class Client:
         All run with the same ``now``, in order, each one even if one before it
         was refused. Returns each call's parsed reply; popped or peeked jobs
         come back as ``job_class`` (default :class:`reqless.Job`) objects of this
-        client. A call the core refused raises its :class:`reqless.ReqlessError`
-        once all have run, or, with ``return_errors``, stands in its place in
-        the list. An unreachable server raises
+        client, recurring jobs as :class:`reqless.RecurringJob` and tracked
+        jobs as a :class:`reqless.TrackedJobs` of them. A call the core refused
+        raises its :class:`reqless.ReqlessError` once all have run, or, with
+        ``return_errors``, stands in its place in the list. An unreachable server raises
         :class:`reqless.ServerUnavailableError` for the whole batch.
         """
         if not calls:
             return []
         results = self._script.call_many([(call.command, call.args) for call in calls])
-        return execute_results(self, results, calls, return_errors, job_class or Job)
+        return execute_results(self, results, calls, return_errors, job_class or Job, RecurringJob)
+
+    def server_info(self) -> dict[str, Any]:
+        """The server's ``INFO`` (version, memory, clients, ...) as one flat mapping."""
+        return p.parse_info(self._driver.execute_command("INFO"))
 
     def close(self) -> None:
         self._driver.close()

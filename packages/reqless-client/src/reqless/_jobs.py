@@ -10,15 +10,7 @@ from reqless._job import Job, RecurringJob
 if TYPE_CHECKING:
     from reqless._client import Client
 
-__all__ = ["Jobs", "TrackedJobs"]
-
-
-class TrackedJobs:
-    """Tracked jobs that still exist, and the jids of tracked jobs that are gone."""
-
-    def __init__(self, jobs: list[Job], expired: list[str]) -> None:
-        self.jobs = jobs
-        self.expired = expired
+__all__ = ["Jobs"]
 
 
 class Jobs:
@@ -58,9 +50,10 @@ class Jobs:
             )
         )
 
-    def tracked(self) -> TrackedJobs:
+    def tracked(self) -> p.TrackedJobs[Job]:
+        """Tracked jobs that still exist, and the jids of tracked jobs that are gone."""
         found = self._client._run(p.tracked())
-        return TrackedJobs([Job(self._client, state) for state in found.jobs], found.expired)
+        return p.TrackedJobs([Job(self._client, state) for state in found.jobs], found.expired)
 
     @overload
     def failed(self, group: None = None, start: int = 0, limit: int = 25) -> dict[str, int]: ...

@@ -10,9 +10,12 @@ import json
 import json.scanner
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from reqless._errors import InvalidArgumentError
+
+# What a TrackedJobs holds: job states, or job objects bound to a client.
+J = TypeVar("J")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -293,8 +296,15 @@ class ThrottleInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class TrackedJobs:
-    jobs: list[JobState]
+class TrackedJobs(Generic[J]):
+    """Tracked jobs that still exist, and the jids of tracked jobs that are gone.
+
+    ``jobs`` holds :class:`reqless.Job` objects (``reqless.aio.Job`` from the
+    asyncio client); a reply parsed but not yet bound to a client holds
+    :class:`JobState` values.
+    """
+
+    jobs: list[J]
     expired: list[str]
 
 

@@ -334,6 +334,17 @@ def put_args(
     if priority is None and tags is None and retries is None:  # noqa: SIM102 - the hot path
         if depends is None and throttles is None:
             return args
+    return (*args, *_put_options(priority, tags, retries, depends, throttles))
+
+
+def _put_options(
+    priority: int | None,
+    tags: Sequence[str] | None,
+    retries: int | None,
+    depends: Sequence[str] | None,
+    throttles: Sequence[str] | None,
+) -> list[Arg]:
+    """The optional arguments of ``queue.put`` / ``job.requeue``, checked."""
     options: list[Arg] = []
     if priority is not None:
         options += ["priority", check_int("priority", priority)]
@@ -345,7 +356,7 @@ def put_args(
         options += ["depends", dumps(check_strings("depends", depends))]
     if throttles is not None:
         options += ["throttles", dumps(check_strings("throttles", throttles))]
-    return (*args, *options)
+    return options
 
 
 def spec_fields(spec: JobSpec) -> tuple[Any, ...]:
@@ -490,6 +501,38 @@ def complete(
     return Call("job.completeAndRequeue", args, _str)
 
 
+def requeue_job(
+    worker: str,
+    queue: str,
+    job: JobState,
+    delay: float = 0,
+    priority: int | None = None,
+    tags: Sequence[str] | None = None,
+    retries: int | None = None,
+    depends: Sequence[str] | None = None,
+    throttles: Sequence[str] | None = None,
+) -> Call[str]:
+    """``job.requeue`` of an existing job into ``queue``, its class and data kept as stored.
+
+    The class name is not checked as a Python import path: the job may have
+    been put by a client in another language. The core keeps priority, tags
+    and retries when they are left out, but not throttles, so the job's own
+    are sent unless ``throttles`` is given.
+    """
+    args: tuple[Arg, ...] = (
+        worker,
+        check_str("queue", queue),
+        job.jid,
+        job.klass_name,
+        job.data,
+        check_number("delay", delay, minimum=0),
+        *_put_options(
+            priority, tags, retries, depends, job.throttles if throttles is None else throttles
+        ),
+    )
+    return Call("job.requeue", args, _str)
+
+
 def fail(job: JobState, worker: str, group: str, message: str) -> Call[str]:
     args = (job.jid, worker, check_str("group", group), str(message), job.data)
     return Call("job.fail", args, _str)
@@ -519,6 +562,32 @@ def log(jid: str, message: str, data: Mapping[str, Any] | None = None) -> Call[N
             raise _bad("data", "a mapping", data)
         args.append(encode_data(dict(data)))
     return Call("job.log", tuple(args), _none)
+
+
+def job_get(jid: str) -> Call[JobState | None]:
+    return Call("job.get", (check_str("jid", jid),), parse_job)
+
+
+def recurring_get(jid: str) -> Call[RecurringState | None]:
+    return Call("recurringJob.get", (check_str("jid", jid),), parse_recurring)
+
+
+def as_str_list(reply: Any) -> list[str]:
+    """A reply that is a list of strings (an empty list may come as None)."""
+    return [] if reply is None else [str(item) for item in reply]
+
+
+def parse_info(reply: Any) -> dict[str, Any]:
+    """``INFO``'s reply as a flat mapping, whether the library parsed it or left it as text."""
+    if isinstance(reply, dict):
+        return {str(key): value for key, value in reply.items()}
+    text = reply.decode() if isinstance(reply, bytes) else str(reply)
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and not line.startswith("#"):
+            out[name] = value.strip()
+    return out
 
 
 def simple(command: str, *args: Arg) -> Call[Any]:
@@ -617,8 +686,8 @@ def worker_jobs(worker: str) -> Call[WorkerJobs]:
     return Call("worker.jobs", (check_str("worker", worker),), parse)
 
 
-def tracked() -> Call[TrackedJobs]:
-    def parse(reply: Any) -> TrackedJobs:
+def tracked() -> Call[TrackedJobs[JobState]]:
+    def parse(reply: Any) -> TrackedJobs[JobState]:
         raw = json.loads(reply)
         jobs = [job_from_dict(job) for job in as_list(raw.get("jobs"))]
         return TrackedJobs(jobs=jobs, expired=as_list(raw.get("expired")))

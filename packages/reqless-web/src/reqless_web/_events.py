@@ -30,7 +30,7 @@ from starlette.responses import StreamingResponse
 
 import reqless
 import reqless.aio
-from reqless import _protocol as p
+from reqless import commands
 from reqless_web._state import Dashboard, dashboard
 
 __all__ = ["EventHub", "events_endpoint", "sse"]
@@ -89,7 +89,9 @@ class EventHub:
             queue.put_nowait(message)
 
     async def snapshot(self) -> dict[str, Any]:
-        counts, failures = await self.client._run_many([p.all_queue_counts(), p.failure_counts()])
+        counts, failures = await self.client.execute(
+            commands.all_queue_counts(), commands.failure_counts()
+        )
         return {
             "queues": [asdict(c) for c in counts],
             "failures": failures,
@@ -121,7 +123,7 @@ class EventHub:
             return sse("unavailable", {"error": exc.detail})
 
 
-def _event_data(event: p.Event) -> dict[str, Any]:
+def _event_data(event: reqless.Event) -> dict[str, Any]:
     return {**event.payload, "channel": event.name, "jid": event.jid, "event": event.kind}
 
 

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import reqless
-from reqless import _protocol as p
+from reqless import commands
 from reqless_web._state import dashboard
 
 __all__ = ["metric_routes", "render_metrics"]
@@ -62,11 +62,13 @@ class _Exposition:
 
 
 async def render_metrics(client: reqless.aio.Client) -> str:
-    counts, failures, workers = await client._run_many(
-        [p.all_queue_counts(), p.failure_counts(), p.worker_counts()]
+    counts, failures, workers = await client.execute(
+        commands.all_queue_counts(), commands.failure_counts(), commands.worker_counts()
     )
     now = client.clock()
-    stats: list[reqless.QueueStats] = await client._run_many([p.stats(c.name, now) for c in counts])
+    stats: list[reqless.QueueStats] = await client.execute(
+        *[commands.stats(c.name, now) for c in counts]
+    )
     out = _Exposition()
     out.family(
         "reqless_queue_jobs",

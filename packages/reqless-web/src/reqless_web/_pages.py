@@ -208,7 +208,7 @@ async def overview(request: Request) -> Response:
                 "workers": [
                     {"name": w.name, "jobs": w.jobs, "stalled": w.stalled} for w in workers
                 ],
-                "tracked": {"jobs": len(tracked[0]), "expired": len(tracked[1])},
+                "tracked": {"jobs": len(tracked.jobs), "expired": len(tracked.expired)},
                 "redis": info,
             },
             "count_fields": COUNT_FIELDS,
@@ -341,7 +341,8 @@ async def worker_page(request: Request) -> Response:
 
 async def tracked_page(request: Request) -> Response:
     page, offset = _window(request)
-    jobs, expired = await _client(request).jobs.tracked()
+    found = await _client(request).jobs.tracked()
+    jobs, expired = found.jobs, found.expired
     return _render(
         request,
         "tracked.html",

@@ -70,10 +70,10 @@ class Jobs:
             )
         )
 
-    async def tracked(self) -> tuple[list[Job], list[str]]:
-        """(tracked jobs that exist, jids of tracked jobs that are gone)."""
+    async def tracked(self) -> p.TrackedJobs[Job]:
+        """Tracked jobs that still exist, and the jids of tracked jobs that are gone."""
         found = await self._client._run(p.tracked())
-        return [Job(self._client, state) for state in found.jobs], found.expired
+        return p.TrackedJobs([Job(self._client, state) for state in found.jobs], found.expired)
 
     @overload
     async def failed(
@@ -295,7 +295,11 @@ class Client:
         if not calls:
             return []
         results = await self._script.call_many([(call.command, call.args) for call in calls])
-        return execute_results(self, results, calls, return_errors, job_class or Job)
+        return execute_results(self, results, calls, return_errors, job_class or Job, RecurringJob)
+
+    async def server_info(self) -> dict[str, Any]:
+        """The server's ``INFO`` (see :meth:`reqless.Client.server_info`)."""
+        return p.parse_info(await self._driver.execute_command("INFO"))
 
     async def aclose(self) -> None:
         await self.events.aclose()

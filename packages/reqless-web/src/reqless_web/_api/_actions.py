@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 import reqless
 import reqless.aio
-from reqless import _protocol as p
+from reqless import commands
 from reqless_web._api._common import (
     ApiError,
     body_of,
@@ -375,16 +375,16 @@ async def set_patterns(request: Request) -> Any:
     body = await body_of(request)
     if "identifiers" not in body and "priorities" not in body:
         raise ApiError(400, "give identifiers and/or priorities")
-    calls: list[p.Call[Any]] = []
+    calls: list[commands.Call[Any]] = []
     if "identifiers" in body:
         identifiers = body["identifiers"]
         if not isinstance(identifiers, dict):
             raise ApiError(400, "identifiers must be an object of name: [patterns]")
         for name in identifiers:
             str_list_field(identifiers, name, allow_empty=True)
-        calls.append(p.set_identifier_patterns(identifiers))
+        calls.append(commands.set_identifier_patterns(identifiers))
     if "priorities" in body:
-        calls.append(p.set_priority_patterns(_priorities(body["priorities"])))
+        calls.append(commands.set_priority_patterns(_priorities(body["priorities"])))
     for call in calls:
         await run(client, call)
     return await patterns(request)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 import reqless
 import reqless.aio
-from reqless import _protocol as p
+from reqless import commands
 from reqless_web._api._common import check_name, endpoint, path_param
 from reqless_web._api._core import jobs_of, requeue_call, run_each
 from reqless_web._settings import Role
@@ -68,11 +68,11 @@ async def act_on_group(client: reqless.aio.Client, group: str, action: str) -> d
     return {"group": group, "count": done, "skipped": skipped}
 
 
-def _call(client: reqless.aio.Client, job: reqless.aio.Job, action: str) -> p.Call[Any]:
+def _call(client: reqless.aio.Client, job: reqless.aio.Job, action: str) -> commands.Call[Any]:
     if action == "cancel":
         # job.cancel checks every jid it is given before changing anything, so
         # one job with dependents would void a whole chunk: one call per job.
-        return p.simple("job.cancel", job.jid)
+        return commands.cancel(job.jid)
     return requeue_call(client.worker_name, job, job.queue_name)
 
 

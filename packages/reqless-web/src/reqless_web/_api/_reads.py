@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from reqless import _protocol as p
+from reqless import commands
 from reqless_web._api._common import (
     ApiError,
     Param,
@@ -64,7 +64,13 @@ async def session(request: Request) -> Any:
 async def overview(request: Request) -> Any:
     client = dashboard(request).client
     counts, failures, workers, tracked = await run_many(
-        client, [p.all_queue_counts(), p.failure_counts(), p.worker_counts(), p.tracked()]
+        client,
+        [
+            commands.all_queue_counts(),
+            commands.failure_counts(),
+            commands.worker_counts(),
+            commands.tracked(),
+        ],
     )
     return {
         "queues": [counts_json(c) for c in counts],
@@ -99,7 +105,7 @@ async def queue_jobs(request: Request) -> Any:
     result: dict[str, Any] = {"state": state}
     if state == "complete":
         # Completed jobs are one list for all queues; the core does not count it.
-        jids = await run(client, p.listing("jobs.completed", offset, limit))
+        jids = await run(client, commands.completed(offset, limit))
         jobs = await jobs_of(client, jids)
         return result | _page(None, offset, limit, [job_json(j) for j in jobs])
     if state == "waiting":
@@ -108,7 +114,7 @@ async def queue_jobs(request: Request) -> Any:
         found = await peek(client, queue, offset + counts.stalled, limit)
         return result | _page(counts.waiting, offset, limit, [job_json(j) for j in found])
     counts, jids = await run_many(
-        client, [p.queue_counts(queue), p.jobs_by_state(queue, state, offset, limit)]
+        client, [commands.queue_counts(queue), commands.queue_jobs(queue, state, offset, limit)]
     )
     total = getattr(counts, state)
     if state == "recurring":
@@ -136,7 +142,11 @@ async def queue_detail(request: Request) -> Any:
     queue = check_name("queue", path_param(request, "queue"))
     counts, throttle, stats = await run_many(
         client,
-        [p.queue_counts(queue), p.throttle_info(f"ql:q:{queue}"), p.stats(queue, client.clock())],
+        [
+            commands.queue_counts(queue),
+            commands.throttle(f"ql:q:{queue}"),
+            commands.stats(queue, client.clock()),
+        ],
     )
     return {
         "counts": counts_json(counts),
@@ -211,7 +221,8 @@ async def worker(request: Request) -> Any:
 )
 async def tracked(request: Request) -> Any:
     offset, limit = paging(request)
-    jobs, expired = await dashboard(request).client.jobs.tracked()
+    found = await dashboard(request).client.jobs.tracked()
+    jobs, expired = found.jobs, found.expired
     page = [job_json(j) for j in jobs[offset : offset + limit]]
     return _page(len(jobs), offset, limit, page) | {"expired": expired}
 
@@ -245,9 +256,9 @@ async def throttle(request: Request) -> Any:
     info, locks, pending = await run_many(
         client,
         [
-            p.throttle_info(tid),
-            p.json_list("throttle.locks", tid),
-            p.json_list("throttle.pending", tid),
+            commands.throttle(tid),
+            commands.throttle_locks(tid),
+            commands.throttle_pending(tid),
         ],
     )
     return {"id": tid, "maximum": info.maximum, "ttl": info.ttl, "locks": locks, "pending": pending}
@@ -268,7 +279,7 @@ async def recurring_list(request: Request) -> Any:
     check_name("queue", queue)
     offset = query_int(request, "offset", 0, minimum=0)
     limit = query_int(request, "limit", 100, minimum=1, maximum=500)
-    jids = await run(client, p.jobs_by_state(queue, "recurring", offset, limit))
+    jids = await run(client, commands.queue_jobs(queue, "recurring", offset, limit))
     return [recurring_json(r) for r in await recurring_of(client, jids)]
 
 
@@ -290,7 +301,7 @@ async def recurring(request: Request) -> Any:
 async def patterns(request: Request) -> Any:
     client = dashboard(request).client
     identifiers, priorities = await run_many(
-        client, [p.identifier_patterns(), p.priority_patterns()]
+        client, [commands.identifier_patterns(), commands.priority_patterns()]
     )
     return {"identifiers": identifiers, "priorities": [asdict(x) for x in priorities]}
 
