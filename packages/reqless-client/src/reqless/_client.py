@@ -8,21 +8,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
+from reqless import _ops as ops
 from reqless import _protocol as p
 from reqless._config import Config
-from reqless._errors import ReqlessError
 from reqless._events import Events
 from reqless._job import Job, RecurringJob
 from reqless._jobs import Jobs
 from reqless._patterns import QueuePatterns
 from reqless._queue import PutWriter, Queues
-from reqless._script import CoreScript
+from reqless._script import CoreScript, Form
 from reqless._settings import ClientSettings
 from reqless._tags import Tags
 from reqless._throttles import Throttles
-from reqless._wake import wake_argv
 from reqless._workers import Workers
 from reqless.drivers import Driver, connect
 
@@ -31,59 +30,11 @@ __all__ = ["Client", "default_worker_name"]
 T = TypeVar("T")
 # The most queues whose put writers a client keeps; all are dropped when full.
 _PUT_WRITERS_MAX = 1024
-Form = Literal["auto", "function", "eval"]
 
 
 def default_worker_name() -> str:
     """``<hostname>-<pid>``, read when a client is made, so a forked process gets its own."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def bind_jobs(
-    client: Any,
-    job_class: Callable[[Any, p.JobState], Any],
-    recurring_class: Callable[[Any, p.RecurringState], Any],
-    result: Any,
-) -> Any:
-    """A parsed reply with its job states made into job objects of ``client``."""
-    if isinstance(result, p.JobState):
-        return job_class(client, result)
-    if isinstance(result, list) and result and isinstance(result[0], p.JobState):
-        return [job_class(client, state) for state in result]
-    if isinstance(result, p.RecurringState):
-        return recurring_class(client, result)
-    if isinstance(result, p.TrackedJobs):
-        return p.TrackedJobs([job_class(client, state) for state in result.jobs], result.expired)
-    return result
-
-
-def execute_results(
-    client: Any,
-    results: list[Any],
-    calls: Sequence[p.Call[Any]],
-    return_errors: bool,
-    job_class: Callable[[Any, p.JobState], Any],
-    recurring_class: Callable[[Any, p.RecurringState], Any],
-) -> list[Any]:
-    """``execute``'s answer: each reply parsed and bound, errors raised or returned."""
-    if not return_errors:
-        for result in results:
-            if isinstance(result, ReqlessError):
-                raise result
-    return [
-        result
-        if isinstance(result, ReqlessError)
-        else bind_jobs(client, job_class, recurring_class, call.parse(result))
-        for call, result in zip(calls, results, strict=True)
-    ]
-
-
-def run_many(results: list[Any], calls: Sequence[p.Call[Any]]) -> list[Any]:
-    """Parse pipelined replies; the first error (in call order) is raised after all ran."""
-    for result in results:
-        if isinstance(result, ReqlessError):
-            raise result
-    return [call.parse(result) for call, result in zip(calls, results, strict=True)]
 
 
 class Client:
@@ -153,14 +104,22 @@ class Client:
     def __repr__(self) -> str:
         return f"<reqless.Client {self.settings.url} as {self.worker_name!r}>"
 
+    def _do(self, op: ops.Op[T]) -> T:
+        """Run an operation of :mod:`reqless._ops` to its result."""
+        return ops.run(self._script, op)
+
+    def _job(self, state: p.JobState) -> Job:
+        return Job(self, state)
+
+    def _recurring(self, state: p.RecurringState) -> RecurringJob:
+        return RecurringJob(self, state)
+
     def _run(self, call: p.Call[T]) -> T:
         return call.parse(self._script.call(call.command, *call.args))
 
     def _run_waking(self, call: p.Call[T], queue: str) -> T:
         """Run a call that makes a job ready in ``queue``, waking one waiting worker."""
-        if not self.wake_workers:
-            return call.parse(self._script.call(call.command, *call.args))
-        return call.parse(self._script.call_then(call.command, call.args, wake_argv(queue)))
+        return ops.run(self._script, ops.ready(self, call, queue))
 
     def _put_writer(self, queue: str) -> PutWriter | None:
         """The writer of ``queue``'s plain puts, or None if the driver cannot send packed bytes."""
@@ -180,10 +139,7 @@ class Client:
         return writer
 
     def _run_many(self, calls: Sequence[p.Call[Any]]) -> list[Any]:
-        if not calls:
-            return []
-        results = self._script.call_many([(call.command, call.args) for call in calls])
-        return run_many(results, calls)
+        return ops.run(self._script, ops.batch(calls))
 
     def execute(
         self,
@@ -202,10 +158,7 @@ class Client:
         ``return_errors``, stands in its place in the list. An unreachable server raises
         :class:`reqless.ServerUnavailableError` for the whole batch.
         """
-        if not calls:
-            return []
-        results = self._script.call_many([(call.command, call.args) for call in calls])
-        return execute_results(self, results, calls, return_errors, job_class or Job, RecurringJob)
+        return self._do(ops.execute(self, calls, return_errors, job_class))
 
     def server_info(self) -> dict[str, Any]:
         """The server's ``INFO`` (version, memory, clients, ...) as one flat mapping."""

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from reqless._client import Client
 
 __all__ = ["Config"]
 
-
-def config_value(value: str | int | float) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidArgumentError(f"config values must be str, int or float, got {value!r}")
-    return str(value)
+D = TypeVar("D")
 
 
 class Config(MutableMapping[str, str]):
@@ -31,16 +27,16 @@ class Config(MutableMapping[str, str]):
         self._client = client
 
     def __getitem__(self, key: str) -> str:
-        value = self._client._run(p.simple("config.get", p.check_str("key", key)))
+        value = self.get(key)
         if value is None:
             raise KeyError(key)
-        return str(value)
+        return value
 
     def __setitem__(self, key: str, value: str | int | float) -> None:
-        self._client._run(p.nothing("config.set", p.check_str("key", key), config_value(value)))
+        self.set(key, value)
 
     def __delitem__(self, key: str) -> None:
-        self._client._run(p.nothing("config.unset", p.check_str("key", key)))
+        self.unset(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.all)
@@ -48,19 +44,23 @@ class Config(MutableMapping[str, str]):
     def __len__(self) -> int:
         return len(self.all)
 
+    def get(self, key: str, default: D | None = None) -> str | D | None:  # type: ignore[override]
+        """The option's value, or ``default`` if it has none."""
+        value = self._client._do(ops.config_get(key))
+        return default if value is None else value
+
     def set(self, key: str, value: str | int | float) -> None:
         """``config[key] = value``, named as in the asyncio twin."""
-        self[key] = value
+        self._client._do(ops.config_set(key, value))
 
     def unset(self, key: str) -> None:
         """``del config[key]`` (restores the default), named as in the asyncio twin."""
-        del self[key]
+        self._client._do(ops.config_unset(key))
 
     @property
     def all(self) -> dict[str, str]:
-        return self._client._run(p.config_all())
+        return self._client._do(p.config_all())
 
     def clear(self) -> None:
         """Unset every option (those with a default read back as the default)."""
-        keys = list(self.all)
-        self._client._run_many([p.nothing("config.unset", key) for key in keys])
+        self._client._do(ops.config_clear())

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from reqless._client import Client
     from reqless.drivers import Message, PubSub
 
-__all__ = ["EventCallback", "Events"]
+__all__ = ["EventCallback", "EventNames", "Events"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,27 +31,20 @@ POLL_SECONDS = 0.05
 CONFIRM_SECONDS = 5.0
 
 
-class Events:
-    """``on(name, callback)``, then ``listen()`` (blocking) until ``stop()``.
+class EventNames:
+    """The event names followed and their callbacks: what both clients' ``Events`` share.
 
-    Names are ``log`` (every JSON event), the tracked-job channels ``put``,
-    ``popped``, ``stalled``, ``completed``, ``failed``, ``canceled``, ``track``,
-    ``untrack``, and ``w:<worker>`` for one worker's ``lock_lost`` / ``canceled``
-    notices. Used as a context manager, the channels are subscribed on entry, so
-    nothing published after the ``with`` line is missed.
+    Callbacks may be registered from any thread. The channels followed are
+    those of the registered names, or, with none registered, every channel
+    but the ``w:<worker>`` ones.
     """
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self) -> None:
         self._callbacks: dict[str, list[EventCallback]] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._pubsub: PubSub | None = None
-        self._subscribed: set[str] = set()
-        self._backlog: deque[Message] = deque()
-        self._held = False
 
     def on(self, name: str, callback: EventCallback) -> None:
+        """Call ``callback(event)`` for each event of ``name``; an unknown name raises."""
         p.event_channel(name)
         with self._lock:
             self._callbacks.setdefault(name, []).append(callback)
@@ -66,6 +59,35 @@ class Events:
                 callbacks.remove(callback)
             if not callbacks:
                 self._callbacks.pop(name, None)
+
+    def _wanted(self) -> set[str]:
+        with self._lock:
+            names = list(self._callbacks) or p.EVENT_NAMES
+        return {p.event_channel(name) for name in names}
+
+    def _callbacks_of(self, event: p.Event) -> list[EventCallback]:
+        with self._lock:
+            return list(self._callbacks.get(event.name, ()))
+
+
+class Events(EventNames):
+    """``on(name, callback)``, then ``listen()`` (blocking) until ``stop()``.
+
+    Names are ``log`` (every JSON event), the tracked-job channels ``put``,
+    ``popped``, ``stalled``, ``completed``, ``failed``, ``canceled``, ``track``,
+    ``untrack``, and ``w:<worker>`` for one worker's ``lock_lost`` / ``canceled``
+    notices. Used as a context manager, the channels are subscribed on entry, so
+    nothing published after the ``with`` line is missed.
+    """
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self._client = client
+        self._stopping = threading.Event()
+        self._pubsub: PubSub | None = None
+        self._subscribed: set[str] = set()
+        self._backlog: deque[Message] = deque()
+        self._held = False
 
     def stop(self) -> None:
         """Make ``listen()`` return; safe to call from any thread or a callback."""
@@ -119,10 +141,6 @@ class Events:
             self._backlog.clear()
             pubsub.close()
 
-    def _wanted(self) -> set[str]:
-        with self._lock:
-            return {p.event_channel(name) for name in self._callbacks}
-
     def _follow(self, pubsub: PubSub) -> None:
         """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
         wanted = self._wanted()
@@ -148,9 +166,7 @@ class Events:
                 self._backlog.append(message)
 
     def _dispatch(self, event: p.Event) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks.get(event.name, ()))
-        for callback in callbacks:
+        for callback in self._callbacks_of(event):
             try:
                 callback(event)
             except Exception:

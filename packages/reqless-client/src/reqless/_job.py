@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
@@ -141,28 +142,6 @@ class JobFields:
             )
         return method, "", ""
 
-    def _requeue_spec(
-        self,
-        delay: float,
-        priority: int | None,
-        tags: Sequence[str] | None,
-        retries: int | None,
-        depends: Sequence[str] | None,
-        throttles: Sequence[str] | None,
-    ) -> p.JobSpec:
-        # The core does not carry throttles over (unlike priority, tags and retries).
-        return p.JobSpec(
-            klass=self.klass_name,
-            data=self.data,
-            priority=priority,
-            tags=tags,
-            delay=delay,
-            retries=retries,
-            jid=self.jid,
-            depends=depends,
-            throttles=self.throttles if throttles is None else throttles,
-        )
-
     def _worker(self, default: str) -> str:
         # A job acts as the worker that holds it: if its lock went elsewhere, the core refuses.
         return self._state.worker_name or default
@@ -193,9 +172,7 @@ class Job(JobFields):
         return self._state.expires_at - self._client.clock()
 
     def set_priority(self, priority: int) -> None:
-        value = p.check_int("priority", priority)
-        self._client._run(p.simple("job.setPriority", self.jid, value))
-        self._state.priority = value
+        self._client._do(ops.set_priority(self, priority))
 
     def complete(
         self,
@@ -208,60 +185,39 @@ class Job(JobFields):
 
         Moved on with no delay and no dependencies, it wakes a worker waiting on
         ``next_queue``, as a put does."""
-        call = p.complete(
-            self._state,
-            self._worker(self._client.worker_name),
-            next_queue,
-            delay=delay,
-            depends=depends,
-        )
-        if next_queue is None or delay or depends:
-            return self._client._run(call)
-        return self._client._run_waking(call, next_queue)
+        return self._client._do(ops.complete(self._client, self, next_queue, delay, depends))
 
     def fail(self, group: str, message: str) -> str:
-        call = p.fail(self._state, self._worker(self._client.worker_name), group, message)
-        return self._client._run(call)
+        return self._client._do(ops.fail(self._client, self, group, message))
 
     def heartbeat(self) -> float:
         """Renew the lock; returns the new expiry time."""
-        call = p.heartbeat(self._state, self._worker(self._client.worker_name))
-        expires: int = self._client._run(call)
-        self._state.expires_at = expires
-        return self._state.expires_at
+        return self._client._do(ops.heartbeat(self._client, self))
 
     def cancel(self) -> list[str]:
-        return list(self._client._run(p.simple("job.cancel", self.jid)))
+        return self._client._do(ops.cancel(self.jid))
 
     def track(self) -> bool:
-        self._state.tracked = True
-        return self._client._run(p.track("job.track", self.jid))
+        return self._client._do(ops.track(self, True))
 
     def untrack(self) -> bool:
-        self._state.tracked = False
-        return self._client._run(p.track("job.untrack", self.jid))
+        return self._client._do(ops.track(self, False))
 
     def tag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = self._client._run(p.tag_list("job.addTag", self.jid, *names))
-        return self.tags
+        return self._client._do(ops.retag(self, "job.addTag", tags))
 
     def untag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = self._client._run(p.tag_list("job.removeTag", self.jid, *names))
-        return self.tags
+        return self._client._do(ops.retag(self, "job.removeTag", tags))
 
     def depend(self, *jids: str) -> None:
-        self._client._run(p.simple("job.addDependency", self.jid, *p.check_strings("jids", jids)))
+        self._client._do(ops.depend(self.jid, jids))
 
     def undepend(self, *jids: str, all: bool = False) -> None:
-        targets = ["all"] if all else p.check_strings("jids", jids)
-        self._client._run(p.simple("job.removeDependency", self.jid, *targets))
+        self._client._do(ops.undepend(self.jid, jids, all))
 
     def retry(self, delay: float = 0, group: str | None = None, message: str | None = None) -> int:
         """Put the job back to be tried again; returns the retries left (-1: it failed)."""
-        call = p.retry(self._state, self._worker(self._client.worker_name), delay, group, message)
-        return self._client._run(call)
+        return self._client._do(ops.retry(self._client, self, delay, group, message))
 
     def requeue(
         self,
@@ -275,17 +231,19 @@ class Job(JobFields):
         throttles: Sequence[str] | None = None,
     ) -> str:
         """Move the job to ``queue`` whatever its state; a worker running it loses its lock."""
-        spec = self._requeue_spec(delay, priority, tags, retries, depends, throttles)
-        call = p.requeue(self._client.worker_name, queue, spec)
-        return self._client._run(call) if delay else self._client._run_waking(call, queue)
+        return self._client._do(
+            ops.requeue(
+                self._client, self, queue, delay, priority, tags, retries, depends, throttles
+            )
+        )
 
     move = requeue
 
     def timeout(self) -> None:
-        self._client._run(p.nothing("job.timeout", self.jid))
+        self._client._do(p.no_reply("job.timeout", self.jid))
 
     def log(self, message: str, data: Mapping[str, Any] | None = None) -> None:
-        self._client._run(p.log(self.jid, message, data))
+        self._client._do(p.log(self.jid, message, data))
 
     def process(self) -> Any:
         """Run the job: call ``<klass>.<queue name>(job)``, else ``<klass>.process(job)``.
@@ -364,22 +322,7 @@ class RecurringJob(RecurringFields):
     def update(self, **changes: Any) -> None:
         """Change any of ``priority``, ``retries``, ``interval``, ``data``, ``klass``, ``backlog``,
         ``queue``, ``throttles`` in one call."""
-        known = {
-            "priority",
-            "retries",
-            "interval",
-            "data",
-            "klass",
-            "backlog",
-            "queue",
-            "throttles",
-        }
-        unknown = set(changes) - known
-        if unknown:
-            raise TypeError(f"update() got unexpected keyword arguments {sorted(unknown)}")
-        if changes:
-            self._client._run(p.recurring_update(self.jid, **changes))
-            self._apply(changes)
+        self._client._do(ops.update_recurring(self, changes))
 
     @property
     def queue(self) -> Queue:
@@ -433,15 +376,29 @@ class RecurringJob(RecurringFields):
     def backlog(self, value: int) -> None:
         self.update(backlog=value)
 
+    def set_klass(self, value: p.KlassArg) -> None:
+        self.update(klass=value)
+
+    def set_data(self, value: Any) -> None:
+        self.update(data=value)
+
+    def set_priority(self, value: int) -> None:
+        self.update(priority=value)
+
+    def set_retries(self, value: int) -> None:
+        self.update(retries=value)
+
+    def set_interval(self, value: float) -> None:
+        self.update(interval=value)
+
+    def set_backlog(self, value: int) -> None:
+        self.update(backlog=value)
+
     def tag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = self._client._run(p.tag_list("recurringJob.addTag", self.jid, *names))
-        return self.tags
+        return self._client._do(ops.retag(self, "recurringJob.addTag", tags))
 
     def untag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = self._client._run(p.tag_list("recurringJob.removeTag", self.jid, *names))
-        return self.tags
+        return self._client._do(ops.retag(self, "recurringJob.removeTag", tags))
 
     def move(self, queue: str) -> None:
         self.update(queue=queue)
@@ -449,4 +406,4 @@ class RecurringJob(RecurringFields):
     requeue = move
 
     def cancel(self) -> None:
-        self._client._run(p.nothing("recurringJob.cancel", self.jid))
+        self._client._do(p.no_reply("recurringJob.cancel", self.jid))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
@@ -96,23 +97,19 @@ class QueuePatterns:
 
     @property
     def identifiers(self) -> dict[str, list[str]]:
-        return self._client._run(p.identifier_patterns())
+        return self._client._do(p.identifier_patterns())
 
     def set_identifiers(self, patterns: Mapping[str, Sequence[str]]) -> None:
         """Replace every identifier; ``default`` is ``["*"]`` unless given."""
-        self._client._run(p.set_identifier_patterns(patterns))
+        self._client._do(p.set_identifier_patterns(patterns))
 
     @property
     def priorities(self) -> list[p.PriorityPattern]:
-        return self._client._run(p.priority_patterns())
+        return self._client._do(p.priority_patterns())
 
     def set_priorities(self, patterns: Sequence[p.PriorityPattern]) -> None:
-        self._client._run(p.set_priority_patterns(patterns))
+        self._client._do(p.set_priority_patterns(patterns))
 
     def resolve(self, *specs: str) -> list[str]:
         """The known queues the specs select (default ``@default``), in priority order."""
-        identifiers, priorities, names = self._client._run_many(
-            [p.identifier_patterns(), p.priority_patterns(), p.json_list("queues.names")]
-        )
-        queues = resolve_queues(specs or ("@default",), identifiers, names)
-        return order_queues(queues, priorities)
+        return self._client._do(ops.resolve(specs))

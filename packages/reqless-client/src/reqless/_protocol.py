@@ -72,6 +72,7 @@ __all__ = [
     "parse_event",
     "parse_job",
     "parse_jobs",
+    "parse_list",
     "parse_recurring",
 ]
 
@@ -100,7 +101,8 @@ def _identity(reply: Any) -> Any:
     return reply
 
 
-def _none(_reply: Any) -> None:
+def ignore_reply(_reply: Any) -> None:
+    """The parser of a reply that carries nothing worth keeping."""
     return None
 
 
@@ -207,6 +209,13 @@ def encode_data(data: DataArg, name: str = "data") -> str:
         return dumps(data)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"{name} is not JSON-serialisable ({exc}): {data!r}") from None
+
+
+def config_value(value: object) -> str:
+    """A config option's value as the core keeps it (a string)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _bad("a config value", "a str, int or float", value)
+    return str(value)
 
 
 def klass_name(klass: KlassArg) -> str:
@@ -475,7 +484,7 @@ def recurring_update(jid: str, **changes: Any) -> Call[None]:
             args += [key, dumps(check_strings("throttles", value))]
         else:  # pragma: no cover - callers pass known keywords only
             raise TypeError(f"unknown recurring job field {key!r}")
-    return Call("recurringJob.update", tuple(args), _none)
+    return Call("recurringJob.update", tuple(args), ignore_reply)
 
 
 def complete(
@@ -561,7 +570,7 @@ def log(jid: str, message: str, data: Mapping[str, Any] | None = None) -> Call[N
         if not isinstance(data, Mapping):
             raise _bad("data", "a mapping", data)
         args.append(encode_data(dict(data)))
-    return Call("job.log", tuple(args), _none)
+    return Call("job.log", tuple(args), ignore_reply)
 
 
 def job_get(jid: str) -> Call[JobState | None]:
@@ -590,8 +599,8 @@ def parse_info(reply: Any) -> dict[str, Any]:
     return out
 
 
-def simple(command: str, *args: Arg) -> Call[Any]:
-    """A command whose reply needs no parsing."""
+def raw_reply(command: str, *args: Arg) -> Call[Any]:
+    """A command whose reply is used as the driver gives it."""
     return Call(command, args, _identity)
 
 
@@ -603,8 +612,9 @@ def json_list(command: str, *args: Arg) -> Call[list[Any]]:
     return Call(command, args, parse_list)
 
 
-def nothing(command: str, *args: Arg) -> Call[None]:
-    return Call(command, args, _none)
+def no_reply(command: str, *args: Arg) -> Call[None]:
+    """A command whose reply is dropped: the caller wants only its effect."""
+    return Call(command, args, ignore_reply)
 
 
 def tag_list(command: str, *args: Arg) -> Call[list[str]]:
@@ -665,7 +675,7 @@ def throttle_set(tid: str, maximum: int, expiration: int = 0) -> Call[None]:
         check_int("maximum", maximum, minimum=0),
         check_int("expiration", expiration, minimum=0),
     )
-    return Call("throttle.set", args, _none)
+    return Call("throttle.set", args, ignore_reply)
 
 
 def worker_counts() -> Call[list[WorkerCounts]]:
@@ -720,7 +730,7 @@ def set_identifier_patterns(patterns: Mapping[str, Sequence[str]]) -> Call[None]
     args: list[Arg] = []
     for name, values in patterns.items():
         args += [check_str("identifier", name), dumps(check_strings(name, values))]
-    return Call("queueIdentifierPatterns.setAll", tuple(args), _none)
+    return Call("queueIdentifierPatterns.setAll", tuple(args), ignore_reply)
 
 
 def priority_patterns() -> Call[list[PriorityPattern]]:
@@ -741,4 +751,4 @@ def set_priority_patterns(patterns: Sequence[PriorityPattern]) -> Call[None]:
             raise _bad("priority patterns", "PriorityPattern items", item)
         pattern = check_strings("pattern", item.pattern)
         args.append(dumps({"fairly": bool(item.fairly), "pattern": pattern}))
-    return Call("queuePriorityPatterns.setAll", tuple(args), _none)
+    return Call("queuePriorityPatterns.setAll", tuple(args), ignore_reply)

@@ -6,8 +6,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
+from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
+from reqless._bulk import PUT, PutManyItem
 from reqless._errors import ScriptNotLoadedError, ServerUnavailableError
 from reqless._job import Job
 from reqless._wake import wake_argv
@@ -113,9 +114,7 @@ class PutWriter:
     def _on_general_path(self, jid: str, klass: p.KlassArg, text: str) -> str:
         """The same put on the general path, which reconnects and retries as the library does."""
         call = p.put_call((self.worker, self._queue, jid, p.klass_name(klass), text, 0))
-        if self.wake:
-            return self._client._run_waking(call, self._queue)
-        return self._client._run(call)
+        return self._client._do(ops.Waking(call, self._queue) if self.wake else call)
 
 
 class QueueJobs:
@@ -125,26 +124,23 @@ class QueueJobs:
         self._client = client
         self._name = name
 
-    def _list(self, state: str, offset: int, limit: int) -> list[str]:
-        return self._client._run(p.jobs_by_state(self._name, state, offset, limit))
-
     def running(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return self._list("running", offset, limit)
+        return self._client._do(p.jobs_by_state(self._name, "running", offset, limit))
 
     def stalled(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return self._list("stalled", offset, limit)
+        return self._client._do(p.jobs_by_state(self._name, "stalled", offset, limit))
 
     def scheduled(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return self._list("scheduled", offset, limit)
+        return self._client._do(p.jobs_by_state(self._name, "scheduled", offset, limit))
 
     def depends(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return self._list("depends", offset, limit)
+        return self._client._do(p.jobs_by_state(self._name, "depends", offset, limit))
 
     def throttled(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return self._list("throttled", offset, limit)
+        return self._client._do(p.jobs_by_state(self._name, "throttled", offset, limit))
 
     def recurring(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return self._list("recurring", offset, limit)
+        return self._client._do(p.jobs_by_state(self._name, "recurring", offset, limit))
 
 
 class Queue:
@@ -189,23 +185,12 @@ class Queue:
             writer = self._client._put_writer(self.name)
             if writer is not None:
                 return writer(klass, data)
-        args = p.put_args(
-            self._client.worker_name,
-            self.name,
-            klass,
-            data,
-            priority,
-            tags,
-            delay,
-            retries,
-            jid,
-            depends,
-            throttles,
-        )
-        if delay:
-            # Nobody can take a scheduled job yet: waking a worker would waste its pop.
-            return self._client._run(p.put_call(args))
-        return self._client._run_waking(p.put_call(args), self.name)
+        return self._client._do(
+            ops.put(
+                self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
+                throttles,
+            )
+        )  # fmt: skip
 
     def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         """Enqueue many jobs in one round trip; returns their jids in order.
@@ -215,9 +200,7 @@ class Queue:
         then the commands are written in chunks, so the server starts on the
         first jobs while later ones are still being packed.
         """
-        args = put_many_args(self._client.worker_name, self.name, jobs)
-        then = wake_argv(self.name, len(args)) if self._client.wake_workers and args else None
-        return put_many_jids(self._client._script.call_each(PUT, args, then))
+        return self._client._do(ops.put_many(self._client, self.name, jobs))
 
     @overload
     def pop(self, count: None = None) -> Job | None: ...
@@ -225,13 +208,7 @@ class Queue:
     def pop(self, count: int) -> list[Job]: ...
     def pop(self, count: int | None = None) -> Job | list[Job] | None:
         """Take work as this client's worker: one job (or None), or a list of up to ``count``."""
-        if count == 0:
-            return []
-        states = self._client._run(p.pop(self.name, self._client.worker_name, count or 1))
-        jobs = [Job(self._client, state) for state in states]
-        if count is None:
-            return jobs[0] if jobs else None
-        return jobs
+        return self._client._do(ops.pop(self._client, self.name, count))
 
     @overload
     def peek(self, count: None = None) -> Job | None: ...
@@ -239,38 +216,34 @@ class Queue:
     def peek(self, count: int) -> list[Job]: ...
     def peek(self, count: int | None = None) -> Job | list[Job] | None:
         """Look at the next job(s) ``pop`` would take, without taking them."""
-        if count == 0:
-            return []
-        states = self._client._run(p.peek(self.name, count or 1))
-        jobs = [Job(self._client, state) for state in states]
-        if count is None:
-            return jobs[0] if jobs else None
-        return jobs
+        return self._client._do(ops.peek(self._client, self.name, count))
 
     def length(self) -> int:
         """Jobs waiting, scheduled or running (not depends, throttled or recurring)."""
-        return int(self._client._run(p.simple("queue.length", self.name)))
+        return self._client._do(ops.queue_length(self.name))
 
     def __len__(self) -> int:
         return self.length()
 
     @property
     def counts(self) -> p.QueueCounts:
-        return self._client._run(p.queue_counts(self.name))
+        """The queue's job counts by state, and whether it is paused."""
+        return self._client._do(p.queue_counts(self.name))
 
     def pause(self) -> None:
-        self._client._run(p.nothing("queue.pause", self.name))
+        """Stop pops from this queue (puts still go in)."""
+        self._client._do(p.no_reply("queue.pause", self.name))
 
     def unpause(self) -> None:
-        self._client._run(p.nothing("queue.unpause", self.name))
+        self._client._do(p.no_reply("queue.unpause", self.name))
 
     @property
     def paused(self) -> bool:
-        return self.counts.paused
+        return self._client._do(ops.paused(self.name))
 
     def stats(self, date: float | None = None) -> p.QueueStats:
         """Statistics of the day containing ``date`` (default: today)."""
-        return self._client._run(p.stats(self.name, self._client.clock() if date is None else date))
+        return self._client._do(p.stats(self.name, self._client.clock() if date is None else date))
 
     def recur(
         self,
@@ -287,20 +260,12 @@ class Queue:
         jid: str | None = None,
     ) -> str:
         """Spawn a job every ``interval`` seconds, the first after ``offset``; returns the jid."""
-        call = p.recur(
-            self.name,
-            klass,
-            data,
-            interval,
-            offset,
-            priority=priority,
-            tags=tags,
-            retries=retries,
-            backlog=backlog,
-            throttles=throttles,
-            jid=jid,
-        )
-        return self._client._run(call)
+        return self._client._do(
+            p.recur(
+                self.name, klass, data, interval, offset, priority=priority, tags=tags,
+                retries=retries, backlog=backlog, throttles=throttles, jid=jid,
+            )
+        )  # fmt: skip
 
     @property
     def throttle(self) -> Throttle:
@@ -309,17 +274,11 @@ class Queue:
 
     def unfail(self, group: str, count: int = 25) -> int:
         """Move up to ``count`` of the oldest jobs failed in ``group`` into this queue."""
-        call = p.simple(
-            "queue.unfail",
-            self.name,
-            p.check_str("group", group),
-            p.check_int("count", count, minimum=1),
-        )
-        return int(self._client._run(call))
+        return self._client._do(ops.unfail(self.name, group, count))
 
     def forget(self) -> None:
         """Drop the name from the list of known queues (its jobs are untouched)."""
-        self._client._run(p.nothing("queue.forget", self.name))
+        self._client._do(p.no_reply("queue.forget", self.name))
 
 
 class Queues:
@@ -336,8 +295,8 @@ class Queues:
 
     @property
     def names(self) -> list[str]:
-        return [str(name) for name in self._client._run(p.json_list("queues.names"))]
+        return self._client._do(ops.queue_names())
 
     @property
     def counts(self) -> list[p.QueueCounts]:
-        return self._client._run(p.all_queue_counts())
+        return self._client._do(p.all_queue_counts())

@@ -18,6 +18,6 @@ class Tags:
 
     def top(self, offset: int = 0, limit: int = 25) -> list[str]:
         """Tags used by at least two jobs, most used first."""
-        return self._client._run(p.listing("tags.top", offset, limit))
+        return self._client._do(p.listing("tags.top", offset, limit))
 
     __call__ = top

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
@@ -23,11 +24,11 @@ class Throttle:
         return f"<Throttle {self.name!r}>"
 
     def info(self) -> p.ThrottleInfo:
-        return self._client._run(p.throttle_info(self.name))
+        return self._client._do(p.throttle_info(self.name))
 
     @property
     def maximum(self) -> int:
-        return self.info().maximum
+        return self._client._do(ops.throttle_field(self.name, "maximum"))
 
     @maximum.setter
     def maximum(self, value: int) -> None:
@@ -35,30 +36,27 @@ class Throttle:
 
     def set_maximum(self, maximum: int, expiration: int = 0) -> None:
         """Set the limit; with ``expiration`` seconds the whole definition then disappears."""
-        self._client._run(p.throttle_set(self.name, maximum, expiration))
+        self._client._do(p.throttle_set(self.name, maximum, expiration))
 
     @property
     def ttl(self) -> int:
         """Seconds until the definition expires; -1 if it does not, -2 if it is not set."""
-        return self.info().ttl
+        return self._client._do(ops.throttle_field(self.name, "ttl"))
 
     def locks(self) -> list[str]:
         """Jids holding the throttle."""
-        return self._client._run(p.json_list("throttle.locks", self.name))
+        return self._client._do(p.json_list("throttle.locks", self.name))
 
     def pending(self) -> list[str]:
         """Jids waiting for the throttle, longest waiting first."""
-        return self._client._run(p.json_list("throttle.pending", self.name))
+        return self._client._do(p.json_list("throttle.pending", self.name))
 
     def release(self, *jids: str) -> None:
-        if jids:
-            self._client._run(
-                p.nothing("throttle.release", self.name, *p.check_strings("jids", jids))
-            )
+        self._client._do(ops.release(self.name, jids))
 
     def delete(self) -> None:
         """Remove the definition (the throttle becomes unlimited)."""
-        self._client._run(p.nothing("throttle.delete", self.name))
+        self._client._do(p.no_reply("throttle.delete", self.name))
 
 
 class Throttles:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
@@ -19,13 +20,12 @@ class Workers:
     @property
     def counts(self) -> list[p.WorkerCounts]:
         """Every known worker, most recently active first, with its running and stalled counts."""
-        return self._client._run(p.worker_counts())
+        return self._client._do(p.worker_counts())
 
     def __getitem__(self, worker: str) -> p.WorkerJobs:
         """The jids this worker holds a lock on (``jobs``) or whose lock expired (``stalled``)."""
-        return self._client._run(p.worker_jobs(worker))
+        return self._client._do(p.worker_jobs(worker))
 
     def forget(self, *workers: str) -> None:
         """Drop workers from the registry (e.g. after they shut down)."""
-        if workers:
-            self._client._run(p.nothing("worker.forget", *p.check_strings("workers", workers)))
+        self._client._do(ops.forget_workers(workers))

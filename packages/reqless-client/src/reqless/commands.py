@@ -65,7 +65,7 @@ def _worker(job: JobFields, worker: str | None) -> str:
 
 def core(command: str, *args: Arg) -> Call[Any]:
     """Any core command by its protocol name, its reply as the core gives it."""
-    return p.simple(p.check_str("command", command), *args)
+    return p.raw_reply(p.check_str("command", command), *args)
 
 
 def core_json(command: str, *args: Arg) -> Call[Any]:

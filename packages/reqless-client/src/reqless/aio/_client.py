@@ -13,15 +13,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar, overload
 
+from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._client import default_worker_name, execute_results, run_many
-from reqless._config import config_value
-from reqless._patterns import order_queues, resolve_queues
-from reqless._script import AsyncCoreScript
+from reqless._client import default_worker_name
+from reqless._script import AsyncCoreScript, Form
 from reqless._settings import ClientSettings
-from reqless._wake import wake_argv
 from reqless.aio._events import Events
 from reqless.aio._job import Job, RecurringJob
 from reqless.aio._queue import Queues
@@ -30,50 +28,30 @@ from reqless.drivers import AsyncDriver, connect_async
 __all__ = ["Client", "Config", "Jobs", "QueuePatterns", "Tags", "Throttle", "Throttles", "Workers"]
 
 T = TypeVar("T")
-Form = Literal["auto", "function", "eval"]
+D = TypeVar("D")
 
 
 class Jobs:
+    """``client.jobs`` for asyncio (see :class:`reqless.Jobs`); ``await client.jobs[jid]``."""
+
     def __init__(self, client: Client) -> None:
         self._client = client
 
     def __getitem__(self, jid: str) -> Awaitable[Job | RecurringJob | None]:
         """``await client.jobs[jid]``: the job or recurring job, or None."""
-        return self._find(jid)
-
-    async def _find(self, jid: str) -> Job | RecurringJob | None:
-        job, recurring = await self._client._run_many(
-            [
-                p.Call("job.get", (jid,), p.parse_job),
-                p.Call("recurringJob.get", (jid,), p.parse_recurring),
-            ]
-        )
-        if job is not None:
-            return Job(self._client, job)
-        if recurring is not None:
-            return RecurringJob(self._client, recurring)
-        return None
+        return self._client._do(ops.find(self._client, jid))
 
     async def get(self, *jids: str) -> list[Job]:
-        if not jids:
-            return []
-        states = await self._client._run(p.Call("job.getMulti", jids, p.parse_jobs))
-        return [Job(self._client, state) for state in states]
+        """The jobs that exist among ``jids``, in that order (missing ones are left out)."""
+        return await self._client._do(ops.get_jobs(self._client, jids))
 
     async def tagged(self, tag: str, offset: int = 0, limit: int = 25) -> p.JidPage:
-        return await self._client._run(
-            p.page(
-                "jobs.tagged",
-                p.check_str("tag", tag),
-                p.check_int("offset", offset, minimum=0),
-                p.check_int("limit", limit, minimum=0),
-            )
-        )
+        """Jids carrying ``tag``, oldest tagging first."""
+        return await self._client._do(ops.tagged(tag, offset, limit))
 
     async def tracked(self) -> p.TrackedJobs[Job]:
         """Tracked jobs that still exist, and the jids of tracked jobs that are gone."""
-        found = await self._client._run(p.tracked())
-        return p.TrackedJobs([Job(self._client, state) for state in found.jobs], found.expired)
+        return await self._client._do(ops.tracked(self._client))
 
     @overload
     async def failed(
@@ -84,19 +62,12 @@ class Jobs:
     async def failed(
         self, group: str | None = None, start: int = 0, limit: int = 25
     ) -> dict[str, int] | p.JidPage:
-        if group is None:
-            return await self._client._run(p.failure_counts())
-        return await self._client._run(
-            p.page(
-                "jobs.failedByGroup",
-                p.check_str("group", group),
-                p.check_int("start", start, minimum=0),
-                p.check_int("limit", limit, minimum=0),
-            )
-        )
+        """Failure counts by group, or a page of one group's jids (see :class:`reqless.Jobs`)."""
+        return await self._client._do(ops.failed(group, start, limit))
 
     async def complete(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._client._run(p.listing("jobs.completed", offset, limit))
+        """Jids of completed jobs, most recent first."""
+        return await self._client._do(p.listing("jobs.completed", offset, limit))
 
 
 class Config:
@@ -105,24 +76,23 @@ class Config:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def get(self, key: str, default: str | None = None) -> str | None:
-        value = await self._client._run(p.simple("config.get", p.check_str("key", key)))
-        return default if value is None else str(value)
+    async def get(self, key: str, default: D | None = None) -> str | D | None:
+        """The option's value, or ``default`` if it has none."""
+        value = await self._client._do(ops.config_get(key))
+        return default if value is None else value
 
     async def set(self, key: str, value: str | int | float) -> None:
-        await self._client._run(
-            p.nothing("config.set", p.check_str("key", key), config_value(value))
-        )
+        await self._client._do(ops.config_set(key, value))
 
     async def unset(self, key: str) -> None:
-        await self._client._run(p.nothing("config.unset", p.check_str("key", key)))
+        await self._client._do(ops.config_unset(key))
 
     async def all(self) -> dict[str, str]:
-        return await self._client._run(p.config_all())
+        return await self._client._do(p.config_all())
 
     async def clear(self) -> None:
-        keys = list(await self.all())
-        await self._client._run_many([p.nothing("config.unset", key) for key in keys])
+        """Unset every option (those with a default read back as the default)."""
+        await self._client._do(ops.config_clear())
 
 
 class Workers:
@@ -130,16 +100,15 @@ class Workers:
         self._client = client
 
     async def counts(self) -> list[p.WorkerCounts]:
-        return await self._client._run(p.worker_counts())
+        """Every known worker, most recently active first, with its running and stalled counts."""
+        return await self._client._do(p.worker_counts())
 
     def __getitem__(self, worker: str) -> Awaitable[p.WorkerJobs]:
-        return self._client._run(p.worker_jobs(worker))
+        return self._client._do(p.worker_jobs(worker))
 
     async def forget(self, *workers: str) -> None:
-        if workers:
-            await self._client._run(
-                p.nothing("worker.forget", *p.check_strings("workers", workers))
-            )
+        """Drop workers from the registry (e.g. after they shut down)."""
+        await self._client._do(ops.forget_workers(workers))
 
 
 class Tags:
@@ -147,40 +116,50 @@ class Tags:
         self._client = client
 
     async def top(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._client._run(p.listing("tags.top", offset, limit))
+        """Tags used by at least two jobs, most used first."""
+        return await self._client._do(p.listing("tags.top", offset, limit))
+
+    __call__ = top
 
 
 class Throttle:
+    """One throttle; ``maximum`` 0 means unlimited."""
+
     def __init__(self, client: Client, name: str) -> None:
         self._client = client
         self.name = p.check_str("throttle name", name)
 
+    def __repr__(self) -> str:
+        return f"<aio.Throttle {self.name!r}>"
+
     async def info(self) -> p.ThrottleInfo:
-        return await self._client._run(p.throttle_info(self.name))
+        return await self._client._do(p.throttle_info(self.name))
 
     async def maximum(self) -> int:
-        return (await self.info()).maximum
+        return await self._client._do(ops.throttle_field(self.name, "maximum"))
 
     async def set_maximum(self, maximum: int, expiration: int = 0) -> None:
-        await self._client._run(p.throttle_set(self.name, maximum, expiration))
+        """Set the limit; with ``expiration`` seconds the whole definition then disappears."""
+        await self._client._do(p.throttle_set(self.name, maximum, expiration))
 
     async def ttl(self) -> int:
-        return (await self.info()).ttl
+        """Seconds until the definition expires; -1 if it does not, -2 if it is not set."""
+        return await self._client._do(ops.throttle_field(self.name, "ttl"))
 
     async def locks(self) -> list[str]:
-        return await self._client._run(p.json_list("throttle.locks", self.name))
+        """Jids holding the throttle."""
+        return await self._client._do(p.json_list("throttle.locks", self.name))
 
     async def pending(self) -> list[str]:
-        return await self._client._run(p.json_list("throttle.pending", self.name))
+        """Jids waiting for the throttle, longest waiting first."""
+        return await self._client._do(p.json_list("throttle.pending", self.name))
 
     async def release(self, *jids: str) -> None:
-        if jids:
-            await self._client._run(
-                p.nothing("throttle.release", self.name, *p.check_strings("jids", jids))
-            )
+        await self._client._do(ops.release(self.name, jids))
 
     async def delete(self) -> None:
-        await self._client._run(p.nothing("throttle.delete", self.name))
+        """Remove the definition (the throttle becomes unlimited)."""
+        await self._client._do(p.no_reply("throttle.delete", self.name))
 
 
 class Throttles:
@@ -192,26 +171,27 @@ class Throttles:
 
 
 class QueuePatterns:
+    """``client.queue_patterns`` for asyncio: stored identifier and priority patterns."""
+
     def __init__(self, client: Client) -> None:
         self._client = client
 
     async def identifiers(self) -> dict[str, list[str]]:
-        return await self._client._run(p.identifier_patterns())
+        return await self._client._do(p.identifier_patterns())
 
     async def set_identifiers(self, patterns: Mapping[str, Sequence[str]]) -> None:
-        await self._client._run(p.set_identifier_patterns(patterns))
+        """Replace every identifier; ``default`` is ``["*"]`` unless given."""
+        await self._client._do(p.set_identifier_patterns(patterns))
 
     async def priorities(self) -> list[p.PriorityPattern]:
-        return await self._client._run(p.priority_patterns())
+        return await self._client._do(p.priority_patterns())
 
     async def set_priorities(self, patterns: Sequence[p.PriorityPattern]) -> None:
-        await self._client._run(p.set_priority_patterns(patterns))
+        await self._client._do(p.set_priority_patterns(patterns))
 
     async def resolve(self, *specs: str) -> list[str]:
-        identifiers, priorities, names = await self._client._run_many(
-            [p.identifier_patterns(), p.priority_patterns(), p.json_list("queues.names")]
-        )
-        return order_queues(resolve_queues(specs or ("@default",), identifiers, names), priorities)
+        """The known queues the specs select (default ``@default``), in priority order."""
+        return await self._client._do(ops.resolve(specs))
 
 
 class Client:
@@ -270,20 +250,21 @@ class Client:
     def __repr__(self) -> str:
         return f"<reqless.aio.Client {self.settings.url} as {self.worker_name!r}>"
 
-    async def _run(self, call: p.Call[T]) -> T:
-        return call.parse(await self._script.call(call.command, *call.args))
+    async def _do(self, op: ops.Op[T]) -> T:
+        """Run an operation of :mod:`reqless._ops` to its result."""
+        return await ops.run_async(self._script, op)
 
-    async def _run_waking(self, call: p.Call[T], queue: str) -> T:
-        """Run a call that makes a job ready in ``queue``, waking one waiting worker."""
-        if not self.wake_workers:
-            return call.parse(await self._script.call(call.command, *call.args))
-        return call.parse(await self._script.call_then(call.command, call.args, wake_argv(queue)))
+    def _job(self, state: p.JobState) -> Job:
+        return Job(self, state)
+
+    def _recurring(self, state: p.RecurringState) -> RecurringJob:
+        return RecurringJob(self, state)
+
+    async def _run(self, call: p.Call[T]) -> T:
+        return await ops.run_async(self._script, call)
 
     async def _run_many(self, calls: Sequence[p.Call[Any]]) -> list[Any]:
-        if not calls:
-            return []
-        results = await self._script.call_many([(call.command, call.args) for call in calls])
-        return run_many(results, calls)
+        return await ops.run_async(self._script, ops.batch(calls))
 
     async def execute(
         self,
@@ -292,10 +273,7 @@ class Client:
         job_class: type[Job] | None = None,
     ) -> list[Any]:
         """Run ``calls`` in one round trip (see :meth:`reqless.Client.execute`)."""
-        if not calls:
-            return []
-        results = await self._script.call_many([(call.command, call.args) for call in calls])
-        return execute_results(self, results, calls, return_errors, job_class or Job, RecurringJob)
+        return await self._do(ops.execute(self, calls, return_errors, job_class))
 
     async def server_info(self) -> dict[str, Any]:
         """The server's ``INFO`` (see :meth:`reqless.Client.server_info`)."""

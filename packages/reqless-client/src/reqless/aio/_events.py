@@ -6,11 +6,11 @@ import asyncio
 import inspect
 import logging
 from collections import deque
-from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reqless import _protocol as p
+from reqless._events import EventNames
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
@@ -20,41 +20,26 @@ __all__ = ["Events"]
 
 logger = logging.getLogger(__name__)
 
-AsyncEventCallback = Callable[[p.Event], Any]
 POLL_SECONDS = 0.05
 CONFIRM_SECONDS = 5.0
 
 
-class Events:
-    """Names as in :class:`reqless.Events`. ``on(name)`` without a callback only subscribes,
-    for iteration; with nothing registered, iteration covers every channel but ``w:<worker>``.
+class Events(EventNames):
+    """:class:`reqless.Events` for asyncio: ``on(name, callback)`` then ``await listen()``.
 
-    ``async with client.events as events: async for event in events: ...`` subscribes on
-    entry; iteration ends after ``stop()``.
+    A callback may be a coroutine function. ``async with client.events as
+    events: async for event in events: ...`` subscribes on entry (to the
+    registered names' channels, or with none registered to every channel
+    but ``w:<worker>``); iteration ends after ``stop()``.
     """
 
     def __init__(self, client: Client) -> None:
+        super().__init__()
         self._client = client
-        self._callbacks: dict[str, list[AsyncEventCallback]] = {}
         self._stopping = asyncio.Event()
         self._pubsub: AsyncPubSub | None = None
         self._subscribed: set[str] = set()
         self._backlog: deque[Message] = deque()
-
-    def on(self, name: str, callback: AsyncEventCallback | None = None) -> None:
-        p.event_channel(name)
-        callbacks = self._callbacks.setdefault(name, [])
-        if callback is not None:
-            callbacks.append(callback)
-
-    def off(self, name: str, callback: AsyncEventCallback | None = None) -> None:
-        callbacks = self._callbacks.get(name, [])
-        if callback is None:
-            callbacks.clear()
-        elif callback in callbacks:
-            callbacks.remove(callback)
-        if not callbacks:
-            self._callbacks.pop(name, None)
 
     def stop(self) -> None:
         """End ``listen()`` and iteration (call it from the loop's thread)."""
@@ -69,7 +54,7 @@ class Events:
                 event = await self._next()
                 if event is None:
                     break
-                for callback in list(self._callbacks.get(event.name, ())):
+                for callback in self._callbacks_of(event):
                     try:
                         result = callback(event)
                         if inspect.isawaitable(result):
@@ -127,10 +112,6 @@ class Events:
             self._pubsub = self._client._driver.pubsub()
             self._subscribed = set()
         return self._pubsub
-
-    def _wanted(self) -> set[str]:
-        names = self._callbacks or dict.fromkeys(p.EVENT_NAMES)
-        return {p.event_channel(name) for name in names}
 
     async def _follow(self, pubsub: AsyncPubSub) -> None:
         wanted = self._wanted()

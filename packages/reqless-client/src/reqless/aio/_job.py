@@ -1,4 +1,8 @@
-"""Jobs and recurring jobs for asyncio: the sync fields, coroutine methods."""
+"""Jobs and recurring jobs for asyncio: the sync fields, coroutine methods.
+
+Each method hands the operation of :mod:`reqless._ops` that its sync twin
+runs to the asyncio client.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from reqless import _ops as ops
 from reqless import _protocol as p
 from reqless._job import JobFields, RecurringFields, import_klass
 
@@ -34,12 +39,11 @@ class Job(JobFields):
 
     @property
     def ttl(self) -> float:
+        """Seconds until the lock expires (negative once expired)."""
         return self._state.expires_at - self._client.clock()
 
     async def set_priority(self, priority: int) -> None:
-        value = p.check_int("priority", priority)
-        await self._client._run(p.simple("job.setPriority", self.jid, value))
-        self._state.priority = value
+        await self._client._do(ops.set_priority(self, priority))
 
     async def complete(
         self,
@@ -48,62 +52,45 @@ class Job(JobFields):
         delay: float | None = None,
         depends: Sequence[str] | None = None,
     ) -> str:
-        call = p.complete(
-            self._state,
-            self._worker(self._client.worker_name),
-            next_queue,
-            delay=delay,
-            depends=depends,
-        )
-        if next_queue is None or delay or depends:
-            return await self._client._run(call)
-        return await self._client._run_waking(call, next_queue)
+        """Finish the job, or move it on to ``next_queue``; returns its new state.
+
+        Moved on with no delay and no dependencies, it wakes a worker waiting on
+        ``next_queue``, as a put does."""
+        return await self._client._do(ops.complete(self._client, self, next_queue, delay, depends))
 
     async def fail(self, group: str, message: str) -> str:
-        call = p.fail(self._state, self._worker(self._client.worker_name), group, message)
-        return await self._client._run(call)
+        return await self._client._do(ops.fail(self._client, self, group, message))
 
     async def heartbeat(self) -> float:
-        call = p.heartbeat(self._state, self._worker(self._client.worker_name))
-        expires: int = await self._client._run(call)
-        self._state.expires_at = expires
-        return self._state.expires_at
+        """Renew the lock; returns the new expiry time."""
+        return await self._client._do(ops.heartbeat(self._client, self))
 
     async def cancel(self) -> list[str]:
-        return list(await self._client._run(p.simple("job.cancel", self.jid)))
+        return await self._client._do(ops.cancel(self.jid))
 
     async def track(self) -> bool:
-        self._state.tracked = True
-        return await self._client._run(p.track("job.track", self.jid))
+        return await self._client._do(ops.track(self, True))
 
     async def untrack(self) -> bool:
-        self._state.tracked = False
-        return await self._client._run(p.track("job.untrack", self.jid))
+        return await self._client._do(ops.track(self, False))
 
     async def tag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = await self._client._run(p.tag_list("job.addTag", self.jid, *names))
-        return self.tags
+        return await self._client._do(ops.retag(self, "job.addTag", tags))
 
     async def untag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = await self._client._run(p.tag_list("job.removeTag", self.jid, *names))
-        return self.tags
+        return await self._client._do(ops.retag(self, "job.removeTag", tags))
 
     async def depend(self, *jids: str) -> None:
-        await self._client._run(
-            p.simple("job.addDependency", self.jid, *p.check_strings("jids", jids))
-        )
+        await self._client._do(ops.depend(self.jid, jids))
 
     async def undepend(self, *jids: str, all: bool = False) -> None:
-        targets = ["all"] if all else p.check_strings("jids", jids)
-        await self._client._run(p.simple("job.removeDependency", self.jid, *targets))
+        await self._client._do(ops.undepend(self.jid, jids, all))
 
     async def retry(
         self, delay: float = 0, group: str | None = None, message: str | None = None
     ) -> int:
-        call = p.retry(self._state, self._worker(self._client.worker_name), delay, group, message)
-        return await self._client._run(call)
+        """Put the job back to be tried again; returns the retries left (-1: it failed)."""
+        return await self._client._do(ops.retry(self._client, self, delay, group, message))
 
     async def requeue(
         self,
@@ -116,19 +103,20 @@ class Job(JobFields):
         depends: Sequence[str] | None = None,
         throttles: Sequence[str] | None = None,
     ) -> str:
-        spec = self._requeue_spec(delay, priority, tags, retries, depends, throttles)
-        call = p.requeue(self._client.worker_name, queue, spec)
-        if delay:
-            return await self._client._run(call)
-        return await self._client._run_waking(call, queue)
+        """Move the job to ``queue`` whatever its state; a worker running it loses its lock."""
+        return await self._client._do(
+            ops.requeue(
+                self._client, self, queue, delay, priority, tags, retries, depends, throttles
+            )
+        )
 
     move = requeue
 
     async def timeout(self) -> None:
-        await self._client._run(p.nothing("job.timeout", self.jid))
+        await self._client._do(p.no_reply("job.timeout", self.jid))
 
     async def log(self, message: str, data: Mapping[str, Any] | None = None) -> None:
-        await self._client._run(p.log(self.jid, message, data))
+        await self._client._do(p.log(self.jid, message, data))
 
     async def process(self) -> Any:
         """As the sync ``process()``; a coroutine function is awaited."""
@@ -147,11 +135,16 @@ class Job(JobFields):
 
 
 class RecurringJob(RecurringFields):
-    """A recurring-job template; change it with ``await update(...)``."""
+    """A recurring-job template; change it with ``await update(...)`` or ``await set_<field>()``."""
 
     def __init__(self, client: Client, state: p.RecurringState) -> None:
         self._client = client
         self._state = state
+
+    async def update(self, **changes: Any) -> None:
+        """Change any of ``priority``, ``retries``, ``interval``, ``data``, ``klass``, ``backlog``,
+        ``queue``, ``throttles`` in one call."""
+        await self._client._do(ops.update_recurring(self, changes))
 
     @property
     def queue(self) -> Queue:
@@ -181,39 +174,29 @@ class RecurringJob(RecurringFields):
     def backlog(self) -> int:
         return self._state.backlog
 
-    async def update(self, **changes: Any) -> None:
-        """Change any of ``priority``, ``retries``, ``interval``, ``data``, ``klass``, ``backlog``,
-        ``queue``, ``throttles`` in one call."""
-        known = {
-            "priority",
-            "retries",
-            "interval",
-            "data",
-            "klass",
-            "backlog",
-            "queue",
-            "throttles",
-        }
-        unknown = set(changes) - known
-        if unknown:
-            raise TypeError(f"update() got unexpected keyword arguments {sorted(unknown)}")
-        if changes:
-            await self._client._run(p.recurring_update(self.jid, **changes))
-            self._apply(changes)
+    async def set_klass(self, value: p.KlassArg) -> None:
+        await self.update(klass=value)
+
+    async def set_data(self, value: Any) -> None:
+        await self.update(data=value)
+
+    async def set_priority(self, value: int) -> None:
+        await self.update(priority=value)
+
+    async def set_retries(self, value: int) -> None:
+        await self.update(retries=value)
+
+    async def set_interval(self, value: float) -> None:
+        await self.update(interval=value)
+
+    async def set_backlog(self, value: int) -> None:
+        await self.update(backlog=value)
 
     async def tag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = await self._client._run(
-            p.tag_list("recurringJob.addTag", self.jid, *names)
-        )
-        return self.tags
+        return await self._client._do(ops.retag(self, "recurringJob.addTag", tags))
 
     async def untag(self, *tags: str) -> list[str]:
-        names = p.check_strings("tags", tags)
-        self._state.tags = await self._client._run(
-            p.tag_list("recurringJob.removeTag", self.jid, *names)
-        )
-        return self.tags
+        return await self._client._do(ops.retag(self, "recurringJob.removeTag", tags))
 
     async def move(self, queue: str) -> None:
         await self.update(queue=queue)
@@ -221,4 +204,4 @@ class RecurringJob(RecurringFields):
     requeue = move
 
     async def cancel(self) -> None:
-        await self._client._run(p.nothing("recurringJob.cancel", self.jid))
+        await self._client._do(p.no_reply("recurringJob.cancel", self.jid))

@@ -1,13 +1,17 @@
-"""Queues for asyncio: the sync API as coroutines (``counts()`` and ``paused()`` are calls)."""
+"""Queues for asyncio: the sync API as coroutines (``counts()`` and ``paused()`` are calls).
+
+Each method hands the operation of :mod:`reqless._ops` that its sync twin
+runs to the asyncio client.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, overload
 
+from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
-from reqless._wake import wake_argv
+from reqless._bulk import PutManyItem
 from reqless.aio._job import Job
 
 if TYPE_CHECKING:
@@ -17,33 +21,34 @@ __all__ = ["Queue", "QueueJobs", "Queues"]
 
 
 class QueueJobs:
+    """The jids of one queue by state; each listing pages with ``offset`` and ``limit``."""
+
     def __init__(self, client: Client, name: str) -> None:
         self._client = client
         self._name = name
 
-    async def _list(self, state: str, offset: int, limit: int) -> list[str]:
-        return await self._client._run(p.jobs_by_state(self._name, state, offset, limit))
-
     async def running(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._list("running", offset, limit)
+        return await self._client._do(p.jobs_by_state(self._name, "running", offset, limit))
 
     async def stalled(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._list("stalled", offset, limit)
+        return await self._client._do(p.jobs_by_state(self._name, "stalled", offset, limit))
 
     async def scheduled(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._list("scheduled", offset, limit)
+        return await self._client._do(p.jobs_by_state(self._name, "scheduled", offset, limit))
 
     async def depends(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._list("depends", offset, limit)
+        return await self._client._do(p.jobs_by_state(self._name, "depends", offset, limit))
 
     async def throttled(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._list("throttled", offset, limit)
+        return await self._client._do(p.jobs_by_state(self._name, "throttled", offset, limit))
 
     async def recurring(self, offset: int = 0, limit: int = 25) -> list[str]:
-        return await self._list("recurring", offset, limit)
+        return await self._client._do(p.jobs_by_state(self._name, "recurring", offset, limit))
 
 
 class Queue:
+    """One queue, addressed by name (it exists on the server once a job was put in it)."""
+
     def __init__(self, client: Client, name: str) -> None:
         self._client = client
         self.name = p.check_str("queue name", name)
@@ -65,73 +70,67 @@ class Queue:
         depends: Sequence[str] | None = None,
         throttles: Sequence[str] | None = None,
     ) -> str:
-        args = p.put_args(
-            self._client.worker_name,
-            self.name,
-            klass,
-            data,
-            priority,
-            tags,
-            delay,
-            retries,
-            jid,
-            depends,
-            throttles,
-        )
-        if delay:
-            # Nobody can take a scheduled job yet: waking a worker would waste its pop.
-            return await self._client._run(p.put_call(args))
-        return await self._client._run_waking(p.put_call(args), self.name)
+        """Enqueue a job of ``klass`` (a class or its dotted path); returns its jid.
+
+        ``priority``, ``tags`` and ``retries`` left at None keep those of an
+        existing job with the same ``jid`` (else 0, none and 5).
+        """
+        return await self._client._do(
+            ops.put(
+                self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
+                throttles,
+            )
+        )  # fmt: skip
 
     async def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
-        args = put_many_args(self._client.worker_name, self.name, jobs)
-        then = wake_argv(self.name, len(args)) if self._client.wake_workers and args else None
-        return put_many_jids(await self._client._script.call_each(PUT, args, then))
+        """Enqueue many jobs in one round trip; returns their jids in order.
+
+        Each item is a :class:`JobSpec`, a mapping of :meth:`put`'s arguments or a
+        ``(klass, data)`` pair. Every item is validated before anything is sent;
+        then the commands are written in chunks, so the server starts on the
+        first jobs while later ones are still being packed.
+        """
+        return await self._client._do(ops.put_many(self._client, self.name, jobs))
 
     @overload
     async def pop(self, count: None = None) -> Job | None: ...
     @overload
     async def pop(self, count: int) -> list[Job]: ...
     async def pop(self, count: int | None = None) -> Job | list[Job] | None:
-        if count == 0:
-            return []
-        states = await self._client._run(p.pop(self.name, self._client.worker_name, count or 1))
-        jobs = [Job(self._client, state) for state in states]
-        if count is None:
-            return jobs[0] if jobs else None
-        return jobs
+        """Take work as this client's worker: one job (or None), or a list of up to ``count``."""
+        return await self._client._do(ops.pop(self._client, self.name, count))
 
     @overload
     async def peek(self, count: None = None) -> Job | None: ...
     @overload
     async def peek(self, count: int) -> list[Job]: ...
     async def peek(self, count: int | None = None) -> Job | list[Job] | None:
-        if count == 0:
-            return []
-        states = await self._client._run(p.peek(self.name, count or 1))
-        jobs = [Job(self._client, state) for state in states]
-        if count is None:
-            return jobs[0] if jobs else None
-        return jobs
+        """Look at the next job(s) ``pop`` would take, without taking them."""
+        return await self._client._do(ops.peek(self._client, self.name, count))
 
     async def length(self) -> int:
-        return int(await self._client._run(p.simple("queue.length", self.name)))
+        """Jobs waiting, scheduled or running (not depends, throttled or recurring)."""
+        return await self._client._do(ops.queue_length(self.name))
 
     async def counts(self) -> p.QueueCounts:
-        return await self._client._run(p.queue_counts(self.name))
+        """The queue's job counts by state, and whether it is paused."""
+        return await self._client._do(p.queue_counts(self.name))
 
     async def pause(self) -> None:
-        await self._client._run(p.nothing("queue.pause", self.name))
+        """Stop pops from this queue (puts still go in)."""
+        await self._client._do(p.no_reply("queue.pause", self.name))
 
     async def unpause(self) -> None:
-        await self._client._run(p.nothing("queue.unpause", self.name))
+        await self._client._do(p.no_reply("queue.unpause", self.name))
 
     async def paused(self) -> bool:
-        return (await self.counts()).paused
+        return await self._client._do(ops.paused(self.name))
 
     async def stats(self, date: float | None = None) -> p.QueueStats:
-        when = self._client.clock() if date is None else date
-        return await self._client._run(p.stats(self.name, when))
+        """Statistics of the day containing ``date`` (default: today)."""
+        return await self._client._do(
+            p.stats(self.name, self._client.clock() if date is None else date)
+        )
 
     async def recur(
         self,
@@ -147,39 +146,31 @@ class Queue:
         throttles: Sequence[str] | None = None,
         jid: str | None = None,
     ) -> str:
-        call = p.recur(
-            self.name,
-            klass,
-            data,
-            interval,
-            offset,
-            priority=priority,
-            tags=tags,
-            retries=retries,
-            backlog=backlog,
-            throttles=throttles,
-            jid=jid,
-        )
-        return await self._client._run(call)
+        """Spawn a job every ``interval`` seconds, the first after ``offset``; returns the jid."""
+        return await self._client._do(
+            p.recur(
+                self.name, klass, data, interval, offset, priority=priority, tags=tags,
+                retries=retries, backlog=backlog, throttles=throttles, jid=jid,
+            )
+        )  # fmt: skip
 
     @property
     def throttle(self) -> Throttle:
+        """The throttle limiting how many of this queue's jobs run at once."""
         return self._client.throttles[f"ql:q:{self.name}"]
 
     async def unfail(self, group: str, count: int = 25) -> int:
-        call = p.simple(
-            "queue.unfail",
-            self.name,
-            p.check_str("group", group),
-            p.check_int("count", count, minimum=1),
-        )
-        return int(await self._client._run(call))
+        """Move up to ``count`` of the oldest jobs failed in ``group`` into this queue."""
+        return await self._client._do(ops.unfail(self.name, group, count))
 
     async def forget(self) -> None:
-        await self._client._run(p.nothing("queue.forget", self.name))
+        """Drop the name from the list of known queues (its jobs are untouched)."""
+        await self._client._do(p.no_reply("queue.forget", self.name))
 
 
 class Queues:
+    """``client.queues[name]`` and the counts of every known queue."""
+
     def __init__(self, client: Client) -> None:
         self._client = client
 
@@ -187,7 +178,7 @@ class Queues:
         return Queue(self._client, name)
 
     async def names(self) -> list[str]:
-        return [str(name) for name in await self._client._run(p.json_list("queues.names"))]
+        return await self._client._do(ops.queue_names())
 
     async def counts(self) -> list[p.QueueCounts]:
-        return await self._client._run(p.all_queue_counts())
+        return await self._client._do(p.all_queue_counts())
