@@ -237,15 +237,15 @@ def test_a_driver_without_trailing_calls_pipelines_the_wake_command(
     assert not isinstance(plain, TrailingDriver)
     core = CoreScript(plain, form=form)  # type: ignore[arg-type]
     put = ("w", "q", "jid-1", KLASS, "{}", 0)
-    assert core.call_then("queue.put", put, wake_argv("q")) == "jid-1"
+    assert core.call_with_trailer("queue.put", put, wake_argv("q")) == "jid-1"
     admin.set(wake_key("r"), "the user's own")
-    assert core.call_then("queue.put", ("w", "r", "jid-2", KLASS, "{}", 0), wake_argv("r")) == (
-        "jid-2"
-    )
+    assert core.call_with_trailer(
+        "queue.put", ("w", "r", "jid-2", KLASS, "{}", 0), wake_argv("r")
+    ) == ("jid-2")
     items = [("w", "q", f"jid-{n}", KLASS, "{}", 0) for n in range(3, 6)]
     assert core.call_each("queue.put", items, wake_argv("q", 3)) == ["jid-3", "jid-4", "jid-5"]
     with pytest.raises(reqless.InvalidArgumentError):
-        core.call_then("queue.put", ("w", "q", "bad", KLASS, "not json", 0), wake_argv("q"))
+        core.call_with_trailer("queue.put", ("w", "q", "bad", KLASS, "not json", 0), wake_argv("q"))
     assert members(admin) == ["w0", "w1", "w2"]
 
 

@@ -60,11 +60,11 @@ class Waking(NamedTuple, Generic[T]):
 
 
 class Stream(NamedTuple):
-    """``command`` once per argument list, streamed, with ``then`` behind; the raw replies."""
+    """``command`` once per argument list, streamed, with ``trailer`` behind; the raw replies."""
 
     command: str
-    argss: Sequence[Sequence[p.Arg]]
-    then: Sequence[p.Arg] | None
+    arg_lists: Sequence[Sequence[p.Arg]]
+    trailer: Sequence[p.Arg] | None
 
 
 Step: TypeAlias = "p.Call[Any] | Waking[Any] | Batch | Stream"
@@ -108,11 +108,11 @@ def _step(script: CoreScript, step: Step) -> Any:
         return step.parse(script.call(step.command, *step.args))
     if isinstance(step, Waking):
         call = step.call
-        return call.parse(script.call_then(call.command, call.args, wake_argv(step.queue)))
+        return call.parse(script.call_with_trailer(call.command, call.args, wake_argv(step.queue)))
     if isinstance(step, Batch):
         results = script.call_many([(call.command, call.args) for call in step.calls])
         return results if step.raw else parsed(step.calls, results)
-    return script.call_each(step.command, step.argss, step.then)
+    return script.call_each(step.command, step.arg_lists, step.trailer)
 
 
 async def run_async(script: AsyncCoreScript, op: Op[T]) -> T:
@@ -133,11 +133,13 @@ async def _step_async(script: AsyncCoreScript, step: Step) -> Any:
         return step.parse(await script.call(step.command, *step.args))
     if isinstance(step, Waking):
         call = step.call
-        return call.parse(await script.call_then(call.command, call.args, wake_argv(step.queue)))
+        return call.parse(
+            await script.call_with_trailer(call.command, call.args, wake_argv(step.queue))
+        )
     if isinstance(step, Batch):
         results = await script.call_many([(call.command, call.args) for call in step.calls])
         return results if step.raw else parsed(step.calls, results)
-    return await script.call_each(step.command, step.argss, step.then)
+    return await script.call_each(step.command, step.arg_lists, step.trailer)
 
 
 def batch(calls: Sequence[p.Call[Any]]) -> Gen[list[Any]]:
@@ -232,8 +234,8 @@ def put(
 
 def put_many(host: Host[Any, Any], queue: str, jobs: Iterable[PutManyItem]) -> Gen[list[str]]:
     args = put_many_args(host.worker_name, queue, jobs)
-    then = wake_argv(queue, len(args)) if host.wake_workers and args else None
-    return put_many_jids((yield Stream(PUT, args, then)))
+    trailer = wake_argv(queue, len(args)) if host.wake_workers and args else None
+    return put_many_jids((yield Stream(PUT, args, trailer)))
 
 
 def take(

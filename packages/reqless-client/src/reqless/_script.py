@@ -142,12 +142,12 @@ class _CoreBase:
         self,
         pipe: Pipeline | AsyncPipeline,
         argvs: Sequence[Sequence[Arg]],
-        then: Sequence[Arg] | None,
+        trailer: Sequence[Arg] | None,
     ) -> None:
         for argv in argvs:
             self._queue(pipe, argv)
-        if then is not None:
-            pipe.execute_command(*then)
+        if trailer is not None:
+            pipe.execute_command(*trailer)
 
     def _fallback(self, error: ReqlessError) -> Mode:
         """The mode after the function form failed to start with ``error``."""
@@ -178,7 +178,7 @@ class CoreScript(_CoreBase):
         self._lock = threading.Lock()
         # Checked once: a protocol isinstance() is too slow for every batch.
         self._streamer = driver if isinstance(driver, StreamingDriver) else None
-        self._trailer = driver if isinstance(driver, TrailingDriver) else None
+        self._trailing = driver if isinstance(driver, TrailingDriver) else None
         #: The driver, when it sends commands packed by the caller (:meth:`packed_head`).
         self.packer = driver if isinstance(driver, PackedDriver) else None
 
@@ -194,20 +194,20 @@ class CoreScript(_CoreBase):
             self._load(mode)
             return self._invoke(mode, self._argv(command, now, args))
 
-    def call_then(self, command: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        """:meth:`call`, with the command ``then`` written right behind it.
+    def call_with_trailer(self, command: str, args: Sequence[Arg], trailer: Sequence[Arg]) -> Any:
+        """:meth:`call`, with the command ``trailer`` written right behind it.
 
         One write and one round trip for both; the core command's reply (or
-        its error) is returned, ``then``'s is dropped, whatever it is. If the
+        its error) is returned, ``trailer``'s is dropped, whatever it is. If the
         core has to be loaded first, both are sent again.
         """
         mode = self.mode or self._start()
         argv = (command, f"{self.clock():.3f}", *args)
         try:
-            return self._invoke_then(mode, argv, then)
+            return self._invoke_with_trailer(mode, argv, trailer)
         except ScriptNotLoadedError:
             self._load(mode)
-            return self._invoke_then(mode, argv, then)
+            return self._invoke_with_trailer(mode, argv, trailer)
 
     def command(self, command: str, *args: Arg) -> tuple[Arg, ...]:
         """The whole command that :meth:`call` would send now (``FCALL reqless 0 ...``).
@@ -246,12 +246,12 @@ class CoreScript(_CoreBase):
             return None
         return ("FCALL", SERVER_CLOCK_FUNCTION, 0, command, *args)
 
-    def call_many(self, calls: Sequence[Call], then: Sequence[Arg] | None = None) -> list[Any]:
+    def call_many(self, calls: Sequence[Call], trailer: Sequence[Arg] | None = None) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now``.
 
         Replies come back in order; a failed command's error is returned in its
         place (a :class:`reqless.ReqlessError`), not raised, and the commands
-        after it still run. ``then``, if given, is one more command sent after
+        after it still run. ``trailer``, if given, is one more command sent after
         them (again with any retried ones); its reply is dropped.
         """
         if not calls:
@@ -259,18 +259,18 @@ class CoreScript(_CoreBase):
         mode = self.mode or self._start()
         now = format_now(self.clock())
         argvs = [self._argv(command, now, args) for command, args in calls]
-        results = self._pipelined(argvs, then)
+        results = self._pipelined(argvs, trailer)
         missing = _missing(results)
         if missing:
             # Those calls did nothing on the server, so running them again is safe.
             self._load(mode)
-            retried = self._pipelined([argvs[i] for i in missing], then)
+            retried = self._pipelined([argvs[i] for i in missing], trailer)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
 
     def call_each(
-        self, command: str, argss: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+        self, command: str, arg_lists: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None = None
     ) -> list[Any]:
         """Run ``command`` once per argument list, streamed, all with the same ``now``.
 
@@ -278,24 +278,24 @@ class CoreScript(_CoreBase):
         driver that can stream the commands are written in chunks while later
         ones are still being packed, so the server's work overlaps ours. The
         arguments must be valid already: some may be written before a bad one
-        is met. ``then``, if given, is one more command sent after the last
+        is met. ``trailer``, if given, is one more command sent after the last
         one in the same round trip (again with any retried ones); its reply
         is dropped.
         """
-        if not argss:
+        if not arg_lists:
             return []
         streamer = self._streamer
         if streamer is None:
-            return self.call_many([(command, args) for args in argss], then)
+            return self.call_many([(command, args) for args in arg_lists], trailer)
         mode = self.mode or self._start()
         head = (command, format_now(self.clock()))
         name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = streamer.stream(name, target, head, argss, then)
+        results = streamer.stream(name, target, head, arg_lists, trailer)
         missing = _missing(results)
         if missing:
             # Those calls did nothing on the server, so running them again is safe.
             self._load(mode)
-            retried = streamer.stream(name, target, head, [argss[i] for i in missing], then)
+            retried = streamer.stream(name, target, head, [arg_lists[i] for i in missing], trailer)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
@@ -305,25 +305,25 @@ class CoreScript(_CoreBase):
             return self.driver.fcall(FUNCTION, *argv)
         return self.driver.evalsha(self.code.sha, *argv)
 
-    def _invoke_then(self, mode: Mode, argv: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        trailer = self._trailer
-        if trailer is not None:
+    def _invoke_with_trailer(self, mode: Mode, argv: Sequence[Arg], trailer: Sequence[Arg]) -> Any:
+        trailing = self._trailing
+        if trailing is not None:
             if mode == "function":
-                return trailer.fcall_then(FUNCTION, argv, then)
-            return trailer.evalsha_then(self.code.sha, argv, then)
-        result = self._pipelined([argv], then)[0]
+                return trailing.fcall_with_trailer(FUNCTION, argv, trailer)
+            return trailing.evalsha_with_trailer(self.code.sha, argv, trailer)
+        result = self._pipelined([argv], trailer)[0]
         if isinstance(result, ReqlessError):
             raise result
         return result
 
     def _pipelined(
-        self, argvs: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+        self, argvs: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None = None
     ) -> list[Any]:
-        """Replies to ``argvs``, in order; ``then``'s reply (if sent) is dropped."""
+        """Replies to ``argvs``, in order; ``trailer``'s reply (if sent) is dropped."""
         pipe = self.driver.pipeline()
-        self._queue_all(pipe, argvs, then)
+        self._queue_all(pipe, argvs, trailer)
         results = pipe.execute()
-        return results if then is None else results[: len(argvs)]
+        return results if trailer is None else results[: len(argvs)]
 
     def _load(self, mode: Mode) -> None:
         if mode == "function":
@@ -369,7 +369,7 @@ class AsyncCoreScript(_CoreBase):
         # Created on first use, inside the event loop that uses it.
         self._lock: asyncio.Lock | None = None
         self._streamer = driver if isinstance(driver, AsyncStreamingDriver) else None
-        self._trailer = driver if isinstance(driver, AsyncTrailingDriver) else None
+        self._trailing = driver if isinstance(driver, AsyncTrailingDriver) else None
 
     async def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
@@ -381,18 +381,20 @@ class AsyncCoreScript(_CoreBase):
             await self._load(mode)
             return await self._invoke(mode, argv)
 
-    async def call_then(self, command: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        """:meth:`call` with ``then`` right behind it (see :meth:`CoreScript.call_then`)."""
+    async def call_with_trailer(
+        self, command: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any:
+        """:meth:`call` with ``trailer`` right behind it (see CoreScript.call_with_trailer)."""
         mode = self.mode or await self._start()
         argv = (command, format_now(self.clock()), *args)
         try:
-            return await self._invoke_then(mode, argv, then)
+            return await self._invoke_with_trailer(mode, argv, trailer)
         except ScriptNotLoadedError:
             await self._load(mode)
-            return await self._invoke_then(mode, argv, then)
+            return await self._invoke_with_trailer(mode, argv, trailer)
 
     async def call_many(
-        self, calls: Sequence[Call], then: Sequence[Arg] | None = None
+        self, calls: Sequence[Call], trailer: Sequence[Arg] | None = None
     ) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now`` (see CoreScript)."""
         if not calls:
@@ -400,32 +402,34 @@ class AsyncCoreScript(_CoreBase):
         mode = self.mode or await self._start()
         now = format_now(self.clock())
         argvs = [self._argv(command, now, args) for command, args in calls]
-        results = await self._pipelined(argvs, then)
+        results = await self._pipelined(argvs, trailer)
         missing = _missing(results)
         if missing:
             await self._load(mode)
-            retried = await self._pipelined([argvs[i] for i in missing], then)
+            retried = await self._pipelined([argvs[i] for i in missing], trailer)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
 
     async def call_each(
-        self, command: str, argss: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+        self, command: str, arg_lists: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None = None
     ) -> list[Any]:
         """Run ``command`` once per argument list, streamed (see :meth:`CoreScript.call_each`)."""
-        if not argss:
+        if not arg_lists:
             return []
         streamer = self._streamer
         if streamer is None:
-            return await self.call_many([(command, args) for args in argss], then)
+            return await self.call_many([(command, args) for args in arg_lists], trailer)
         mode = self.mode or await self._start()
         head = (command, format_now(self.clock()))
         name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = await streamer.stream(name, target, head, argss, then)
+        results = await streamer.stream(name, target, head, arg_lists, trailer)
         missing = _missing(results)
         if missing:
             await self._load(mode)
-            retried = await streamer.stream(name, target, head, [argss[i] for i in missing], then)
+            retried = await streamer.stream(
+                name, target, head, [arg_lists[i] for i in missing], trailer
+            )
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
         return results
@@ -435,25 +439,27 @@ class AsyncCoreScript(_CoreBase):
             return await self.driver.fcall(FUNCTION, *argv)
         return await self.driver.evalsha(self.code.sha, *argv)
 
-    async def _invoke_then(self, mode: Mode, argv: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        trailer = self._trailer
-        if trailer is not None:
+    async def _invoke_with_trailer(
+        self, mode: Mode, argv: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any:
+        trailing = self._trailing
+        if trailing is not None:
             if mode == "function":
-                return await trailer.fcall_then(FUNCTION, argv, then)
-            return await trailer.evalsha_then(self.code.sha, argv, then)
-        result = (await self._pipelined([argv], then))[0]
+                return await trailing.fcall_with_trailer(FUNCTION, argv, trailer)
+            return await trailing.evalsha_with_trailer(self.code.sha, argv, trailer)
+        result = (await self._pipelined([argv], trailer))[0]
         if isinstance(result, ReqlessError):
             raise result
         return result
 
     async def _pipelined(
-        self, argvs: Sequence[Sequence[Arg]], then: Sequence[Arg] | None = None
+        self, argvs: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None = None
     ) -> list[Any]:
-        """Replies to ``argvs``, in order; ``then``'s reply (if sent) is dropped."""
+        """Replies to ``argvs``, in order; ``trailer``'s reply (if sent) is dropped."""
         pipe = self.driver.pipeline()
-        self._queue_all(pipe, argvs, then)
+        self._queue_all(pipe, argvs, trailer)
         results = await pipe.execute()
-        return results if then is None else results[: len(argvs)]
+        return results if trailer is None else results[: len(argvs)]
 
     async def _load(self, mode: Mode) -> None:
         if mode == "function":

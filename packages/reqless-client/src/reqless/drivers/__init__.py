@@ -219,13 +219,13 @@ class StreamingDriver(Protocol):
         target: str,
         head: Sequence[Arg],
         items: Sequence[Sequence[Arg]],
-        then: Sequence[Arg] | None = None,
+        trailer: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """``<name> <target> 0 *head *item`` for every item, replies in order.
 
         Written in chunks as they are packed, so the server runs the first
         commands while later ones are still being packed. Error replies are
-        returned in place, as by :meth:`Pipeline.execute`. ``then``, if
+        returned in place, as by :meth:`Pipeline.execute`. ``trailer``, if
         given, is one more command written with the last chunk; its reply is
         read and dropped (an error reply too).
         """
@@ -242,7 +242,7 @@ class AsyncStreamingDriver(Protocol):
         target: str,
         head: Sequence[Arg],
         items: Sequence[Sequence[Arg]],
-        then: Sequence[Arg] | None = None,
+        trailer: Sequence[Arg] | None = None,
     ) -> list[Any]: ...
 
 
@@ -257,12 +257,12 @@ class TrailingDriver(Protocol):
     uses a pipeline where a driver lacks it.
     """
 
-    def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        """``FCALL function 0 args...`` followed by the command ``then``."""
+    def fcall_with_trailer(self, function: str, args: Sequence[Arg], trailer: Sequence[Arg]) -> Any:
+        """``FCALL function 0 args...`` followed by the command ``trailer``."""
         ...
 
-    def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        """``EVALSHA sha 0 args...`` followed by the command ``then``."""
+    def evalsha_with_trailer(self, sha: str, args: Sequence[Arg], trailer: Sequence[Arg]) -> Any:
+        """``EVALSHA sha 0 args...`` followed by the command ``trailer``."""
         ...
 
 
@@ -293,8 +293,12 @@ class PackedDriver(Protocol):
 class AsyncTrailingDriver(Protocol):
     """:class:`TrailingDriver` for asyncio: what an :class:`AsyncDriver` may add."""
 
-    async def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any: ...
-    async def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any: ...
+    async def fcall_with_trailer(
+        self, function: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any: ...
+    async def evalsha_with_trailer(
+        self, sha: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any: ...
 
 
 class BlockingConnection(Protocol):

@@ -174,7 +174,7 @@ class SyncDriver(Border):
         if head is None:
             head = self._heads[name, target] = CommandHead(name, target, 0)
         try:
-            reply = self._lane.call_first(head.pack(args), 1)
+            reply = self._lane.first_reply(head.pack(args), 1)
         except self._errors:
             # A lost connection: the generic path reconnects and retries as it always would.
             return self.execute_command(name, target, 0, *args)
@@ -182,16 +182,18 @@ class SyncDriver(Border):
             raise self._translate(reply, self._where) from reply
         return reply
 
-    def _direct_then(self, name: str, target: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        """``<name> <target> 0 args...`` and ``then`` in one write; the first reply only."""
+    def _direct_with_trailer(
+        self, name: str, target: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any:
+        """``<name> <target> 0 args...`` and ``trailer`` in one write; the first reply only."""
         head = self._heads.get((name, target))
         if head is None:
             head = self._heads[name, target] = CommandHead(name, target, 0)
         try:
-            reply = self._lane.call_first(head.pack(args) + pack_cached(then), 2)
+            reply = self._lane.first_reply(head.pack(args) + pack_cached(trailer), 2)
         except self._errors:
             # A lost connection: the library's pipeline reconnects and retries as it always would.
-            reply = self._on_library([(name, target, 0, *args), then])[0]
+            reply = self._on_library([(name, target, 0, *args), trailer])[0]
         if isinstance(reply, self._errors):
             raise self._translate(reply, self._where) from reply
         return reply
@@ -204,7 +206,7 @@ class SyncDriver(Border):
         may send the command again through the library (see :class:`PackedDriver`).
         """
         try:
-            reply = self._lane.call_first(packed, count)
+            reply = self._lane.first_reply(packed, count)
         except self._errors as exc:
             raise self._translate(exc, self._where) from exc
         if isinstance(reply, self._errors):
@@ -220,11 +222,11 @@ class SyncDriver(Border):
     def evalsha(self, sha: str, *args: Arg) -> Any:
         return self._direct("EVALSHA", sha, args)
 
-    def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        return self._direct_then("FCALL", function, args, then)
+    def fcall_with_trailer(self, function: str, args: Sequence[Arg], trailer: Sequence[Arg]) -> Any:
+        return self._direct_with_trailer("FCALL", function, args, trailer)
 
-    def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        return self._direct_then("EVALSHA", sha, args, then)
+    def evalsha_with_trailer(self, sha: str, args: Sequence[Arg], trailer: Sequence[Arg]) -> Any:
+        return self._direct_with_trailer("EVALSHA", sha, args, trailer)
 
     def stream(
         self,
@@ -232,20 +234,20 @@ class SyncDriver(Border):
         target: str,
         head: Sequence[Arg],
         items: Sequence[Sequence[Arg]],
-        then: Sequence[Arg] | None = None,
+        trailer: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """``<name> <target> 0 *head *item`` for every item, written in chunks as packed."""
         if not items:
             return []
         words = (name, target, 0, *head)
-        trailer = b"" if then is None else pack_cached(then)
-        chunks = pack_chunks(words, items, STREAM_CHUNK, trailer)
+        packed_trailer = b"" if trailer is None else pack_cached(trailer)
+        chunks = pack_chunks(words, items, STREAM_CHUNK, packed_trailer)
         try:
-            results = self._lane.stream(chunks, len(items) + (then is not None))
+            results = self._lane.stream(chunks, len(items) + (trailer is not None))
         except self._errors:
             # A lost connection: the library's pipeline reconnects and retries as it always would.
             commands = [(*words, *item) for item in items]
-            results = self._on_library(commands if then is None else [*commands, then])
+            results = self._on_library(commands if trailer is None else [*commands, trailer])
         return self._in_place(results[: len(items)])
 
     def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
@@ -337,23 +339,23 @@ class AsyncDriverAdapter(Border):
                 continue
         return await self.execute_command(name, target, 0, *args)
 
-    async def _direct_then(
-        self, name: str, target: str, args: Sequence[Arg], then: Sequence[Arg]
+    async def _direct_with_trailer(
+        self, name: str, target: str, args: Sequence[Arg], trailer: Sequence[Arg]
     ) -> Any:
-        """``<name> <target> 0 args...`` and ``then`` in the same round trip; the first reply."""
+        """``<name> <target> 0 args...`` and ``trailer`` in the same round trip; the first reply."""
         head = self._heads.get((name, target))
         if head is None:
             head = self._heads[name, target] = CommandHead(name, target, 0)
-        packed, trailer = head.pack(args), pack_cached(then)
+        packed, packed_trailer = head.pack(args), pack_cached(trailer)
         # Retried as by _direct(): once on the auto-pipeline, then on the library's pipeline.
         for _ in range(2):
             try:
-                return await self._auto.call(packed, trailer)
+                return await self._auto.call(packed, packed_trailer)
             except self._reply_error as exc:
                 raise self._translate(exc, self._where) from exc
             except self._errors:
                 continue
-        reply = (await self._on_library([(name, target, 0, *args), then]))[0]
+        reply = (await self._on_library([(name, target, 0, *args), trailer]))[0]
         if isinstance(reply, self._errors):
             raise self._translate(reply, self._where) from reply
         return reply
@@ -367,11 +369,15 @@ class AsyncDriverAdapter(Border):
     async def evalsha(self, sha: str, *args: Arg) -> Any:
         return await self._direct("EVALSHA", sha, args)
 
-    async def fcall_then(self, function: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        return await self._direct_then("FCALL", function, args, then)
+    async def fcall_with_trailer(
+        self, function: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any:
+        return await self._direct_with_trailer("FCALL", function, args, trailer)
 
-    async def evalsha_then(self, sha: str, args: Sequence[Arg], then: Sequence[Arg]) -> Any:
-        return await self._direct_then("EVALSHA", sha, args, then)
+    async def evalsha_with_trailer(
+        self, sha: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Any:
+        return await self._direct_with_trailer("EVALSHA", sha, args, trailer)
 
     async def stream(
         self,
@@ -379,7 +385,7 @@ class AsyncDriverAdapter(Border):
         target: str,
         head: Sequence[Arg],
         items: Sequence[Sequence[Arg]],
-        then: Sequence[Arg] | None = None,
+        trailer: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """``<name> <target> 0 *head *item`` for every item, written in chunks as packed.
 
@@ -388,23 +394,25 @@ class AsyncDriverAdapter(Border):
         if not items:
             return []
         words = (name, target, 0, *head)
-        trailer = b"" if then is None else pack_cached(then)
-        count = len(items) + (then is not None)
+        packed_trailer = b"" if trailer is None else pack_cached(trailer)
+        count = len(items) + (trailer is not None)
         # A lost connection is retried once on the auto-pipeline's own (new) connection,
         # then on the library's pipeline, which reconnects and retries as it always would.
         for _ in range(2):
             try:
                 if self._auto.idle:
-                    chunks = pack_chunks(words, items, STREAM_CHUNK, trailer)
+                    chunks = pack_chunks(words, items, STREAM_CHUNK, packed_trailer)
                     results = await self._auto.stream(chunks, count)
                 else:
                     packed = list(pack_chunks(words, items, 1))
-                    results = await self._auto.call_many([*packed, trailer] if trailer else packed)
+                    results = await self._auto.call_many(
+                        [*packed, packed_trailer] if packed_trailer else packed
+                    )
                 return self._in_place(results[: len(items)])
             except self._errors:
                 continue
         commands = [(*words, *item) for item in items]
-        results = await self._on_library(commands if then is None else [*commands, then])
+        results = await self._on_library(commands if trailer is None else [*commands, trailer])
         return self._in_place(results[: len(items)])
 
     async def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:

@@ -6,7 +6,7 @@ observability wrappers, a release that takes the lock again. For the core's
 calls (``FCALL`` / ``EVALSHA``, alone or pipelined) none of that is needed, so
 :class:`DirectLane` keeps connections it took from the library's pool once;
 commands are packed by :mod:`reqless.drivers._resp`. With hiredis installed,
-a core call (:meth:`DirectLane.call_first`) writes and reads the connection's
+a core call (:meth:`DirectLane.first_reply`) writes and reads the connection's
 socket itself and parses the replies with a hiredis reader kept with the
 connection; otherwise, and for pipelines, the connection's
 ``send_packed_command`` and :func:`reqless.drivers._replies.read_replies`.
@@ -50,7 +50,7 @@ class DirectLane:
         # The library's exception for a lost connection (its callers know to retry).
         self._lost = lost
         self._idle: list[Any] = []
-        # Connections for call_first(), each with the hiredis reader that parses its
+        # Connections for first_reply(), each with the hiredis reader that parses its
         # replies and the buffer they are received into.
         self._raw: list[tuple[Any, Any, bytearray]] = []
         _LANES.add(self)
@@ -83,7 +83,7 @@ class DirectLane:
         finally:
             self.give(connection)
 
-    def call_first(self, packed: bytes, count: int) -> Any:
+    def first_reply(self, packed: bytes, count: int) -> Any:
         """``count`` packed commands in one write; the first one's reply, the others dropped.
 
         An error reply to the first is the library's exception, returned; one
@@ -119,7 +119,7 @@ class DirectLane:
         return first
 
     def _raw_connection(self) -> tuple[Any, Any, bytearray]:
-        """A connection for :meth:`call_first`, its reader (None if it needs the
+        """A connection for :meth:`first_reply`, its reader (None if it needs the
         library's) and its receive buffer."""
         connection = self.take()
         sock = getattr(connection, "_sock", None)
@@ -127,7 +127,7 @@ class DirectLane:
         return connection, reader, bytearray(RECV_SIZE)
 
     def _first_of_many(self, connection: Any, packed: bytes, count: int) -> Any:
-        """:meth:`call_first` through the library's methods, on the lane's common connections."""
+        """:meth:`first_reply` through the library's methods, on the lane's common connections."""
         self.give(connection)
         return self.call_many(packed, count)[0]
 
