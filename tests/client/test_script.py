@@ -241,3 +241,43 @@ def test_the_async_twin_loads_calls_and_recovers(
 
     assert asyncio.run(scenario()) == ["jid-1", "jid-2", 2, JobNotFoundError, form]
     assert float(admin.hget("ql:j:jid-1", "time") or "nan") == 50.0
+
+
+def test_a_trailed_call_and_a_stream_recover_when_the_core_vanished(
+    core: CoreScript, admin: redis.Redis
+) -> None:
+    _put(core, "jid-0")
+    admin.script_flush()
+    admin.function_flush()
+    put = _put_call("jid-1")
+    assert core.call_with_trailer(put[0], put[1], ("SET", "trailed", "1")) == "jid-1"
+    assert admin.get("trailed") == "1"
+    admin.script_flush()
+    admin.function_flush()
+    arg_lists = [_put_call(f"jid-{i}")[1] for i in (2, 3)]
+    assert core.call_each("queue.put", arg_lists, ("SET", "streamed", "1")) == ["jid-2", "jid-3"]
+    assert admin.get("streamed") == "1"
+    assert core.call("queue.length", "q") == 4
+
+
+def test_the_async_twin_recovers_a_trailed_call_and_a_stream(
+    settings: ClientSettings, admin: redis.Redis, form: str
+) -> None:
+    async def scenario() -> list[object]:
+        driver = connect_async(settings)
+        try:
+            core = AsyncCoreScript(driver, form=form)  # type: ignore[arg-type]
+            admin.script_flush()
+            admin.function_flush()
+            put = _put_call("jid-1")
+            trailed = await core.call_with_trailer(put[0], put[1], ("SET", "trailed", "1"))
+            admin.script_flush()
+            admin.function_flush()
+            arg_lists = [_put_call(f"jid-{i}")[1] for i in (2, 3)]
+            streamed = await core.call_each("queue.put", arg_lists, ("SET", "streamed", "1"))
+            return [trailed, streamed, await core.call("queue.length", "q"), core.mode]
+        finally:
+            await driver.aclose()
+
+    assert asyncio.run(scenario()) == ["jid-1", ["jid-2", "jid-3"], 3, form]
+    assert (admin.get("trailed"), admin.get("streamed")) == ("1", "1")

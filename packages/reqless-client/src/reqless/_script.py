@@ -18,9 +18,9 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from reqless import _lua
 from reqless._errors import (
@@ -58,6 +58,9 @@ SERVER_CLOCK_FUNCTION = "reqless_server_clock"
 
 # A batch for call_many: (command, its arguments after `now`).
 Call = tuple[str, Sequence[Arg]]
+T = TypeVar("T")
+#: A sans-IO step sequence of :class:`_CoreBase`, run by :meth:`CoreScript._drive` or its twin.
+Steps = Generator[tuple[Any, ...], Any, T]
 
 _LIBRARY_ID = re.compile(
     r"function_name='" + VERSION_FUNCTION + r"',\s*callback=function\(\) return '([^']+)'"
@@ -155,6 +158,75 @@ class _CoreBase:
             return "eval"
         raise error
 
+    # The steps below are sans-IO: each yields ``(method name, *arguments)`` of
+    # the twin that drives it (sync or asyncio methods of the same names), gets
+    # the result back or the ReqlessError thrown in, and returns its own.
+
+    def _starting(self) -> Steps[Mode]:
+        """The mode chosen on first use, the function library loaded if it is not ours."""
+        try:
+            loaded = yield ("_loaded_library",)
+        except ScriptNotLoadedError:
+            loaded = None
+        except ReqlessError as error:
+            return self._fallback(error)
+        if loaded != self.code.library_id:
+            try:
+                yield ("_load", "function")
+            except ReqlessError as error:
+                return self._fallback(error)
+        return "function"
+
+    def _calling_many(
+        self, mode: Mode, calls: Sequence[Call], trailer: Sequence[Arg] | None
+    ) -> Steps[list[Any]]:
+        now = format_now(self.clock())
+        argvs = [self._argv(command, now, args) for command, args in calls]
+        results = yield ("_pipelined", argvs, trailer)
+        missing = _missing(results)
+        if missing:
+            # Those calls did nothing on the server, so running them again is safe.
+            yield ("_load", mode)
+            retried = yield ("_pipelined", [argvs[i] for i in missing], trailer)
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+        return results  # type: ignore[no-any-return]
+
+    def _calling_each(
+        self,
+        mode: Mode,
+        command: str,
+        arg_lists: Sequence[Sequence[Arg]],
+        trailer: Sequence[Arg] | None,
+    ) -> Steps[list[Any]]:
+        head = (command, format_now(self.clock()))
+        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
+        results = yield ("_stream", name, target, head, arg_lists, trailer)
+        missing = _missing(results)
+        if missing:
+            yield ("_load", mode)
+            retried = yield (
+                "_stream",
+                name,
+                target,
+                head,
+                [arg_lists[i] for i in missing],
+                trailer,
+            )
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+        return results  # type: ignore[no-any-return]
+
+    def _calling_with_trailer(
+        self, mode: Mode, command: str, args: Sequence[Arg], trailer: Sequence[Arg]
+    ) -> Steps[Any]:
+        argv = (command, format_now(self.clock()), *args)
+        try:
+            return (yield ("_invoke_with_trailer", mode, argv, trailer))
+        except ScriptNotLoadedError:
+            yield ("_load", mode)
+            return (yield ("_invoke_with_trailer", mode, argv, trailer))
+
 
 class CoreScript(_CoreBase):
     """The core on one driver (one connection pool), called by name and arguments.
@@ -202,12 +274,7 @@ class CoreScript(_CoreBase):
         core has to be loaded first, both are sent again.
         """
         mode = self.mode or self._start()
-        argv = (command, f"{self.clock():.3f}", *args)
-        try:
-            return self._invoke_with_trailer(mode, argv, trailer)
-        except ScriptNotLoadedError:
-            self._load(mode)
-            return self._invoke_with_trailer(mode, argv, trailer)
+        return self._drive(self._calling_with_trailer(mode, command, args, trailer))
 
     def command(self, command: str, *args: Arg) -> tuple[Arg, ...]:
         """The whole command that :meth:`call` would send now (``FCALL reqless 0 ...``).
@@ -256,21 +323,13 @@ class CoreScript(_CoreBase):
         """
         if not calls:
             return []
-        mode = self.mode or self._start()
-        now = format_now(self.clock())
-        argvs = [self._argv(command, now, args) for command, args in calls]
-        results = self._pipelined(argvs, trailer)
-        missing = _missing(results)
-        if missing:
-            # Those calls did nothing on the server, so running them again is safe.
-            self._load(mode)
-            retried = self._pipelined([argvs[i] for i in missing], trailer)
-            for i, result in zip(missing, retried, strict=True):
-                results[i] = result
-        return results
+        return self._drive(self._calling_many(self.mode or self._start(), calls, trailer))
 
     def call_each(
-        self, command: str, arg_lists: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None = None
+        self,
+        command: str,
+        arg_lists: Sequence[Sequence[Arg]],
+        trailer: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """Run ``command`` once per argument list, streamed, all with the same ``now``.
 
@@ -284,21 +343,31 @@ class CoreScript(_CoreBase):
         """
         if not arg_lists:
             return []
-        streamer = self._streamer
-        if streamer is None:
+        if self._streamer is None:
             return self.call_many([(command, args) for args in arg_lists], trailer)
         mode = self.mode or self._start()
-        head = (command, format_now(self.clock()))
-        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = streamer.stream(name, target, head, arg_lists, trailer)
-        missing = _missing(results)
-        if missing:
-            # Those calls did nothing on the server, so running them again is safe.
-            self._load(mode)
-            retried = streamer.stream(name, target, head, [arg_lists[i] for i in missing], trailer)
-            for i, result in zip(missing, retried, strict=True):
-                results[i] = result
-        return results
+        return self._drive(self._calling_each(mode, command, arg_lists, trailer))
+
+    def _drive(self, steps: Steps[T]) -> T:
+        """Run sans-IO ``steps`` of :class:`_CoreBase` with this twin's methods."""
+        reply: Any = None
+        error: ReqlessError | None = None
+        while True:
+            try:
+                step = steps.send(reply) if error is None else steps.throw(error)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            try:
+                reply, error = getattr(self, step[0])(*step[1:]), None
+            except ReqlessError as exc:
+                reply, error = None, exc
+
+    def _loaded_library(self) -> Any:
+        return self.driver.fcall_ro(VERSION_FUNCTION)
+
+    def _stream(self, *args: Any) -> list[Any]:
+        assert self._streamer is not None
+        return self._streamer.stream(*args)
 
     def _invoke(self, mode: Mode, argv: Sequence[Arg]) -> Any:
         if mode == "function":
@@ -332,24 +401,12 @@ class CoreScript(_CoreBase):
             self.driver.script_load(self.code.eval_script)
 
     def _start(self) -> Mode:
-        """Choose the mode on first use, loading the function library if it is not ours."""
+        """Choose the mode on first use (see :meth:`_CoreBase._starting`)."""
         with self._lock:
-            if self.mode is not None:
-                return self.mode
-            try:
-                loaded = self.driver.fcall_ro(VERSION_FUNCTION)
-            except ScriptNotLoadedError:
-                loaded = None
-            except ReqlessError as error:
-                self.mode = self._fallback(error)
-                return self.mode
-            if loaded != self.code.library_id:
-                try:
-                    self._load("function")
-                except ReqlessError as error:
-                    self.mode = self._fallback(error)
-                    return self.mode
-            self.mode = "function"
+            if self.mode is None:
+                chosen = self._drive(self._starting())
+                self.mode = chosen
+                return chosen
             return self.mode
 
 
@@ -386,12 +443,7 @@ class AsyncCoreScript(_CoreBase):
     ) -> Any:
         """:meth:`call` with ``trailer`` right behind it (see CoreScript.call_with_trailer)."""
         mode = self.mode or await self._start()
-        argv = (command, format_now(self.clock()), *args)
-        try:
-            return await self._invoke_with_trailer(mode, argv, trailer)
-        except ScriptNotLoadedError:
-            await self._load(mode)
-            return await self._invoke_with_trailer(mode, argv, trailer)
+        return await self._drive(self._calling_with_trailer(mode, command, args, trailer))
 
     async def call_many(
         self, calls: Sequence[Call], trailer: Sequence[Arg] | None = None
@@ -400,39 +452,42 @@ class AsyncCoreScript(_CoreBase):
         if not calls:
             return []
         mode = self.mode or await self._start()
-        now = format_now(self.clock())
-        argvs = [self._argv(command, now, args) for command, args in calls]
-        results = await self._pipelined(argvs, trailer)
-        missing = _missing(results)
-        if missing:
-            await self._load(mode)
-            retried = await self._pipelined([argvs[i] for i in missing], trailer)
-            for i, result in zip(missing, retried, strict=True):
-                results[i] = result
-        return results
+        return await self._drive(self._calling_many(mode, calls, trailer))
 
     async def call_each(
-        self, command: str, arg_lists: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None = None
+        self,
+        command: str,
+        arg_lists: Sequence[Sequence[Arg]],
+        trailer: Sequence[Arg] | None = None,
     ) -> list[Any]:
         """Run ``command`` once per argument list, streamed (see :meth:`CoreScript.call_each`)."""
         if not arg_lists:
             return []
-        streamer = self._streamer
-        if streamer is None:
+        if self._streamer is None:
             return await self.call_many([(command, args) for args in arg_lists], trailer)
         mode = self.mode or await self._start()
-        head = (command, format_now(self.clock()))
-        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = await streamer.stream(name, target, head, arg_lists, trailer)
-        missing = _missing(results)
-        if missing:
-            await self._load(mode)
-            retried = await streamer.stream(
-                name, target, head, [arg_lists[i] for i in missing], trailer
-            )
-            for i, result in zip(missing, retried, strict=True):
-                results[i] = result
-        return results
+        return await self._drive(self._calling_each(mode, command, arg_lists, trailer))
+
+    async def _drive(self, steps: Steps[T]) -> T:
+        """Run sans-IO ``steps`` of :class:`_CoreBase` with this twin's coroutines."""
+        reply: Any = None
+        error: ReqlessError | None = None
+        while True:
+            try:
+                step = steps.send(reply) if error is None else steps.throw(error)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            try:
+                reply, error = await getattr(self, step[0])(*step[1:]), None
+            except ReqlessError as exc:
+                reply, error = None, exc
+
+    async def _loaded_library(self) -> Any:
+        return await self.driver.fcall_ro(VERSION_FUNCTION)
+
+    async def _stream(self, *args: Any) -> list[Any]:
+        assert self._streamer is not None
+        return await self._streamer.stream(*args)
 
     async def _invoke(self, mode: Mode, argv: Sequence[Arg]) -> Any:
         if mode == "function":
@@ -471,22 +526,10 @@ class AsyncCoreScript(_CoreBase):
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self.mode is not None:
-                return self.mode
-            try:
-                loaded = await self.driver.fcall_ro(VERSION_FUNCTION)
-            except ScriptNotLoadedError:
-                loaded = None
-            except ReqlessError as error:
-                self.mode = self._fallback(error)
-                return self.mode
-            if loaded != self.code.library_id:
-                try:
-                    await self._load("function")
-                except ReqlessError as error:
-                    self.mode = self._fallback(error)
-                    return self.mode
-            self.mode = "function"
+            if self.mode is None:
+                chosen = await self._drive(self._starting())
+                self.mode = chosen
+                return chosen
             return self.mode
 
 
