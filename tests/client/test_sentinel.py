@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
@@ -36,6 +37,7 @@ from reqless.drivers._durable import ReplicationTimeoutError
 from tests.conftest import BACKENDS, IN_CI, Server, _free_port
 
 SERVICE = "reqless-test"
+T = TypeVar("T")
 
 
 def _binary(kind: str) -> str:
@@ -65,7 +67,9 @@ class SentinelGroup:
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(folder), *extra],
+             "--appendonly", "no", "--dir", str(folder),
+             # A replica's first sync starts at once, not after the default 5 s.
+             "--repl-diskless-sync-delay", "0", *extra],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
@@ -127,8 +131,8 @@ class SentinelGroup:
                 others = sentinel.execute_command("SENTINEL", "SENTINELS", SERVICE)
                 if len(replicas) != 1 or len(others) != 2:
                     return False
-            info = self.node(self.ports["master"]).info("replication")
-            return bool(info.get("connected_slaves") == 1)
+            info = self.node(self.ports["replica"]).info("replication")
+            return info.get("master_link_status") == "up" and not info["master_sync_in_progress"]
 
         self._until(known, "the sentinels did not discover each other", timeout=30)
 
@@ -306,9 +310,12 @@ def test_a_popwaiter_pop_waits_for_replicas(server: Server, driver_name: str) ->
     url = f"{server.url}?wait_replicas=1&wait_timeout_ms=50"
     with reqless.Client(server.url, driver=driver_name) as plain:
         plain.queues["q"].put("tests.Job", {}, jid="jid-w")
-    with reqless.Client(url, driver=driver_name) as client, PopWaiter(client, "q") as waiter:
-        with pytest.raises(ReplicationTimeoutError):
-            waiter.pop(1, 0.2)
+    with (
+        reqless.Client(url, driver=driver_name) as client,
+        PopWaiter(client, "q") as waiter,
+        pytest.raises(ReplicationTimeoutError),
+    ):
+        waiter.pop(1, 0.2)
     with reqless.Client(server.url, driver=driver_name) as plain:
         job = plain.jobs["jid-w"]
         assert job is not None and job.state == "running"
@@ -333,9 +340,9 @@ class Putter(threading.Thread):
         while not self.stopping.is_set():
             n += 1
             try:
-                self.acknowledged.append(
-                    self.client.queues[self.queue].put("tests.Job", {"n": n}, jid=f"{self.queue}-{n}")
-                )
+                jid = f"{self.queue}-{n}"
+                self.client.queues[self.queue].put("tests.Job", {"n": n}, jid=jid)
+                self.acknowledged.append(jid)
             except ReqlessError as exc:
                 name = type(exc).__name__
                 self.refused[name] = self.refused.get(name, 0) + 1
@@ -347,7 +354,7 @@ class Putter(threading.Thread):
         self.client.close()
 
 
-def _retry(action: Callable[[], object], timeout: float = 20) -> object:
+def _retry(action: Callable[[], T], timeout: float = 20) -> T:
     """``action()``, retried while the server is away (the failover)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -406,16 +413,15 @@ def test_clients_waiters_and_events_follow_a_failover(
         _retry(lambda: popped.heartbeat())
         _retry(lambda: popped.complete())
         _retry(lambda: client.queues["jobs"].put("tests.Job", {}, jid="after"))
-        jobs = _retry(lambda: waiter.pop(1, 1.0))
-        assert [job.jid for job in jobs] == ["after"]  # type: ignore[attr-defined]
+        assert [job.jid for job in _retry(lambda: waiter.pop(1, 1.0))] == ["after"]
         assert master.hget("ql:j:before", "state") == "complete"
         assert master.hget("ql:j:after", "state") == "running"
 
         # A waiter blocked on the server when it fails over is woken by the next put.
-        jobs = []
+        jobs: list[reqless.Job] = []
 
         def wait() -> None:
-            jobs.extend(_retry(lambda: waiter.pop(1, 5.0)))  # type: ignore[arg-type]
+            jobs.extend(_retry(lambda: waiter.pop(1, 5.0)))
 
         thread = threading.Thread(target=wait)
         thread.start()
