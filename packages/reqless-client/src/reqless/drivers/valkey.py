@@ -25,6 +25,7 @@ from reqless._errors import (
 )
 from reqless._settings import ClientSettings
 from reqless.drivers import AsyncDriver, Driver
+from reqless.drivers._acl import script_acl_error
 from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
 from reqless.drivers._durable import durable, durable_async
 from reqless.drivers._sentinel import aclose_sentinels, close_sentinels, sentinel_client
@@ -44,7 +45,7 @@ def translate(exc: Exception, where: str) -> ReqlessError:
     if isinstance(exc, lib.NoPermissionError):
         return PermissionDeniedError(text)
     if isinstance(exc, lib.ResponseError):
-        return translate_server_error(text)
+        return script_acl_error(text) or translate_server_error(text)
     if isinstance(exc, lib.DataError):
         return InvalidArgumentError(text)
     return ReqlessError(text)
