@@ -121,8 +121,11 @@ class SentinelGroup:
         assert port is not None
         return self.node(port)
 
-    def ready(self) -> None:
-        """Wait until every sentinel knows the replica and the two other sentinels."""
+    def ready(self, synced: bool = True) -> None:
+        """Wait until every sentinel knows the replica and the two other sentinels.
+
+        And, if ``synced``, until the replica has finished its first sync.
+        """
 
         def known() -> bool:
             for port in self.sentinel_ports:
@@ -132,6 +135,8 @@ class SentinelGroup:
                 if len(replicas) != 1 or len(others) != 2:
                     return False
             info = self.node(self.ports["replica"]).info("replication")
+            if not synced:
+                return info.get("master_link_status") != "up"
             return info.get("master_link_status") == "up" and not info["master_sync_in_progress"]
 
         self._until(known, "the sentinels did not discover each other", timeout=30)
@@ -185,8 +190,12 @@ class SentinelGroup:
 
 
 @contextlib.contextmanager
-def sentinel_group(kind: str) -> Iterator[SentinelGroup]:
-    """A running :class:`SentinelGroup` of ``kind`` (``redis`` or ``valkey``) servers."""
+def sentinel_group(kind: str, *, synced: bool = True) -> Iterator[SentinelGroup]:
+    """A running :class:`SentinelGroup` of ``kind`` (``redis`` or ``valkey``) servers.
+
+    Not ``synced``: the master holds the replica's first sync back for a minute, so
+    everything written meanwhile exists on the master alone.
+    """
     binary = _binary(kind)
     if not binary:
         if IN_CI:
@@ -194,11 +203,11 @@ def sentinel_group(kind: str) -> Iterator[SentinelGroup]:
         pytest.skip(f"no {kind} server binary")
     group = SentinelGroup(kind, binary, Path(tempfile.mkdtemp(prefix=f"reqless-sentinel-{kind}-")))
     try:
-        group.start_server("master")
+        group.start_server("master", *(() if synced else ("--repl-diskless-sync-delay", "60")))
         group.start_server("replica", "--replicaof", "127.0.0.1", str(group.ports["master"]))
         for i in range(3):
             group.start_sentinel(f"sentinel{i}", group.ports["master"])
-        group.ready()
+        group.ready(synced)
         yield group
     finally:
         group.stop()
@@ -485,3 +494,63 @@ def test_a_sentinel_url_with_no_sentinel_running_is_server_unavailable(driver_na
     finally:
         driver.close()
     assert SERVICE in str(info.value)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_without_wait_a_failover_loses_acknowledged_changes_and_with_it_none(
+    kind: str, driver_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sentinel_group(kind, synced=False) as unsynced:
+        url = unsynced.url()
+        durable_url = f"{url}?wait_replicas=1&wait_timeout_ms=100"
+        plain_acknowledged, durable_acknowledged, refused = [], [], 0
+        with (
+            reqless.Client(url, driver=driver_name) as plain,
+            reqless.Client(durable_url, driver=driver_name) as durable,
+        ):
+            for n in range(20):
+                plain_acknowledged.append(plain.queues["q"].put("tests.Job", {}, jid=f"plain-{n}"))
+                try:
+                    durable.queues["q"].put("tests.Job", {}, jid=f"durable-{n}")
+                    durable_acknowledged.append(f"durable-{n}")
+                except ReplicationTimeoutError:
+                    refused += 1
+            assert unsynced.master().exists(*(f"ql:j:{jid}" for jid in plain_acknowledged)) == 20
+            new = unsynced.wait_failover(unsynced.kill_master())
+        master = unsynced.node(new)
+        lost = [jid for jid in plain_acknowledged if not master.exists(f"ql:j:{jid}")]
+        with capsys.disabled():
+            print(
+                f"\n[{kind}/{driver_name}] failover before the replica's first sync: without "
+                f"WAIT {len(lost)} of 20 acknowledged puts lost; with wait_replicas=1 "
+                f"{len(durable_acknowledged)} acknowledged, {refused} refused"
+            )
+        assert lost == plain_acknowledged  # the replica never had them
+        assert durable_acknowledged == []  # so none was acknowledged: nothing acknowledged lost
+        assert refused == 20
+
+
+@pytest.mark.timeout(120)
+def test_the_dashboard_serves_through_a_sentinel_url_across_a_failover(
+    group: SentinelGroup,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from reqless_web import create_app
+
+    url = group.url()
+    with reqless.Client(url) as client:
+        client.queues["web"].put("tests.Job", {}, jid="one")
+        replica = group.node(group.ports["replica"])
+        group._until(lambda: replica.exists("ql:j:one"), "the put did not replicate")
+        app = create_app(url, auth="none", secret="a-fixed-secret-for-tests")
+        with TestClient(app, base_url="http://127.0.0.1") as web:
+            assert web.get("/api/v1/jobs/one").json()["jid"] == "one"
+            group.wait_failover(group.kill_master())
+            _retry(lambda: client.queues["web"].put("tests.Job", {}, jid="two"))
+            deadline = time.monotonic() + 20
+            while web.get("/api/v1/jobs/two").status_code != 200:
+                assert time.monotonic() < deadline, web.get("/api/v1/jobs/two").text
+                time.sleep(0.1)
+            assert web.get("/api/v1/jobs/one").json()["state"] == "waiting"

@@ -68,7 +68,9 @@ def test_a_worker_follows_a_sentinel_failover(
         try:
             wait_until(after_done, timeout=60)
         except AssertionError:
-            raise AssertionError(f"jobs put after the failover not done:\n{worker.output()}")
+            raise AssertionError(
+                f"jobs put after the failover not done:\n{worker.output()}"
+            ) from None
         assert worker.process.poll() is None, worker.output()
         assert group.node(new).info("replication")["role"] == "master"
         states = _states(client, before)
