@@ -187,7 +187,7 @@ def test_a_plain_put_after_the_server_dropped_the_connection_reconnects(
 def test_without_hiredis_the_library_reads_the_replies(
     client: reqless.Client, admin: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("reqless.drivers._replies.hiredis", None)
+    monkeypatch.setattr("reqless.drivers._internals.hiredis", None)
     queue = client.queues["q"]
     jids = [queue.put(KLASS, {"n": n}) for n in range(3)]
     assert [_job(client, jid).payload for jid in jids] == [{"n": 0}, {"n": 1}, {"n": 2}]

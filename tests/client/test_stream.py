@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from reqless import CoreScript, InvalidArgumentError, JobNotFoundError
-from reqless.drivers import Arg, Driver, StreamingDriver, _replies
+from reqless.drivers import Arg, Driver, StreamingDriver, _internals
 from reqless.drivers._adapter import STREAM_CHUNK
 from reqless.drivers._resp import pack_chunks, pack_command
 
@@ -96,7 +96,7 @@ def test_a_chunk_that_cannot_be_packed_drops_the_connection_and_leaves_the_next_
 def test_replies_are_read_one_at_a_time_without_hiredis(
     core: CoreScript, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_replies, "hiredis", None)
+    monkeypatch.setattr(_internals, "hiredis", None)
     items = _puts(MANY)
     items[3] = ["w", "q", "bad", "tests.Job", "not json", 0]
     results = core.call_each("queue.put", items)

@@ -17,7 +17,7 @@ import redis
 
 from reqless import AsyncCoreScript, InvalidArgumentError
 from reqless._settings import ClientSettings
-from reqless.drivers import Arg, AsyncStreamingDriver, _replies, connect_async
+from reqless.drivers import Arg, AsyncStreamingDriver, _internals, connect_async
 from reqless.drivers._adapter import STREAM_CHUNK
 
 MANY = 3 * STREAM_CHUNK + 7
@@ -116,7 +116,7 @@ def test_a_batch_that_cannot_be_packed_leaves_the_next_call_in_step(
 def test_replies_are_read_one_at_a_time_without_hiredis(
     run: Callable[[Scenario], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_replies, "hiredis", None)
+    monkeypatch.setattr(_internals, "hiredis", None)
 
     async def scenario(core: AsyncCoreScript) -> list[Any]:
         items = _puts(MANY)

@@ -7,11 +7,11 @@ empty list inside JSON as ``{}``; everything here hands back ``[]`` instead.
 from __future__ import annotations
 
 import json
-import json.scanner
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
+from reqless import _json
 from reqless._errors import InvalidArgumentError
 
 # What a TrackedJobs holds: job states, or job objects bound to a client.
@@ -31,8 +31,8 @@ def parse_list(reply: Any) -> list[Any]:
     return as_list(loads(reply)) if reply is not None else []
 
 
-# The decoder's own scanner (C where available); typeshed types its argument oddly.
-_scan_once = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
+# The decoder's own scanner (C where available), or None (see reqless._json).
+_scan_once = _json.SCAN_ONCE
 
 
 def loads(text: str) -> Any:
@@ -44,6 +44,8 @@ def loads(text: str) -> Any:
     than the scan itself. Anything but one bare JSON value goes to ``json.loads``
     for its error.
     """
+    if _scan_once is None:
+        return json.loads(text)
     try:
         value, end = _scan_once(text, 0)
     except (StopIteration, TypeError):

@@ -10,16 +10,17 @@ naming the offending value.
 from __future__ import annotations
 
 import json
-import json.encoder as json_encoder
 import math
 import os
 import re
+import reprlib
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
+from reqless import _json
 from reqless._errors import InvalidArgumentError
 from reqless._models import (
     EVENT_NAMES,
@@ -158,26 +159,13 @@ def check_strings(name: str, values: object) -> list[str]:
     return out
 
 
-# One encoder for every call: json.dumps() with options builds a new one each time.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-# JSONEncoder.encode() of a dict or list still builds the C encoder on every
-# call; building it once makes encoding job data about three times cheaper.
-_MAKE_C_ENCODER: Any = getattr(json_encoder, "c_make_encoder", None)
-_ENCODE_C: Callable[[Any, int], Any] | None = (
-    None
-    if _MAKE_C_ENCODER is None
-    else _MAKE_C_ENCODER(
-        None,
-        _ENCODER.default,
-        json_encoder.encode_basestring_ascii,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        False,
-    )
-)
+# One encoder for every call (json.dumps() with options builds a new one each
+# time), and its C twin where the json module has one (see reqless._json).
+_ENCODER = _json.ENCODER
+_ENCODE_C = _json.ENCODE_C
+# What the C encoder raises on a value it cannot take: a self-referencing one
+# ends in RecursionError, as it is built without circular-reference checks.
+_UNENCODABLE = (TypeError, ValueError, RecursionError)
 
 
 def dumps(value: Any) -> str:
@@ -193,10 +181,8 @@ def encode_data(data: DataArg, name: str = "data") -> str:
         # The common case first, and dumps() inlined: this is every put's path.
         try:
             return "".join(_ENCODE_C(data, 0))
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"{name} is not JSON-serialisable ({exc}): {data!r}"
-            ) from None
+        except _UNENCODABLE as exc:
+            raise _unencodable(name, data, exc) from None
     if data is None:
         return "{}"
     if isinstance(data, str):
@@ -207,8 +193,17 @@ def encode_data(data: DataArg, name: str = "data") -> str:
         return data
     try:
         return dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name} is not JSON-serialisable ({exc}): {data!r}") from None
+    except _UNENCODABLE as exc:
+        raise _unencodable(name, data, exc) from None
+
+
+def _unencodable(name: str, data: Any, exc: Exception) -> InvalidArgumentError:
+    if isinstance(exc, RecursionError):
+        reason = "it refers to itself, or is nested too deeply"
+    else:
+        reason = str(exc)
+    # reprlib: the repr of a self-referencing value is fine, a huge one is not.
+    return InvalidArgumentError(f"{name} is not JSON-serialisable ({reason}): {reprlib.repr(data)}")
 
 
 def config_value(value: object) -> str:

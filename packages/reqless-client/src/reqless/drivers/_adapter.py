@@ -17,6 +17,7 @@ from reqless.drivers import Arg, BlockingConnection
 from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._blocking import LibraryBlockingConnection
 from reqless.drivers._border import Border, Translate
+from reqless.drivers._internals import probe
 from reqless.drivers._lane import DirectLane
 from reqless.drivers._pubsub import AsyncPubSubAdapter, SyncPubSub
 from reqless.drivers._resp import CommandHead, pack_cached, pack_chunks, pack_command
@@ -156,6 +157,7 @@ class SyncDriver(Border):
         super().__init__(errors, translate, where)
         self.client = client
         self._reply_error = reply_error
+        probe(client.connection_pool)
         self._lane = DirectLane(checkout, client.connection_pool.release, reply_error, lost)
         self._heads: dict[tuple[str, str], CommandHead] = {}
 
@@ -310,6 +312,7 @@ class AsyncDriverAdapter(Border):
         super().__init__(errors, translate, where)
         self.client = client
         self._reply_error = reply_error
+        probe(client.connection_pool)
         self._auto = AutoPipeline(checkout, client.connection_pool.release, reply_error, lost)
         self._heads: dict[tuple[str, str], CommandHead] = {}
 

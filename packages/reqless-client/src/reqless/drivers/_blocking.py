@@ -6,7 +6,8 @@ it. :class:`LibraryBlockingConnection` builds one connection with the pool's
 class and arguments (URL, TLS, credentials, database: everything the pool's
 connections get) without counting it in the pool, and speaks through the
 connection's public methods, except that replies are read off its socket with
-a hiredis reader of our own where the library has one (see :meth:`read`).
+a hiredis reader of our own where the library has one (see :meth:`read`; the
+private parts are reached through :mod:`reqless.drivers._internals`).
 Waiting is the caller's business: it selects on
 :meth:`~LibraryBlockingConnection.fileno` (the socket, private to the
 libraries, hence None when it cannot be had) or polls with
@@ -22,6 +23,7 @@ from typing import Any
 from reqless._errors import ReqlessError, ServerUnavailableError
 from reqless.drivers import Arg
 from reqless.drivers._border import Border, Translate
+from reqless.drivers._internals import new_connection, socket_of
 from reqless.drivers._replies import RECV_SIZE, raw_reader, take_replies
 from reqless.drivers._resp import pack_command
 
@@ -45,7 +47,7 @@ class LibraryBlockingConnection(Border):
         reply_error: type[Exception],
     ) -> None:
         super().__init__(errors, translate, where)
-        self._connection: Any = pool.connection_class(**pool.connection_kwargs)
+        self._connection: Any = new_connection(pool)
         self._reply_error = reply_error
         #: The server's id of this connection while it is open, else None.
         self.client_id: int | None = None
@@ -87,7 +89,7 @@ class LibraryBlockingConnection(Border):
             raise
 
     def fileno(self) -> int | None:
-        sock = getattr(self._connection, "_sock", None)
+        sock = socket_of(self._connection)
         fileno = getattr(sock, "fileno", None)
         return None if fileno is None else int(fileno())
 
@@ -99,7 +101,7 @@ class LibraryBlockingConnection(Border):
             raise self._lose(exc) from exc
 
     def read(self, count: int) -> list[Any]:
-        sock = getattr(self._connection, "_sock", None)
+        sock = socket_of(self._connection)
         if self._buffered or sock is None:
             self._buffered = False
             return self._read_through_library(count)

@@ -23,7 +23,8 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reqless.drivers._replies import RECV_SIZE, raw_reader, read_replies, take_replies
+from reqless.drivers._internals import connected_socket, raw_reader, socket_of
+from reqless.drivers._replies import RECV_SIZE, read_replies, take_replies
 
 
 class DirectLane:
@@ -101,7 +102,7 @@ class DirectLane:
             connection, reader, buffer = self._raw.pop()
         except IndexError:
             connection, reader, buffer = self._raw_connection()
-        sock = connection._sock if reader is not None else None
+        sock = connected_socket(connection) if reader is not None else None
         if sock is None:
             return self._first_of_many(connection, packed, count)
         try:
@@ -122,8 +123,7 @@ class DirectLane:
         """A connection for :meth:`first_reply`, its reader (None if it needs the
         library's) and its receive buffer."""
         connection = self.take()
-        sock = getattr(connection, "_sock", None)
-        reader = None if sock is None else raw_reader(connection)
+        reader = None if socket_of(connection) is None else raw_reader(connection)
         return connection, reader, bytearray(RECV_SIZE)
 
     def _first_of_many(self, connection: Any, packed: bytes, count: int) -> Any:

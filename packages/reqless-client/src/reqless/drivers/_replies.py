@@ -8,11 +8,12 @@ hiredis is installed, :func:`read_replies` instead feeds whatever the socket
 holds to one ``hiredis.Reader`` and takes every complete reply it finds (under
 1 µs a reply on either library).
 
-That reads the connection's socket (``connection._sock``) and builds error
-replies with its parser's ``parse_error`` (so they are the library's own
-exception classes, exactly as its hiredis parser makes them). Both are private
-to the libraries, so anything missing (another version, no hiredis, replies
-not decoded) means the library's own ``read_response()`` is used instead.
+That reads the connection's socket and builds error replies with its parser's
+``parse_error`` (so they are the library's own exception classes, exactly as
+its hiredis parser makes them). Both are private to the libraries and reached
+through :mod:`reqless.drivers._internals` only, so anything missing (another
+version, no hiredis, replies not decoded) means the library's own
+``read_response()`` is used instead.
 Only used after writes of our own on a connection whose earlier replies were
 all read, so nothing of ours sits in the library parser's buffer.
 """
@@ -23,11 +24,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-hiredis: Any
-try:
-    import hiredis
-except ImportError:  # pragma: no cover - the [hiredis] extra is optional
-    hiredis = None
+from reqless.drivers._internals import raw_reader, socket_of, stream_of
 
 __all__ = ["RECV_SIZE", "aread_replies", "raw_reader", "read_replies", "take_replies"]
 
@@ -43,11 +40,12 @@ def read_replies(
     Anything else that goes wrong (a closed or timed-out socket) disconnects
     ``connection`` and raises ``lost``, the library's connection error.
     """
-    reader = None if getattr(connection, "_sock", None) is None else raw_reader(connection)
+    sock = socket_of(connection)
+    reader = None if sock is None else raw_reader(connection)
     if reader is None:
         return _one_at_a_time(connection, count, reply_error)
     try:
-        results = take_replies(connection._sock, reader, bytearray(RECV_SIZE), count, lost)
+        results = take_replies(sock, reader, bytearray(RECV_SIZE), count, lost)
     except BaseException as exc:
         # The stream is out of step (or gone): nobody may read this socket again.
         connection.disconnect()
@@ -83,12 +81,12 @@ def take_replies(
 async def aread_replies(
     connection: Any, count: int, reply_error: type[Exception], lost: type[Exception]
 ) -> list[Any]:
-    """:func:`read_replies` on an asyncio connection (its ``_reader`` stream).
+    """:func:`read_replies` on an asyncio connection (its stream).
 
     Within the connection's ``socket_timeout`` for the whole batch. On
     failure the connection is left as it is: the caller knows it is stale.
     """
-    stream: Any = getattr(connection, "_reader", None)
+    stream: Any = stream_of(connection)
     reader = None if stream is None else raw_reader(connection)
     if reader is None:
         read = connection.read_response
@@ -118,19 +116,6 @@ async def aread_replies(
             raise
         raise lost(f"reading replies failed: {exc!r}") from exc
     return results
-
-
-def raw_reader(connection: Any) -> Any:
-    """A hiredis reader decoding as ``connection`` does, or None if it cannot be used."""
-    if hiredis is None:
-        return None
-    parse_error = getattr(getattr(connection, "_parser", None), "parse_error", None)
-    encoder: Any = getattr(connection, "encoder", None)
-    if parse_error is None or not getattr(encoder, "decode_responses", False):
-        return None
-    return hiredis.Reader(
-        replyError=parse_error, encoding=encoder.encoding, errors=encoder.encoding_errors
-    )
 
 
 def _one_at_a_time(connection: Any, count: int, reply_error: type[Exception]) -> list[Any]:
