@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -27,7 +26,6 @@ from reqless._errors import (
     InvalidArgumentError,
     PermissionDeniedError,
     ReqlessError,
-    ScriptError,
     ScriptNotLoadedError,
 )
 from reqless.drivers import (
@@ -62,10 +60,6 @@ T = TypeVar("T")
 #: A sans-IO step sequence of :class:`_CoreBase`, run by :meth:`CoreScript._drive` or its twin.
 Steps = Generator[tuple[Any, ...], Any, T]
 
-_LIBRARY_ID = re.compile(
-    r"function_name='" + VERSION_FUNCTION + r"',\s*callback=function\(\) return '([^']+)'"
-)
-
 
 def format_now(now: float) -> str:
     """``now`` as sent to the core: seconds with exactly three decimals."""
@@ -90,13 +84,7 @@ class CoreCode:
     @cached_property
     def library_id(self) -> str:
         """``<version>+<digest>``, what ``FCALL_RO reqless_version 0`` answers when it is ours."""
-        from_package: Callable[[], str] | None = getattr(_lua, "library_id", None)
-        if from_package is not None:
-            return from_package()
-        match = _LIBRARY_ID.search(self.function_library)
-        if match is None:  # pragma: no cover - only with a core built without the version function
-            raise ScriptError("the bundled function library does not declare reqless_version")
-        return match.group(1)
+        return _lua.library_id(self.function_library)
 
 
 _SHARED_CODE = CoreCode()
