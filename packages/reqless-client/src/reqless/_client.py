@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from reqless import _ops as ops
 from reqless import _protocol as p
@@ -25,7 +25,7 @@ from reqless._throttles import Throttles
 from reqless._workers import Workers
 from reqless.drivers import Driver, connect
 
-__all__ = ["Client", "default_worker_name"]
+__all__ = ["Client", "ClientBase", "default_worker_name"]
 
 T = TypeVar("T")
 # The most queues whose put writers a client keeps; all are dropped when full.
@@ -37,7 +37,58 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class Client:
+class ClientBase:
+    """What both clients share: their settings, clock, worker name and wake-ups, and making one.
+
+    A subclass connects in :meth:`_connect`, with the ``form`` it was given.
+    """
+
+    _LABEL = "reqless.Client"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        driver: str | None = None,
+        worker_name: str | None = None,
+        clock: Callable[[], float] | None = None,
+        form: Form = "auto",
+        wake_workers: bool = True,
+    ) -> None:
+        self.settings = ClientSettings.from_url(url, driver)
+        self.clock: Callable[[], float] = clock or time.time
+        self.worker_name = worker_name or default_worker_name()
+        self.wake_workers = wake_workers
+        self._connect(form)
+
+    def _connect(self, form: Form) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def embedded(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        worker_name: str | None = None,
+        clock: Callable[[], float] | None = None,
+        form: Form = "auto",
+        wake_workers: bool = True,
+    ) -> Self:
+        """A client of the development server in folder ``path``, started if nobody has yet."""
+        return cls(
+            f"embedded:{Path(path)}",
+            driver="valkey",
+            worker_name=worker_name,
+            clock=clock,
+            form=form,
+            wake_workers=wake_workers,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self._LABEL} {self.settings.url} as {self.worker_name!r}>"
+
+
+class Client(ClientBase):
     """A connection to one reqless server.
 
     ``url`` takes ``redis://``, ``rediss://``, ``unix://``, ``valkey://``,
@@ -54,20 +105,7 @@ class Client:
     ones; workers then find the jobs through the core's events, or by polling.
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        driver: str | None = None,
-        worker_name: str | None = None,
-        clock: Callable[[], float] | None = None,
-        form: Form = "auto",
-        wake_workers: bool = True,
-    ) -> None:
-        self.settings = ClientSettings.from_url(url, driver)
-        self.clock: Callable[[], float] = clock or time.time
-        self.worker_name = worker_name or default_worker_name()
-        self.wake_workers = wake_workers
+    def _connect(self, form: Form) -> None:
         self._driver: Driver = connect(self.settings)
         self._script = CoreScript(self._driver, clock=self.clock, form=form)
         self._put_writers: dict[str, PutWriter] = {}
@@ -79,30 +117,6 @@ class Client:
         self.throttles = Throttles(self)
         self.events = Events(self)
         self.queue_patterns = QueuePatterns(self)
-
-    @classmethod
-    def embedded(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        worker_name: str | None = None,
-        clock: Callable[[], float] | None = None,
-        form: Form = "auto",
-        wake_workers: bool = True,
-    ) -> Client:
-        """A client of the development server in folder ``path``, started if nobody has yet."""
-        url = f"embedded:{Path(path)}"
-        return cls(
-            url,
-            driver="valkey",
-            worker_name=worker_name,
-            clock=clock,
-            form=form,
-            wake_workers=wake_workers,
-        )
-
-    def __repr__(self) -> str:
-        return f"<reqless.Client {self.settings.url} as {self.worker_name!r}>"
 
     def _do(self, op: ops.Op[T]) -> T:
         """Run an operation of :mod:`reqless._ops` to its result."""

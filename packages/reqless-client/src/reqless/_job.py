@@ -376,24 +376,6 @@ class RecurringJob(RecurringFields):
     def backlog(self, value: int) -> None:
         self.update(backlog=value)
 
-    def set_klass(self, value: p.KlassArg) -> None:
-        self.update(klass=value)
-
-    def set_data(self, value: Any) -> None:
-        self.update(data=value)
-
-    def set_priority(self, value: int) -> None:
-        self.update(priority=value)
-
-    def set_retries(self, value: int) -> None:
-        self.update(retries=value)
-
-    def set_interval(self, value: float) -> None:
-        self.update(interval=value)
-
-    def set_backlog(self, value: int) -> None:
-        self.update(backlog=value)
-
     def tag(self, *tags: str) -> list[str]:
         return self._client._do(ops.retag(self, "recurringJob.addTag", tags))
 

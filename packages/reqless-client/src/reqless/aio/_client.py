@@ -8,18 +8,14 @@ writes it becomes ``await x.set_<name>(value)``, and ``client.jobs[jid]`` /
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._client import default_worker_name
+from reqless._client import ClientBase
 from reqless._script import AsyncCoreScript, Form
-from reqless._settings import ClientSettings
 from reqless.aio._events import Events
 from reqless.aio._job import Job, RecurringJob
 from reqless.aio._queue import Queues
@@ -194,7 +190,7 @@ class QueuePatterns:
         return await self._client._do(ops.resolve(specs))
 
 
-class Client:
+class Client(ClientBase):
     """A connection to one reqless server, for asyncio. Close it with ``await aclose()``.
 
     The arguments are :class:`reqless.Client`'s, ``wake_workers`` included:
@@ -202,20 +198,9 @@ class Client:
     False (this package has no asyncio waiter yet).
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        driver: str | None = None,
-        worker_name: str | None = None,
-        clock: Callable[[], float] | None = None,
-        form: Form = "auto",
-        wake_workers: bool = True,
-    ) -> None:
-        self.settings = ClientSettings.from_url(url, driver)
-        self.clock: Callable[[], float] = clock or time.time
-        self.worker_name = worker_name or default_worker_name()
-        self.wake_workers = wake_workers
+    _LABEL = "reqless.aio.Client"
+
+    def _connect(self, form: Form) -> None:
         self._driver: AsyncDriver = connect_async(self.settings)
         self._script = AsyncCoreScript(self._driver, clock=self.clock, form=form)
         self.queues = Queues(self)
@@ -226,29 +211,6 @@ class Client:
         self.throttles = Throttles(self)
         self.events = Events(self)
         self.queue_patterns = QueuePatterns(self)
-
-    @classmethod
-    def embedded(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        worker_name: str | None = None,
-        clock: Callable[[], float] | None = None,
-        form: Form = "auto",
-        wake_workers: bool = True,
-    ) -> Client:
-        url = f"embedded:{Path(path)}"
-        return cls(
-            url,
-            driver="valkey",
-            worker_name=worker_name,
-            clock=clock,
-            form=form,
-            wake_workers=wake_workers,
-        )
-
-    def __repr__(self) -> str:
-        return f"<reqless.aio.Client {self.settings.url} as {self.worker_name!r}>"
 
     async def _do(self, op: ops.Op[T]) -> T:
         """Run an operation of :mod:`reqless._ops` to its result."""
