@@ -94,7 +94,7 @@ def _pretty_json(text: object) -> str:
     """Job data (JSON text) indented; text that is not JSON is shown as it is."""
     try:
         return json.dumps(json.loads(str(text)), indent=2, ensure_ascii=False, sort_keys=True)
-    except ValueError:
+    except (ValueError, RecursionError):
         return str(text)
 
 
@@ -171,7 +171,8 @@ def _client(request: Request) -> reqless.aio.Client:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    # isdigit() alone passes "²", which int() refuses.
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else 1
 
 
 def _window(request: Request) -> tuple[int, int]:
