@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 # Imported for their endpoint registrations, in table order.
-from reqless_web._api import _actions, _bulk, _reads  # noqa: F401
+from reqless_web._api import _actions, _bulk, _lists, _reads  # noqa: F401
 from reqless_web._api._common import api_routes
 from reqless_web._api._openapi import openapi_document
 from reqless_web._events import events_endpoint
