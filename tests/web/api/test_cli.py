@@ -119,7 +119,9 @@ def test_the_command_serves_the_dashboard_under_its_root_path(server: Server) ->
 
 
 def test_every_option_names_its_default_and_environment_variable() -> None:
-    options = [a for a in parser()._actions if a.option_strings and a.dest not in ("help", "version")]
+    options = [
+        a for a in parser()._actions if a.option_strings and a.dest not in ("help", "version")
+    ]
     assert len(options) >= 15
     for action in options:
         assert action.help is not None, action.option_strings
@@ -144,7 +146,12 @@ def test_options_fall_back_to_their_environment_variables() -> None:
         "REQLESS_WEB_LOG_LEVEL": "DEBUG",
     }
     args = parser(env).parse_args([])
-    assert (args.url, args.driver, args.host, args.port) == ("redis://db:6379/3", "valkey", "::1", 9090)
+    assert (args.url, args.driver, args.host, args.port) == (
+        "redis://db:6379/3",
+        "valkey",
+        "::1",
+        9090,
+    )
     assert args.insecure is True
     assert args.log_level == "debug"
     assert parser(env).parse_args(["--port", "7070"]).port == 7070
@@ -263,7 +270,9 @@ def test_the_command_waits_for_a_server_that_is_down(tmp_path: object) -> None:
         process.stderr.close()
 
 
-def test_a_bound_host_name_is_allowed_and_a_wildcard_warns(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_bound_host_name_is_allowed_and_a_wildcard_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from reqless_web._cli import _with_bound_host
 
     settings = WebSettings(auth="basic", users={"a": reqless_web.User("a", Role.admin, "pw")})

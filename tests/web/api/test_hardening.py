@@ -55,9 +55,7 @@ def test_a_request_for_a_foreign_host_name_is_refused(
     assert client.get("/", headers=evil).status_code == 400
     # Even a token read under the right name does not work under the wrong one.
     token = client.get("/api/v1/session").json()["csrf_token"]
-    response = client.post(
-        "/api/v1/queues/mail/pause", headers={**evil, "X-CSRF-Token": token}
-    )
+    response = client.post("/api/v1/queues/mail/pause", headers={**evil, "X-CSRF-Token": token})
     assert response.status_code == 400
     assert rq.queues["mail"].paused is False
 
@@ -69,7 +67,9 @@ def test_loopback_names_are_allowed_by_default(open_api: OpenApi, host: str) -> 
 
 def test_allowed_hosts_replace_the_loopback_names(open_api: OpenApi) -> None:
     client = open_api(auth="none", allowed_hosts="dash.example.com")
-    assert client.get("/api/v1/session", headers={"Host": "dash.example.com:443"}).status_code == 200
+    assert (
+        client.get("/api/v1/session", headers={"Host": "dash.example.com:443"}).status_code == 200
+    )
     assert client.get("/api/v1/session", headers={"Host": "127.0.0.1"}).status_code == 400
     anything = open_api(auth="none", allowed_hosts="*")
     assert anything.get("/api/v1/session", headers={"Host": "a.example"}).status_code == 200
@@ -338,7 +338,8 @@ def test_a_declared_length_over_the_limit_is_refused_unread(api: TestClient) -> 
 
 
 @pytest.mark.parametrize(
-    "path", ["/queues/mail", "/failures/boom", "/tracked", "/tags?tag=x&", "/queues/mail?state=running&"]
+    "path",
+    ["/queues/mail", "/failures/boom", "/tracked", "/tags?tag=x&", "/queues/mail?state=running&"],
 )
 def test_a_unicode_digit_page_number_is_page_one(
     api: TestClient, rq: reqless.Client, path: str

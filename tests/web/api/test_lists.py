@@ -97,7 +97,7 @@ def test_the_failure_column_shows_the_exception_line_of_a_traceback(
         "KeyError: 'to'\n",
     )
     page = api.get("/failures/mail-KeyError").text
-    assert "<span class=\"msg\">KeyError: &#39;to&#39;</span>" in page
+    assert '<span class="msg">KeyError: &#39;to&#39;</span>' in page
     assert '<span class="msg">Traceback (most recent call last):' not in page
 
 

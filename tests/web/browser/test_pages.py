@@ -193,7 +193,7 @@ def test_a_failure_row_drawn_live_shows_the_exception_line(tab: Tab) -> None:
     assert second is not None
     second.fail(
         "mail-KeyError",
-        "Traceback (most recent call last):\n  File \"app.py\", line 1, in process\n"
+        'Traceback (most recent call last):\n  File "app.py", line 1, in process\n'
         "KeyError: 'to'\n",
     )
     row = page.locator(f'#jobs tr[data-jid="{second.jid}"]')

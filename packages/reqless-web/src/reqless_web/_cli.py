@@ -174,8 +174,7 @@ def parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="seconds between count updates on the pages (default: 5;"
-        " env REQLESS_WEB_REFRESH)",
+        help="seconds between count updates on the pages (default: 5; env REQLESS_WEB_REFRESH)",
     )
     add(
         "--log-level",

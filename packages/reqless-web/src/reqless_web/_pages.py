@@ -423,7 +423,9 @@ async def throttles_page(request: Request) -> Response:
     if wanted:
         target = f"{root_path_of(request)}/throttles/{_segment(wanted)}"
         return RedirectResponse(target, status_code=303)
-    return _render(request, "throttles.html", {"throttles": await known_throttles(_client(request))})
+    return _render(
+        request, "throttles.html", {"throttles": await known_throttles(_client(request))}
+    )
 
 
 async def throttle_page(request: Request) -> Response:

@@ -186,9 +186,7 @@ class SecurityMiddleware:
                 return
         raise Denied(403, f"cross-origin request refused (Origin {origin!r})")
 
-    def authenticate(
-        self, scope: Scope, headers: Headers, address: str
-    ) -> tuple[str | None, Role]:
+    def authenticate(self, scope: Scope, headers: Headers, address: str) -> tuple[str | None, Role]:
         settings = self.settings
         if settings.auth == "none":
             return None, Role.admin
@@ -368,10 +366,9 @@ async def read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
     A declared length over the limit is refused before anything is read; a body
     sent in chunks stops being read at the chunk that crosses it.
     """
-    declared = headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit():
-        if int(declared) > limit:
-            raise Denied(413, f"request body larger than {limit} bytes")
+    declared = headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise Denied(413, f"request body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:

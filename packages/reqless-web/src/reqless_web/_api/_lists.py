@@ -45,7 +45,9 @@ async def _throttle_row(client: reqless.aio.Client, tid: str) -> dict[str, Any]:
     }
 
 
-async def _throttles_of_jobs(client: reqless.aio.Client, counts: Iterable[reqless.QueueCounts]) -> set[str]:
+async def _throttles_of_jobs(
+    client: reqless.aio.Client, counts: Iterable[reqless.QueueCounts]
+) -> set[str]:
     lists = []
     for c in counts:
         jobs = client.queues[c.name].jobs
