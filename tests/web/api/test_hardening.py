@@ -374,3 +374,10 @@ def test_an_api_path_no_route_can_match_gets_the_api_json_404(api: TestClient, p
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
     assert "no API endpoint" in response.json()["error"]
+
+
+def test_allowed_hosts_given_directly_are_compared_as_the_host_header_spells_them() -> None:
+    settings = WebSettings(allowed_hosts=("Dash.Example.COM", "[::1]"))
+    assert settings.allowed_hosts == ("dash.example.com", "::1")
+    with pytest.raises(WebSettingsError, match="allowed host"):
+        WebSettings(allowed_hosts=("a.example/path",))

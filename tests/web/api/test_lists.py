@@ -121,3 +121,12 @@ def test_a_known_queue_without_jobs_still_has_its_page(api: TestClient, rq: reql
     assert job is not None
     job.complete()
     assert api.get("/queues/mail").status_code == 200
+
+
+def test_a_queue_throttle_without_a_maximum_is_not_listed_though_held(
+    api: TestClient, rq: reqless.Client
+) -> None:
+    rq.queues["mail"].put(KLASS, {})
+    assert rq.queues["mail"].pop() is not None
+    assert rq.throttles["ql:q:mail"].locks()
+    assert api.get("/api/v1/throttles").json() == []

@@ -106,6 +106,12 @@ class WebSettings:
             )
         if not self.secret:
             raise WebSettingsError("secret must not be empty")
+        if isinstance(self.allowed_hosts, str):
+            raise WebSettingsError("allowed_hosts must be a sequence of names, not one string")
+        # Compared with the Host header as normal_host() spells it, however it was given.
+        object.__setattr__(
+            self, "allowed_hosts", tuple(normal_host(host) for host in self.allowed_hosts)
+        )
         if not self.allowed_hosts:
             raise WebSettingsError("allowed_hosts must name at least one host (or '*')")
         for host in self.allowed_hosts:
@@ -136,8 +142,6 @@ class WebSettings:
             options["trusted_proxies"] = split_list(options["trusted_proxies"])
         if isinstance(options.get("allowed_hosts"), str):
             options["allowed_hosts"] = split_list(options["allowed_hosts"])
-        if "allowed_hosts" in options:
-            options["allowed_hosts"] = tuple(normal_host(h) for h in options["allowed_hosts"])
         if options.get("proxy_role_header") == "":
             options["proxy_role_header"] = None
         if isinstance(options.get("max_event_streams"), str):

@@ -68,12 +68,9 @@ async def known_throttles(client: reqless.aio.Client) -> list[dict[str, Any]]:
     queue_ids = {QUEUE_THROTTLE_PREFIX + c.name for c in counts}
     ids = sorted(queue_ids | named, key=lambda tid: (tid not in queue_ids, tid))
     rows = await asyncio.gather(*(_throttle_row(client, tid) for tid in ids))
-    # An idle queue throttle without a maximum is every queue's default: not worth a row.
-    return [
-        row
-        for row in rows
-        if row["id"] not in queue_ids or row["maximum"] or row["locks"] or row["pending"]
-    ]
+    # Every running job holds its queue's throttle; without a maximum that is no limit
+    # at all, and a row per queue would bury the throttles that do limit something.
+    return [row for row in rows if row["id"] not in queue_ids or row["maximum"] or row["pending"]]
 
 
 async def all_recurring(
