@@ -106,7 +106,8 @@ class WebSettings:
             )
         if not self.secret:
             raise WebSettingsError("secret must not be empty")
-        if isinstance(self.allowed_hosts, str):
+        given: object = self.allowed_hosts  # typed a tuple, but callers may pass a str
+        if isinstance(given, str):
             raise WebSettingsError("allowed_hosts must be a sequence of names, not one string")
         # Compared with the Host header as normal_host() spells it, however it was given.
         object.__setattr__(
