@@ -136,8 +136,8 @@ def cancel(client: reqless.Client, args: argparse.Namespace) -> int:
         if len(left) == len(pending):
             break
         pending = left
-    for jid, error in refused.items():
-        outcome.failed(jid, error)
+    for jid, refusal in refused.items():
+        outcome.failed(jid, refusal)
     return outcome.finish(args, "canceled")
 
 

@@ -26,7 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit.code if isinstance(exit.code, int) else (OK if exit.code is None else USAGE)
     args.json = getattr(args, "json", False)
     try:
-        with reqless.Client(getattr(args, "url", None), driver=getattr(args, "driver", None)) as client:
+        with reqless.Client(
+            getattr(args, "url", None), driver=getattr(args, "driver", None)
+        ) as client:
             code: int = args.run(client, args)
             return code
     except reqless.ReqlessError as error:

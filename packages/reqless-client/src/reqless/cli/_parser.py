@@ -77,6 +77,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -102,9 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SUMMARY,
         parents=[common],
     )
-    parser.add_argument(
-        "--version", action="version", version=f"reqless {reqless.__version__}"
-    )
+    parser.add_argument("--version", action="version", version=f"reqless {reqless.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, summary: str) -> argparse.ArgumentParser:
@@ -155,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     put = command("put", "put a job into a queue; prints its jid")
     put.add_argument("queue", metavar="QUEUE", help="the queue's name")
-    put.add_argument("klass", metavar="KLASS", help="the job class's dotted path, e.g. app.jobs.Send")
+    put.add_argument(
+        "klass", metavar="KLASS", help="the job class's dotted path, e.g. app.jobs.Send"
+    )
     put.add_argument(
         "data",
         nargs="?",
@@ -164,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the job's data as JSON text, or - to read it from stdin (default {})",
     )
     put.add_argument(
-        "--priority", type=_integer, default=None,
+        "--priority", type=_integer, default=None, metavar="N",
         help="higher runs first (no env var; default 0, or the existing job's)",
     )  # fmt: skip
     put.add_argument(
@@ -201,9 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         pausing.add_argument("queues", nargs="+", metavar="QUEUE", help="queue names")
         pausing.set_defaults(run=run)
 
-    config = command(
-        "config", "the core's options: all of them, one, or set one (KEY VALUE)"
-    )
+    config = command("config", "the core's options: all of them, one, or set one (KEY VALUE)")
     config.add_argument("key", nargs="?", metavar="KEY", help="an option's name")
     config.add_argument("value", nargs="?", metavar="VALUE", help="the value to set")
     config.add_argument(
@@ -220,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bounded = watch.add_mutually_exclusive_group()
     bounded.add_argument(
-        "--count", type=_count, default=None, metavar="N",
+        "--count", type=_positive, default=None, metavar="N",
         help="stop after N refreshes (no env var; default: until Ctrl-C)",
     )  # fmt: skip
     bounded.add_argument(

@@ -140,8 +140,14 @@ def jobs(client: reqless.Client, args: argparse.Namespace) -> int:
         table(
             ("JID", "KLASS", "STATE", "PRIORITY", "WORKER", "TAGS"),
             [
-                (j.jid, j.klass_name, j.state, j.priority, getattr(j, "worker_name", ""),
-                 ",".join(j.tags))
+                (
+                    j.jid,
+                    j.klass_name,
+                    j.state,
+                    j.priority,
+                    getattr(j, "worker_name", ""),
+                    ",".join(j.tags),
+                )
                 for j in listed
             ],
             f"no {args.state} jobs in {args.queue!r}",
@@ -252,7 +258,15 @@ def failed(client: reqless.Client, args: argparse.Namespace) -> int:
     for j in failures:
         failure = j.failure
         when = moment(failure.when) if failure else ""
-        rows.append((j.jid, j.klass_name, j.queue_name, when, failure_line(failure.message if failure else "")))
+        rows.append(
+            (
+                j.jid,
+                j.klass_name,
+                j.queue_name,
+                when,
+                failure_line(failure.message if failure else ""),
+            )
+        )
     table(("JID", "KLASS", "QUEUE", "FAILED AT", "ERROR"), rows, f"no jobs in {args.group!r}")
     if rows:
         print(f"{args.offset + 1}-{args.offset + len(rows)} of {total} in {args.group!r}")
