@@ -509,11 +509,8 @@ def test_every_command_on_an_embedded_server(
             assert cli("cancel", jid).code == 0
             assert client.jobs[jid] is None
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "reqless._embedded", "stop", str(folder)],
-            check=False,
-            capture_output=True,
-        )
+        stop = Path(sys.executable).parent / "reqless-embedded"
+        subprocess.run([str(stop), "stop", str(folder)], check=False, capture_output=True)
 
 
 def test_the_installed_console_script(server: Server, client: reqless.Client) -> None:
