@@ -168,6 +168,9 @@ def test_web_serve_leaves_running_a_server_it_did_not_start(tmp_path: Path) -> N
 # --------------------------------------------------------------------------- a fresh install
 
 
+# Building four wheels and installing them with their dependencies takes 15-20 s here;
+# a fresh CI machine also downloads hatchling and the dependencies first.
+@pytest.mark.timeout(300)
 def test_the_built_wheels_install_into_a_fresh_venv_with_working_commands(
     tmp_path: Path,
 ) -> None:

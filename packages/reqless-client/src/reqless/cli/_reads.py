@@ -34,6 +34,9 @@ __all__ = [
     "unknown_name",
 ]
 
+#: Jobs as listed: a queue's recurring jobs are templates, not jobs.
+Listed = list[reqless.Job | reqless.RecurringJob]
+
 
 def snapshot(client: reqless.Client) -> dict[str, Any]:
     """Every queue's counts, the workers and the failure groups, as ``info --json`` shows them."""
@@ -82,13 +85,13 @@ def unknown_name(kind: str, name: str, known: list[str]) -> CommandError:
     return CommandError(f"no {kind} {name!r}{did_you_mean(name, known)}")
 
 
-def fetch_jobs(client: reqless.Client, jids: list[str]) -> list[reqless.Job | reqless.RecurringJob]:
+def fetch_jobs(client: reqless.Client, jids: list[str]) -> Listed:
     """The jobs of ``jids`` in that order, in one round trip; jobs gone meanwhile are left out.
 
     Recurring jobs are not jobs to ``job.getMulti``: those are fetched one by one.
     """
     found = {job.jid: job for job in client.jobs.get(*jids)}
-    out: list[reqless.Job | reqless.RecurringJob] = []
+    out: Listed = []
     for jid in jids:
         job = found.get(jid) or client.jobs[jid]
         if job is not None:
@@ -96,22 +99,26 @@ def fetch_jobs(client: reqless.Client, jids: list[str]) -> list[reqless.Job | re
     return out
 
 
-def jobs(client: reqless.Client, args: argparse.Namespace) -> int:
+def _listing(client: reqless.Client, args: argparse.Namespace) -> tuple[Listed, int]:
+    """A page of the queue's jobs in ``args.state``, and how many there are in all."""
     queue = client.queues[args.queue]
     counts = queue.counts
     total = int(getattr(counts, args.state))
+    if not args.limit:
+        return [], total
     if args.state == "waiting":
         # The queue's work list (as counted: timed-out jobs included) in the order pop takes
         # it. Peek has no offset, so the head is cut off here; peek also shows the jobs
         # whose lock expired, which pop would reclaim first: they are listed as stalled.
-        peeked = queue.peek(args.offset + args.limit + counts.stalled) if args.limit else []
+        peeked = queue.peek(args.offset + args.limit + counts.stalled)
         ready = [found for found in peeked if found.state != "running"]
-        listed: list[reqless.Job | reqless.RecurringJob] = list(
-            ready[args.offset : args.offset + args.limit]
-        )
-    else:
-        jids = getattr(queue.jobs, args.state)(args.offset, args.limit) if args.limit else []
-        listed = fetch_jobs(client, jids)
+        return list(ready[args.offset : args.offset + args.limit]), total
+    jids = getattr(queue.jobs, args.state)(args.offset, args.limit)
+    return fetch_jobs(client, jids), total
+
+
+def jobs(client: reqless.Client, args: argparse.Namespace) -> int:
+    listed, total = _listing(client, args)
     if not listed and args.queue not in (names := client.queues.names):
         hint = did_you_mean(args.queue, names)
         raise CommandError(f"queue {args.queue!r} has never had a job{hint}")
@@ -126,6 +133,7 @@ def jobs(client: reqless.Client, args: argparse.Namespace) -> int:
             }
         )
         return OK
+    where = f"in {args.queue!r}"
     if args.state == "recurring":
         table(
             ("JID", "KLASS", "EVERY", "SPAWNED", "PRIORITY", "TAGS"),
@@ -134,27 +142,21 @@ def jobs(client: reqless.Client, args: argparse.Namespace) -> int:
                 for j in listed
                 if isinstance(j, reqless.RecurringJob)
             ],
-            f"no recurring jobs in {args.queue!r}",
+            f"no recurring jobs {where}",
         )
     else:
         table(
             ("JID", "KLASS", "STATE", "PRIORITY", "WORKER", "TAGS"),
             [
-                (
-                    j.jid,
-                    j.klass_name,
-                    j.state,
-                    j.priority,
-                    getattr(j, "worker_name", ""),
-                    ",".join(j.tags),
-                )
+                (j.jid, j.klass_name, j.state, j.priority, j.worker_name, ",".join(j.tags))
                 for j in listed
+                if isinstance(j, reqless.Job)
             ],
-            f"no {args.state} jobs in {args.queue!r}",
+            f"no {args.state} jobs {where}",
         )
     if listed:
-        first = args.offset + 1
-        print(f"{first}-{args.offset + len(listed)} of {total} {args.state} in {args.queue!r}")
+        last = args.offset + len(listed)
+        print(f"{args.offset + 1}-{last} of {total} {args.state} {where}")
     return OK
 
 
@@ -254,20 +256,16 @@ def failed(client: reqless.Client, args: argparse.Namespace) -> int:
             }
         )
         return OK
-    rows = []
-    for j in failures:
-        failure = j.failure
-        when = moment(failure.when) if failure else ""
-        rows.append(
-            (
-                j.jid,
-                j.klass_name,
-                j.queue_name,
-                when,
-                failure_line(failure.message if failure else ""),
-            )
-        )
+    rows = [_failure_row(j) for j in failures]
     table(("JID", "KLASS", "QUEUE", "FAILED AT", "ERROR"), rows, f"no jobs in {args.group!r}")
     if rows:
         print(f"{args.offset + 1}-{args.offset + len(rows)} of {total} in {args.group!r}")
     return OK
+
+
+def _failure_row(job: reqless.Job) -> tuple[str, ...]:
+    failure = job.failure
+    if failure is None:  # unfailed meanwhile
+        return (job.jid, job.klass_name, job.queue_name, "", "")
+    when = moment(failure.when)
+    return (job.jid, job.klass_name, job.queue_name, when, failure_line(failure.message))
