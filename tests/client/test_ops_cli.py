@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +325,18 @@ def test_retry_a_group_into_another_queue(cli: Cli, client: reqless.Client) -> N
     assert sorted(job.jid for job in client.queues["rescue"].peek(5)) == sorted(jids)
 
 
+def test_retry_a_group_stops_at_a_job_that_no_longer_exists(
+    cli: Cli, client: reqless.Client, server: Server
+) -> None:
+    gone, kept = (fail_job(client, "q", "g") for _ in range(2))
+    # Behind the core's back, as a botched manual cleanup would leave it.
+    server.client().delete(f"ql:j:{gone}")
+    result = cli("retry", "g")
+    assert result.code == 1
+    assert result.err == f"reqless: retried 0 of 2 jobs of 'g': job {gone} no longer exists\n"
+    assert client.jobs.failed("g").jids == [kept, gone]
+
+
 def test_retry_jobs_by_jid_and_report_the_unknown(cli: Cli, client: reqless.Client) -> None:
     failed = fail_job(client, "q", "q-Error")
     result = cli("retry", "nope", failed)
@@ -514,6 +527,8 @@ def test_every_command_on_an_embedded_server(
 
 
 def test_the_installed_console_script(server: Server, client: reqless.Client) -> None:
+    console = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert console["reqless"] == "reqless.cli:main"
     script = Path(sys.executable).parent / "reqless"
     assert script.is_file(), f"{script} is missing: reinstall reqless-client"
     env = {**os.environ, "REQLESS_URL": server.url}

@@ -60,6 +60,8 @@ def retry_group(client: reqless.Client, group: str, into: str | None) -> int:
         # The listing is newest first: the tail holds the oldest jobs, which unfail takes.
         tail = client.jobs.failed(group, max(total - CHUNK, 0), CHUNK).jids
         oldest = list(reversed(tail))[: wanted - done]
+        if not oldest:  # emptied by someone else between the two reads
+            break
         jobs = {job.jid: job for job in client.jobs.get(*oldest)}
         queue = into or (jobs[oldest[0]].queue_name if oldest[0] in jobs else "")
         run = 0
