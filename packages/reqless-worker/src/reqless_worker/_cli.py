@@ -9,6 +9,7 @@ the client, the plugins and the supervisor are imported after.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -142,16 +143,14 @@ def _parser() -> _Parser:
     add(
         "-d",
         "--workdir",
-        help="directory for the sandboxes"
-        " (default: the current directory; env REQLESS_WORKDIR)",
+        help="directory for the sandboxes (default: the current directory; env REQLESS_WORKDIR)",
     )
     add(
         "-r",
         "--resume",
         action="store_true",
         default=None,
-        help="first run the jobs this worker name still holds"
-        " (default: off; env REQLESS_RESUME=1)",
+        help="first run the jobs this worker name still holds (default: off; env REQLESS_RESUME=1)",
     )
     add(
         "-v",
@@ -170,8 +169,7 @@ def _parser() -> _Parser:
         "--max-jobs",
         type=int,
         metavar="N",
-        help="exit after N jobs, all children together"
-        " (default: no limit; env REQLESS_MAX_JOBS)",
+        help="exit after N jobs, all children together (default: no limit; env REQLESS_MAX_JOBS)",
     )
     add(
         "--max-jobs-per-child",
@@ -293,9 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.name is None:
         settings = settings.with_changes(name=f"{socket.gethostname()}-{os.getpid()}")
     if settings.cwd_path:
-        # Children insert the paths in order at the front of sys.path, so -p paths win.
         # A console script's sys.path[0] is its bin directory, not where it was started.
-        settings = settings.with_changes(paths=(os.getcwd(), *settings.paths))
+        # Children insert the paths in order at the front of sys.path, so -p paths win.
+        with contextlib.suppress(OSError):  # a deleted working directory
+            settings = settings.with_changes(paths=(os.getcwd(), *settings.paths))
     try:
         strategy_class = load_strategy(settings.strategy)
     except LookupError as exc:

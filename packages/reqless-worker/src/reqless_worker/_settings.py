@@ -43,6 +43,7 @@ __all__ = ["DEFAULT_URL", "WorkerSettings"]
 
 DEFAULT_URL = "redis://localhost:6379"
 
+
 def _switch(text: str) -> bool:
     word = text.strip().lower()
     if word in ("1", "true", "yes", "on"):

@@ -9,11 +9,13 @@ it onto each record, so a line logged from inside a job reads::
 With ``-v`` (DEBUG), each job's start and end are logged as well, the end with
 how long the job's method ran and how the job ended::
 
-    ... DEBUG   reqless_plugins.builtin.logs: started 4f... gnomes.GnomesJob from underpants [...]
-    ... DEBUG   reqless_plugins.builtin.logs: completed 4f... gnomes.GnomesJob from underpants
-        in 0.012s [...]
+    ... DEBUG   reqless_plugins.builtin.logs: started gnomes.GnomesJob from underpants
+        [jid=4f... queue=underpants ...]
+    ... DEBUG   reqless_plugins.builtin.logs: completed gnomes.GnomesJob from underpants
+        in 0.012s [jid=4f... queue=underpants ...]
 
 (``failed ...: <group>``, ``retried ...`` or ``lost the lock of ...`` for the other ends.)
+The jid is in the message too when no job context is bound around the hook.
 
 The duration is the method's run time (popped to ``reqless_after_perform``),
 so it does not count a completion held back to be sent with its batch's.
@@ -25,6 +27,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from reqless_plugins._context import current_log_context
 from reqless_plugins._markers import hookimpl
 
 if TYPE_CHECKING:
@@ -98,10 +101,16 @@ def reqless_log_context(job: Job) -> dict[str, object]:
 _started: dict[str, float] = {}
 _ran_for: dict[str, float] = {}
 _MAX_TRACKED = 10_000
+_clock = time.monotonic
 
 
 def _describe(job: Job) -> str:
-    return f"{job.jid} {job.klass_name} from {job.queue_name}"
+    described = f"{job.klass_name} from {job.queue_name}"
+    # The worker binds the job's context around its hooks, and the filter appends
+    # it to the line: the jid (32 characters) is written out only when it is not.
+    if current_log_context().get("jid") == job.jid:
+        return described
+    return f"{job.jid} {described}"
 
 
 @hookimpl
@@ -111,7 +120,7 @@ def reqless_job_popped(job: Job) -> None:
     if len(_started) >= _MAX_TRACKED:
         _started.clear()
         _ran_for.clear()
-    _started[job.jid] = time.monotonic()
+    _started[job.jid] = _clock()
     logger.debug("started %s", _describe(job))
 
 
@@ -119,7 +128,7 @@ def reqless_job_popped(job: Job) -> None:
 def reqless_after_perform(job: Job) -> None:
     started = _started.get(job.jid)
     if started is not None:
-        _ran_for[job.jid] = time.monotonic() - started
+        _ran_for[job.jid] = _clock() - started
 
 
 def _ended(job: Job, outcome: str, detail: str = "") -> None:
@@ -128,7 +137,7 @@ def _ended(job: Job, outcome: str, detail: str = "") -> None:
     if not logger.isEnabledFor(logging.DEBUG):
         return
     if ran_for is None and started is not None:
-        ran_for = time.monotonic() - started
+        ran_for = _clock() - started
     took = "" if ran_for is None else f" in {ran_for:.3f}s"
     logger.debug("%s %s%s%s", outcome, _describe(job), took, detail)
 
