@@ -231,8 +231,7 @@ def stop_embedded(path: str | os.PathLike[str]) -> bool:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``reqless-embedded start|stop|status PATH``."""
+def _parser() -> argparse.ArgumentParser:
     from reqless.__about__ import __version__
 
     parser = argparse.ArgumentParser(
@@ -254,7 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="folder of the server's data, log and unix socket, made if missing"
         " (no env var; default: none, required)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``reqless-embedded start|stop|status PATH``."""
+    args = _parser().parse_args(argv)
     try:
         if args.action == "start":
             print(start_embedded(args.path))
