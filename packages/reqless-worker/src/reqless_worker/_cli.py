@@ -36,7 +36,7 @@ signals (to the worker's main process; it passes them on to its children):
              --drain-timeout, give back the rest, then exit 0
   INT, QUIT  stop now: interrupt running jobs and give them back to their queues
   HUP        replace every child (each after draining), e.g. to load new job code
-signals to one child process (its pid is in the -v log):
+signals to one child process (its pid is in the -v log; the main process would end):
   USR1       log the stack of every thread of that child
   USR2       open a debugger (pdb) in that child; needs its terminal
 """
