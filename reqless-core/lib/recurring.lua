@@ -52,7 +52,9 @@ function Recurring.spawn_template(queue, template, score, now, budget)
       'priority', priority, 'tags', r[4] or '{}', 'throttles', r[8] or '[]', 'state', 'waiting',
       'worker', '', 'expires', 0, 'queue', queue, 'retries', r[5] or 0, 'remaining', r[5] or 0,
       'time', Reqless.time_text(s), 'spawned_from_jid', template)
-    History.append(child, s, 'put', { queue = queue }, false)
+    -- The child's jid may already hold a job with a legacy history field:
+    -- the append migrates it first (4.11), so nil, not false.
+    History.append(child, s, 'put', { queue = queue })
     call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(priority, s), child)
     s = s + interval
     call('zadd', recur, s, template)
