@@ -70,6 +70,19 @@ end
 -- Drop one tag's index entry for a job; the counter falls with it.
 function Job.unindex_tag(jid, tag)
   local name = Reqless.tag_name(tag)
+  Job.unindex_tag_name(jid, name)
+  -- A 15-digit integer tag is indexed under its digits; the reference core
+  -- indexed it under Lua's %.14g text (1.2345678901234e+14). An entry it
+  -- made for this job goes too, so no index outlives the job (DEVIATIONS D-14).
+  if type(tag) == 'number' then
+    local legacy = tostring(tag)
+    if legacy ~= name and call('zscore', 'ql:t:' .. legacy, jid) then
+      Job.unindex_tag_name(jid, legacy)
+    end
+  end
+end
+
+function Job.unindex_tag_name(jid, name)
   call('zrem', 'ql:t:' .. name, jid)
   if call('zcard', 'ql:t:' .. name) == 0 then
     call('zrem', 'ql:tags', name)

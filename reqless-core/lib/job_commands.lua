@@ -412,8 +412,8 @@ function JobCommands.add_tag(now, a)
     end
     Job.index_tag(jid, tag, now)
   end
-  call('hset', key, 'tags', encode(tags))
-  return Reqless.list(tags)
+  call('hset', key, 'tags', Reqless.tags_text(tags, '{}'))
+  return Reqless.tags_text(tags, '[]')
 end
 
 function JobCommands.remove_tag(now, a)
@@ -430,8 +430,8 @@ function JobCommands.remove_tag(now, a)
       kept[#kept + 1] = tag
     end
   end
-  call('hset', key, 'tags', encode(kept))
-  return Reqless.list(kept)
+  call('hset', key, 'tags', Reqless.tags_text(kept, '{}'))
+  return Reqless.tags_text(kept, '[]')
 end
 
 function JobCommands.track(now, a)

@@ -154,7 +154,7 @@ function QueueCommands.place(now, put)
   end
   local tags_text = '{}'
   if tags and #tags > 0 then
-    tags_text = encode(tags)
+    tags_text = Reqless.tags_text(tags, '{}')
     for i = 1, #tags do
       Job.index_tag(jid, tags[i], now)
     end

@@ -117,7 +117,7 @@ function Recurring.recur(now, a)
   end
   throttles[#throttles + 1] = 'ql:q:' .. queue
   call('hset', key, 'jid', jid, 'klass', klass, 'data', data, 'priority', priority,
-    'tags', encode(tags), 'state', 'recur', 'queue', queue, 'type', 'interval',
+    'tags', Reqless.tags_text(tags, '{}'), 'state', 'recur', 'queue', queue, 'type', 'interval',
     'count', tonumber(old[1]) or 0, 'interval', interval, 'retries', retries,
     'backlog', backlog, 'throttles', encode(throttles))
   call('zadd', Reqless.queue_key(queue, 'recur'), now + offset, jid)
@@ -188,7 +188,7 @@ function Recurring.add_tag(now, a)
       tags[#tags + 1] = a[i]
     end
   end
-  local text = Reqless.list(tags)
+  local text = Reqless.tags_text(tags, '[]')
   call('hset', Recurring.key(jid), 'tags', text)
   return text
 end
@@ -206,7 +206,7 @@ function Recurring.remove_tag(now, a)
       kept[#kept + 1] = tags[i]
     end
   end
-  local text = encode(kept)
+  local text = Reqless.tags_text(kept, '{}')
   call('hset', Recurring.key(jid), 'tags', text)
   return text
 end
