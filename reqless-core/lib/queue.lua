@@ -97,7 +97,6 @@ function Queue.exhaust(queue, jid, owner, now, f)
   History.append(jid, now, 'failed', { group = group }, false)
   call('hset', Reqless.job_key(jid), 'state', 'failed', 'worker', '', 'expires', '',
     'failure', encode({ group = group, message = message, when = now, worker = '' }))
-  Job.file_failure(jid, group)
   if f.tracked then
     call('publish', 'ql:failed', jid)
   end
@@ -105,6 +104,7 @@ function Queue.exhaust(queue, jid, owner, now, f)
     message = message, jid = jid, group = group, event = 'failed', worker = owner,
   }))
   Stats.failure(queue, now)
+  Job.file_failure(jid, group, now)
 end
 
 -- Act on up to `limit` expired locks (protocol 4.3): a lock-lost notice
