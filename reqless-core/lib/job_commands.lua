@@ -375,7 +375,7 @@ function JobCommands.cancel_one(jid, now)
     if failure.group then
       Job.unfile_failure(jid, failure.group)
       -- The reference crashes here when the counter is absent; we leave it
-      -- alone instead (see DEVIATIONS.md).
+      -- alone instead (DEVIATIONS D-2).
       local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
       local failed = tonumber(call('hget', stats, 'failed'))
       if failed then
