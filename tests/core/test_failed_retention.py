@@ -31,11 +31,12 @@ def fail(
 
 
 def failed(core: Core, group: str = "g") -> list[str]:
-    return list(core.redis.lrange(f"ql:f:{group}", 0, -1))
+    return [str(jid) for jid in core.redis.lrange(f"ql:f:{group}", 0, -1)]
 
 
 def job_keys(core: Core, jid: str) -> list[str]:
-    return sorted(core.redis.keys(f"ql:j:{jid}") + core.redis.keys(f"ql:j:{jid}-*"))
+    found = core.redis.keys(f"ql:j:{jid}") + core.redis.keys(f"ql:j:{jid}-*")
+    return sorted(str(key) for key in found)
 
 
 def test_unset_failed_jobs_are_kept_forever(core: Core) -> None:
@@ -167,9 +168,16 @@ def test_nothing_but_the_expired_failed_jobs_is_touched(core: Core) -> None:
     changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
     assert changed == {
         # The expired job and its counter; the group, emptied, leaves ql:failures.
-        "ql:j:gone", "ql:j:gone-history", "ql:f:g", "ql:failures", "ql:s:stats:0:q",
+        "ql:j:gone",
+        "ql:j:gone-history",
+        "ql:f:g",
+        "ql:failures",
+        "ql:s:stats:0:q",
         # What putting, popping and failing the new job in q9 leaves behind.
-        "ql:queues", "ql:workers", "ql:s:wait:0:q9", "ql:s:stats:0:q9",
+        "ql:queues",
+        "ql:workers",
+        "ql:s:wait:0:q9",
+        "ql:s:stats:0:q9",
     }, changed
     assert after["ql:failures"] == ("set", ["h"])
     assert after["ql:s:stats:0:q9"] == ("hash", {"failures": "1", "failed": "0"})
