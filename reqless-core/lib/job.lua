@@ -277,12 +277,15 @@ end
 -- The job object of protocol 2.6 as JSON text, from the job's fields read
 -- with HMGET Job.HAND_OUT_FIELDS (or OBJECT_FIELDS). Built by hand, in one
 -- concatenation: stored lists and objects are already cjson text, and
--- re-encoding them costs more than the rest of a pop. `dependencies` may be given by a caller that
--- knows them, and `newest` is History.render's. Fields every writer sets
--- (queue, priority, retries, data) read as empty or 0 on a hash that lacks them.
-function Job.render(jid, f, queue, worker, expires, tracked, dependencies, newest)
+-- re-encoding them costs more than the rest of a pop. `edges` false tells
+-- that the job has neither dependents nor dependencies (nil: look), and
+-- `newest` is History.render's. Fields every writer sets (queue, priority,
+-- retries, data) read as empty or 0 on a hash that lacks them.
+function Job.render(jid, f, queue, worker, expires, tracked, edges, newest)
   local key = Reqless.job_key(jid)
-  if dependencies == nil then
+  local dependents, dependencies = Job.NO_EDGES, Job.NO_EDGES
+  if edges ~= false then
+    dependents = call('smembers', key .. '-dependents')
     dependencies = call('smembers', key .. '-dependencies')
   end
   local failure = f[8]
@@ -305,10 +308,13 @@ function Job.render(jid, f, queue, worker, expires, tracked, dependencies, newes
     .. ',"failure":' .. failure
     .. ',"throttles":' .. Job.list_text(f[9])
     .. ',"spawned_from_jid":' .. (f[10] and encode(f[10]) or 'false')
-    .. ',"dependents":' .. Reqless.string_array(call('smembers', key .. '-dependents'))
+    .. ',"dependents":' .. Reqless.string_array(dependents)
     .. ',"dependencies":' .. Reqless.string_array(dependencies)
     .. '}'
 end
+
+-- Never written to: what Job.render shows for a job with no edges.
+Job.NO_EDGES = {}
 
 -- The job object's JSON text, or nil if there is no job. `tracked` may be
 -- passed when the caller already knows it.

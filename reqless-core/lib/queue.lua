@@ -78,10 +78,11 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
     call('publish', 'ql:popped', jid)
   end
   f[2] = 'running'
-  -- The job object shows the hash's queue (2.6), and its dependencies are
-  -- read: a job left in a work set by a retry into another queue can be
-  -- handed out while it still depends on others.
-  return Job.render(jid, f, f[13], worker, expires, tracked, nil, newest)
+  -- The job object shows the hash's queue (2.6). Most jobs handed out have
+  -- no dependency edges, so one EXISTS asks before both sets are read; one
+  -- left in a work set by a retry into another queue can still depend on others.
+  local edges = call('exists', key .. '-dependents', key .. '-dependencies') > 0
+  return Job.render(jid, f, f[13], worker, expires, tracked, edges, newest)
 end
 
 -- Fail a job whose lock expired once too often (protocol 4.4). The group is
