@@ -109,12 +109,23 @@ def key_usage(client: redis.Redis) -> int:
     return total
 
 
+SENTINEL = "memory-benchmark:sentinel"
+
+
+def flushed(client: redis.Redis) -> str:
+    """What to add to an error when someone else emptied the server."""
+    return "" if client.exists(SENTINEL) else " (another client flushed the server)"
+
+
 def jobs_data(index: int) -> str:
     return json.dumps({"n": index})
 
 
 def measure(client: redis.Redis, make_core: Callable[[], Core], jobs: int, complete: bool) -> Phase:
     client.execute_command("FLUSHALL", "SYNC")
+    # Another client flushing this server mid-phase (a test session whose
+    # server died, on a reused port) would look like jobs gone missing.
+    client.set(SENTINEL, 1)
     # All N completed jobs kept; no lease may expire while a slow phase runs.
     client.hset("ql:config", mapping={"jobs-history-count": jobs * 2, "heartbeat": 86400})
     before_memory, before_keys = settle(client), key_usage(client)
@@ -134,7 +145,7 @@ def measure(client: redis.Redis, make_core: Callable[[], Core], jobs: int, compl
         popped = run_batched(client, range(-(-jobs // POP_LIMIT)), pop)
         jids = [job["jid"] for reply in popped for job in json.loads(reply)]
         if len(jids) != jobs:
-            raise RuntimeError(f"popped {len(jids)} of {jobs} jobs")
+            raise RuntimeError(f"popped {len(jids)} of {jobs} jobs{flushed(client)}")
 
         def finish(pipe: Pipeline, jid: str) -> None:
             core.send(pipe, "job.complete", jid, WORKER, QUEUE, "{}")
@@ -143,9 +154,9 @@ def measure(client: redis.Redis, make_core: Callable[[], Core], jobs: int, compl
             raise RuntimeError("a job.complete did not reply 'complete'")
         kept = int(client.zcard("ql:completed"))
         if kept != jobs:
-            raise RuntimeError(f"{kept} of {jobs} completed jobs kept")
+            raise RuntimeError(f"{kept} of {jobs} completed jobs kept{flushed(client)}")
     elif int(client.zcard(f"ql:q:{QUEUE}-work")) != jobs:
-        raise RuntimeError("not every put job is waiting")
+        raise RuntimeError(f"not every put job is waiting{flushed(client)}")
     after_memory, after_keys = settle(client), key_usage(client)
     client.execute_command("FLUSHALL", "SYNC")
     return Phase((after_memory - before_memory) / jobs, (after_keys - before_keys) / jobs)
