@@ -564,3 +564,56 @@ def test_the_dashboard_serves_through_a_sentinel_url_across_a_failover(
                 assert time.monotonic() < deadline, web.get("/api/v1/jobs/two").text
                 time.sleep(0.1)
             assert web.get("/api/v1/jobs/one").json()["state"] == "waiting"
+
+
+@pytest.mark.timeout(120)
+def test_a_coordinated_failover_loses_nothing_acknowledged_with_wait(
+    group: SentinelGroup, driver_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``SENTINEL FAILOVER`` leaves the old master up, and a master, until Sentinel demotes it.
+
+    Clients connected to it keep writing there meanwhile, and what they write is
+    dropped when it resyncs from the new master. With ``wait_replicas`` those writes
+    are not acknowledged (the old master has lost its replica), so none is lost.
+    """
+    url = group.url()
+    plain = Putter(url, driver_name, "plain")
+    durable = Putter(f"{url}?wait_replicas=1&wait_timeout_ms=200", driver_name, "durable")
+    plain.start()
+    durable.start()
+    try:
+        while len(plain.acknowledged) < 100 or len(durable.acknowledged) < 100:
+            time.sleep(0.01)
+        old = group.master_port()
+        assert old is not None
+        group.node(group.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", SERVICE)
+        new = group.wait_failover(old)
+        group._until(
+            lambda: group.node(old).info("replication")["role"] == "slave",
+            "the old master was not demoted",
+            timeout=30,
+        )
+        counts = len(plain.acknowledged), len(durable.acknowledged)
+        while (
+            len(plain.acknowledged) < counts[0] + 50 or len(durable.acknowledged) < counts[1] + 50
+        ):
+            time.sleep(0.01)
+    finally:
+        plain.stop()
+        durable.stop()
+    master = group.node(new)
+    present = {key[len("ql:j:") :] for key in master.scan_iter("ql:j:*", count=1000)}
+    lost_plain = [jid for jid in plain.acknowledged if jid not in present]
+    lost_durable = [jid for jid in durable.acknowledged if jid not in present]
+    with capsys.disabled():
+        print(
+            f"\n[{group.kind}/{driver_name}] SENTINEL FAILOVER {old}->{new}: without WAIT "
+            f"{len(lost_plain)} of {len(plain.acknowledged)} acknowledged puts lost (refused "
+            f"{plain.refused}); with wait_replicas=1 {len(lost_durable)} of "
+            f"{len(durable.acknowledged)} lost (refused {durable.refused})"
+        )
+    assert lost_durable == []
+    # Only a lost connection (the demoted master's READONLY is one) or an unacknowledged
+    # change; and every putter reached the new master.
+    assert set(plain.refused) <= {"ServerUnavailableError"}
+    assert set(durable.refused) <= {"ServerUnavailableError", "ReplicationTimeoutError"}

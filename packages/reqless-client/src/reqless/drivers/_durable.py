@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reqless._errors import InvalidArgumentError, ReqlessError
+from reqless._errors import InvalidArgumentError, ReqlessError, ServerUnavailableError
 from reqless._settings import ClientSettings
 from reqless.drivers import (
     Arg,
@@ -176,7 +176,14 @@ class _DurablePipelineBase:
 
     def _checked(self, results: list[Any], waited: bool) -> list[Any]:
         if waited:
-            self._wait.check(results.pop())
+            acknowledged = results.pop()
+            if isinstance(acknowledged, ReqlessError):
+                # WAIT refused because the server is a replica now: the calls' own
+                # errors say so better (a demoted master's READONLY is an outage).
+                for result in results:
+                    if isinstance(result, ServerUnavailableError):
+                        raise result
+            self._wait.check(acknowledged)
         return results
 
 
