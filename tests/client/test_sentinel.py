@@ -287,6 +287,7 @@ def test_a_change_no_replica_acknowledges_raises_and_is_still_made(
         with pytest.raises(ReplicationTimeoutError) as info:
             queue.put("tests.Job", {}, jid="jid-1")
         assert (info.value.acknowledged, info.value.wanted) == (0, 1)
+        assert info.value.replies[0] == "jid-1"  # what the master answered
         assert "may lose it" in str(info.value)
         assert isinstance(info.value, ReqlessError)
         # On the master all the same, and reads do not wait.
@@ -322,9 +323,11 @@ def test_a_popwaiter_pop_waits_for_replicas(server: Server, driver_name: str) ->
     with (
         reqless.Client(url, driver=driver_name) as client,
         PopWaiter(client, "q") as waiter,
-        pytest.raises(ReplicationTimeoutError),
+        pytest.raises(ReplicationTimeoutError) as info,
     ):
         waiter.pop(1, 0.2)
+    # The pop's reply (the job handed out) travels with the error.
+    assert "jid-w" in str(info.value.replies)
     with reqless.Client(server.url, driver=driver_name) as plain:
         job = plain.jobs["jid-w"]
         assert job is not None and job.state == "running"
