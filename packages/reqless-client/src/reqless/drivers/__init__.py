@@ -421,11 +421,24 @@ def _resolve(settings: ClientSettings) -> ClientSettings:
     return replace(settings, url=start_embedded(path))
 
 
+def _load_for(settings: ClientSettings) -> DriverFactory:
+    """:func:`load_driver`, whose missing-library error names the extra the URL needs."""
+    try:
+        return load_driver(settings.driver)
+    except DriverNotInstalledError as exc:
+        if settings.embedded_path is None:
+            raise
+        raise DriverNotInstalledError(
+            f"the {settings.driver!r} driver is not installed; an {settings.url!r} URL needs "
+            "the embedded server and its driver: pip install 'reqless-client[embedded]'"
+        ) from exc
+
+
 def connect(settings: ClientSettings) -> Driver:
     """A synchronous driver for ``settings``, its library loaded by name."""
-    return load_driver(settings.driver).connect(_resolve(settings))
+    return _load_for(settings).connect(_resolve(settings))
 
 
 def connect_async(settings: ClientSettings) -> AsyncDriver:
     """An asyncio driver for ``settings``, its library loaded by name."""
-    return load_driver(settings.driver).connect_async(_resolve(settings))
+    return _load_for(settings).connect_async(_resolve(settings))

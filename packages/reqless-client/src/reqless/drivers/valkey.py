@@ -10,6 +10,8 @@ from typing import Any
 
 import valkey
 import valkey.asyncio
+import valkey.asyncio.sentinel
+import valkey.sentinel
 from valkey import exceptions as lib
 
 from reqless._errors import (
@@ -23,7 +25,15 @@ from reqless._errors import (
 )
 from reqless._settings import ClientSettings
 from reqless.drivers import AsyncDriver, Driver
+from reqless.drivers._acl import script_acl_error
 from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
+from reqless.drivers._durable import durable, durable_async
+from reqless.drivers._sentinel import (
+    aclose_sentinels,
+    close_sentinels,
+    failover_translate,
+    sentinel_client,
+)
 
 __all__ = ["AsyncValkeyDriver", "ValkeyDriver", "connect", "connect_async", "translate"]
 
@@ -40,25 +50,33 @@ def translate(exc: Exception, where: str) -> ReqlessError:
     if isinstance(exc, lib.NoPermissionError):
         return PermissionDeniedError(text)
     if isinstance(exc, lib.ResponseError):
-        return translate_server_error(text)
+        return script_acl_error(text) or translate_server_error(text)
     if isinstance(exc, lib.DataError):
         return InvalidArgumentError(text)
     return ReqlessError(text)
 
 
-def _driver_args(factory: Any, settings: ClientSettings) -> dict[str, Any]:
-    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of."""
-    client = factory.from_url(
-        settings.url,  # valkey-py reads every scheme reqless accepts
-        decode_responses=True,
-        socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=settings.socket_connect_timeout,
-    )
+def _driver_args(factory: Any, sentinel_class: Any, settings: ClientSettings) -> dict[str, Any]:
+    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of.
+
+    A sentinel URL's pool comes from ``sentinel_class`` (see :mod:`reqless.drivers._sentinel`).
+    """
+    if settings.sentinel is not None:
+        client = sentinel_client(sentinel_class, factory, settings)
+    else:
+        client = factory.from_url(
+            settings.library_url,  # valkey-py reads every non-sentinel scheme reqless accepts
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
     pool = client.connection_pool
     return {
         "client": client,
         "errors": lib.ValkeyError,
-        "translate": translate,
+        "translate": translate
+        if settings.sentinel is None
+        else failover_translate(translate, pool, lib.ReadOnlyError),
         "where": redacted(settings.url),
         "checkout": lambda: pool.get_connection("FCALL"),
         "reply_error": lib.ResponseError,
@@ -72,7 +90,11 @@ class ValkeyDriver(SyncDriver):
     name = "valkey"
 
     def __init__(self, settings: ClientSettings) -> None:
-        super().__init__(**_driver_args(valkey.Valkey, settings))
+        super().__init__(**_driver_args(valkey.Valkey, valkey.sentinel.Sentinel, settings))
+
+    def close(self) -> None:
+        super().close()
+        close_sentinels(self.client)
 
 
 class AsyncValkeyDriver(AsyncDriverAdapter):
@@ -81,13 +103,19 @@ class AsyncValkeyDriver(AsyncDriverAdapter):
     name = "valkey"
 
     def __init__(self, settings: ClientSettings) -> None:
-        super().__init__(**_driver_args(valkey.asyncio.Valkey, settings))
+        super().__init__(
+            **_driver_args(valkey.asyncio.Valkey, valkey.asyncio.sentinel.Sentinel, settings)
+        )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await aclose_sentinels(self.client)
 
 
 def connect(settings: ClientSettings) -> Driver:
     # Typed as the protocol so the type checker proves the class satisfies it.
-    return ValkeyDriver(settings)
+    return durable(ValkeyDriver(settings), settings, redacted(settings.url))
 
 
 def connect_async(settings: ClientSettings) -> AsyncDriver:
-    return AsyncValkeyDriver(settings)
+    return durable_async(AsyncValkeyDriver(settings), settings, redacted(settings.url))
