@@ -310,42 +310,50 @@ async def async_figures(url: str, driver: str, jobs: int, rounds: int) -> list[F
         Figure("async bare EVALSHA", await abest(rounds, jobs, round_trips, flush)),
     ]
     async with reqless.aio.Client(url, driver=driver, worker_name="bench") as client:
-        queue = client.queues[QUEUE]
-        payload = {"n": 1}
+        figures += await async_client_figures(client.queues[QUEUE], jobs, rounds, flush)
+    await bare.aclose()
+    return figures
 
-        async def put() -> None:
-            for _ in range(jobs):
+
+async def async_client_figures(
+    queue: reqless.aio.Queue, jobs: int, rounds: int, flush: Callable[[], Awaitable[None]]
+) -> list[Figure]:
+    """The asyncio client's rows: put, concurrent producers, put_many, pop+complete."""
+    figures: list[Figure] = []
+    payload = {"n": 1}
+
+    async def put() -> None:
+        for _ in range(jobs):
+            await queue.put(KLASS, payload)
+
+    async def producers() -> None:
+        async def producer(count: int) -> None:
+            for _ in range(count):
                 await queue.put(KLASS, payload)
 
-        async def producers() -> None:
-            async def producer(count: int) -> None:
-                for _ in range(count):
-                    await queue.put(KLASS, payload)
+        await asyncio.gather(*(producer(jobs // PRODUCERS) for _ in range(PRODUCERS)))
 
-            await asyncio.gather(*(producer(jobs // PRODUCERS) for _ in range(PRODUCERS)))
+    async def put_many() -> None:
+        batch = [(KLASS, payload)] * BATCH
+        for _ in range(jobs // BATCH):
+            await queue.put_many(batch)
 
-        async def put_many() -> None:
-            batch = [(KLASS, payload)] * BATCH
-            for _ in range(jobs // BATCH):
-                await queue.put_many(batch)
+    async def fill() -> None:
+        await flush()
+        for start in range(0, jobs, 1000):
+            await queue.put_many([(KLASS, payload)] * min(1000, jobs - start))
 
-        async def fill() -> None:
-            await flush()
-            for start in range(0, jobs, 1000):
-                await queue.put_many([(KLASS, payload)] * min(1000, jobs - start))
+    async def pop_complete() -> None:
+        for _ in range(jobs):
+            job = await queue.pop()
+            assert job is not None
+            await job.complete()
 
-        async def pop_complete() -> None:
-            for _ in range(jobs):
-                job = await queue.pop()
-                assert job is not None
-                await job.complete()
-
-        figures.append(Figure("async put", await abest(rounds, jobs, put, flush)))
-        name = f"async put, {PRODUCERS} producers"
-        figures.append(Figure(name, await abest(rounds, jobs, producers, flush)))
-        figures.append(Figure("async put_many (100)", await abest(rounds, jobs, put_many, flush)))
-        figures.append(Figure("async pop+complete", await abest(rounds, jobs, pop_complete, fill)))
-    await bare.aclose()
+    figures.append(Figure("async put", await abest(rounds, jobs, put, flush)))
+    name = f"async put, {PRODUCERS} producers"
+    figures.append(Figure(name, await abest(rounds, jobs, producers, flush)))
+    figures.append(Figure("async put_many (100)", await abest(rounds, jobs, put_many, flush)))
+    figures.append(Figure("async pop+complete", await abest(rounds, jobs, pop_complete, fill)))
     return figures
 
 

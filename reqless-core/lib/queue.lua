@@ -78,13 +78,18 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
     call('publish', 'ql:popped', jid)
   end
   f[2] = 'running'
-  -- A job that can be handed out waits on nothing: its dependencies are empty.
-  return Job.render(jid, f, queue, worker, expires, tracked, {}, newest)
+  -- The job object shows the hash's queue (2.6). Most jobs handed out have
+  -- no dependency edges, so one EXISTS asks before both sets are read; one
+  -- left in a work set by a retry into another queue can still depend on others.
+  local edges = call('exists', key .. '-dependents', key .. '-dependencies') > 0
+  return Job.render(jid, f, f[13], worker, expires, tracked, edges, newest)
 end
 
--- Fail a job whose lock expired once too often (protocol 4.4).
+-- Fail a job whose lock expired once too often (protocol 4.4). The group is
+-- named after the job's own queue field, which differs from the popped
+-- queue after a retry into another queue; all else is the popped queue's.
 function Queue.exhaust(queue, jid, owner, now, f)
-  local group = 'failed-retries-' .. queue
+  local group = 'failed-retries-' .. tostring(f.queue or queue)
   local message = 'Job exhausted retries in queue "' .. queue .. '"'
   call('zrem', Reqless.queue_key(queue, 'work'), jid)
   call('zrem', Reqless.queue_key(queue, 'locks'), jid)
@@ -93,7 +98,6 @@ function Queue.exhaust(queue, jid, owner, now, f)
   History.append(jid, now, 'failed', { group = group }, false)
   call('hset', Reqless.job_key(jid), 'state', 'failed', 'worker', '', 'expires', '',
     'failure', encode({ group = group, message = message, when = now, worker = '' }))
-  Job.file_failure(jid, group)
   if f.tracked then
     call('publish', 'ql:failed', jid)
   end
@@ -101,6 +105,7 @@ function Queue.exhaust(queue, jid, owner, now, f)
     message = message, jid = jid, group = group, event = 'failed', worker = owner,
   }))
   Stats.failure(queue, now)
+  Job.file_failure(jid, group, now)
 end
 
 -- Act on up to `limit` expired locks (protocol 4.3): a lock-lost notice
@@ -116,7 +121,7 @@ function Queue.reclaim(queue, now, limit)
   for i = 1, #expired do
     local jid = expired[i]
     local key = Reqless.job_key(jid)
-    local f = call('hmget', key, 'worker', 'grace', 'remaining', 'throttles', 'history')
+    local f = call('hmget', key, 'worker', 'grace', 'remaining', 'throttles', 'history', 'queue')
     local owner = f[1] or ''
     call('zrem', 'ql:w:' .. owner .. ':jobs', jid)
     local tracked = Job.is_tracked(jid)
@@ -139,7 +144,7 @@ function Queue.reclaim(queue, now, limit)
       local remaining = (tonumber(f[3]) or 0) - 1
       call('hset', key, 'remaining', remaining)
       if remaining < 0 then
-        Queue.exhaust(queue, jid, owner, now, { throttles = f[4], tracked = tracked })
+        Queue.exhaust(queue, jid, owner, now, { throttles = f[4], tracked = tracked, queue = f[6] })
       else
         handover[#handover + 1] = jid
       end

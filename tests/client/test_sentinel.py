@@ -287,6 +287,7 @@ def test_a_change_no_replica_acknowledges_raises_and_is_still_made(
         with pytest.raises(ReplicationTimeoutError) as info:
             queue.put("tests.Job", {}, jid="jid-1")
         assert (info.value.acknowledged, info.value.wanted) == (0, 1)
+        assert info.value.replies[0] == "jid-1"  # what the master answered
         assert "may lose it" in str(info.value)
         assert isinstance(info.value, ReqlessError)
         # On the master all the same, and reads do not wait.
@@ -322,9 +323,11 @@ def test_a_popwaiter_pop_waits_for_replicas(server: Server, driver_name: str) ->
     with (
         reqless.Client(url, driver=driver_name) as client,
         PopWaiter(client, "q") as waiter,
-        pytest.raises(ReplicationTimeoutError),
+        pytest.raises(ReplicationTimeoutError) as info,
     ):
         waiter.pop(1, 0.2)
+    # The pop's reply (the job handed out) travels with the error.
+    assert "jid-w" in str(info.value.replies)
     with reqless.Client(server.url, driver=driver_name) as plain:
         job = plain.jobs["jid-w"]
         assert job is not None and job.state == "running"
@@ -394,6 +397,22 @@ def test_clients_waiters_and_events_follow_a_failover(
         assert group.master().execute_command("FUNCTION", "LIST", "LIBRARYNAME", "reqless")
         plain.start()
         durable.start()
+        # A waiter blocked in BZPOPMIN on the master when it dies.
+        blocked = PopWaiter(client, "later")
+        woken: list[reqless.Job] = []
+        errors: list[str] = []
+
+        def wait() -> None:
+            deadline = time.monotonic() + 60
+            while not woken and time.monotonic() < deadline:
+                try:
+                    woken.extend(blocked.pop(1, 30.0))
+                except ReqlessError as exc:  # the lost connection, the failover's gap
+                    errors.append(type(exc).__name__)
+                    time.sleep(0.05)
+
+        thread = threading.Thread(target=wait, daemon=True)
+        thread.start()
         while len(plain.acknowledged) < 200 or len(durable.acknowledged) < 20:
             time.sleep(0.01)
 
@@ -426,18 +445,12 @@ def test_clients_waiters_and_events_follow_a_failover(
         assert master.hget("ql:j:before", "state") == "complete"
         assert master.hget("ql:j:after", "state") == "running"
 
-        # A waiter blocked on the server when it fails over is woken by the next put.
-        jobs: list[reqless.Job] = []
-
-        def wait() -> None:
-            jobs.extend(_retry(lambda: waiter.pop(1, 5.0)))
-
-        thread = threading.Thread(target=wait)
-        thread.start()
-        time.sleep(0.2)
-        client.queues["jobs"].put("tests.Job", {}, jid="woken")
-        thread.join(10)
-        assert [job.jid for job in jobs] == ["woken"]
+        # The waiter that was blocked on the old master waits on the new one and is woken.
+        _retry(lambda: client.queues["later"].put("tests.Job", {}, jid="woken"))
+        thread.join(30)
+        blocked.close()
+        assert [job.jid for job in woken] == ["woken"]
+        assert errors and set(errors) <= {"ServerUnavailableError"}
 
         # The listener subscribed before the failover hears events published after it.
         def listen() -> bool:
@@ -554,3 +567,56 @@ def test_the_dashboard_serves_through_a_sentinel_url_across_a_failover(
                 assert time.monotonic() < deadline, web.get("/api/v1/jobs/two").text
                 time.sleep(0.1)
             assert web.get("/api/v1/jobs/one").json()["state"] == "waiting"
+
+
+@pytest.mark.timeout(120)
+def test_a_coordinated_failover_loses_nothing_acknowledged_with_wait(
+    group: SentinelGroup, driver_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``SENTINEL FAILOVER`` leaves the old master up, and a master, until Sentinel demotes it.
+
+    Clients connected to it keep writing there meanwhile, and what they write is
+    dropped when it resyncs from the new master. With ``wait_replicas`` those writes
+    are not acknowledged (the old master has lost its replica), so none is lost.
+    """
+    url = group.url()
+    plain = Putter(url, driver_name, "plain")
+    durable = Putter(f"{url}?wait_replicas=1&wait_timeout_ms=200", driver_name, "durable")
+    plain.start()
+    durable.start()
+    try:
+        while len(plain.acknowledged) < 100 or len(durable.acknowledged) < 100:
+            time.sleep(0.01)
+        old = group.master_port()
+        assert old is not None
+        group.node(group.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", SERVICE)
+        new = group.wait_failover(old)
+        group._until(
+            lambda: group.node(old).info("replication")["role"] == "slave",
+            "the old master was not demoted",
+            timeout=30,
+        )
+        counts = len(plain.acknowledged), len(durable.acknowledged)
+        while (
+            len(plain.acknowledged) < counts[0] + 50 or len(durable.acknowledged) < counts[1] + 50
+        ):
+            time.sleep(0.01)
+    finally:
+        plain.stop()
+        durable.stop()
+    master = group.node(new)
+    present = {key[len("ql:j:") :] for key in master.scan_iter("ql:j:*", count=1000)}
+    lost_plain = [jid for jid in plain.acknowledged if jid not in present]
+    lost_durable = [jid for jid in durable.acknowledged if jid not in present]
+    with capsys.disabled():
+        print(
+            f"\n[{group.kind}/{driver_name}] SENTINEL FAILOVER {old}->{new}: without WAIT "
+            f"{len(lost_plain)} of {len(plain.acknowledged)} acknowledged puts lost (refused "
+            f"{plain.refused}); with wait_replicas=1 {len(lost_durable)} of "
+            f"{len(durable.acknowledged)} lost (refused {durable.refused})"
+        )
+    assert lost_durable == []
+    # Only a lost connection (the demoted master's READONLY is one) or an unacknowledged
+    # change; and every putter reached the new master.
+    assert set(plain.refused) <= {"ServerUnavailableError"}
+    assert set(durable.refused) <= {"ServerUnavailableError", "ReplicationTimeoutError"}

@@ -173,3 +173,27 @@ def test_the_stream_needs_credentials_when_auth_is_on(serve: Serve) -> None:
     assert httpx.get(f"{base}/api/v1/events", timeout=READ_TIMEOUT).status_code == 401
     with open_stream(base, authorization="Basic dmVyYTpwdw==") as stream:
         assert stream.next().name == "counts"
+
+
+def test_a_user_may_hold_only_so_many_event_streams(serve: Serve) -> None:
+    base = serve(auth="basic", users="vera:pw:viewer,otto:pw:viewer", max_event_streams=2)
+    vera = {"authorization": "Basic dmVyYTpwdw=="}
+    otto = {"authorization": "Basic b3R0bzpwdw=="}
+    with open_stream(base, **vera) as first, open_stream(base, **vera) as second:
+        first.next()
+        second.next()
+        third = httpx.get(f"{base}/api/v1/events", headers=vera, timeout=READ_TIMEOUT)
+        assert third.status_code == 429
+        assert "at most 2 event streams" in third.json()["error"]
+        # Another user has streams of their own.
+        with open_stream(base, **otto) as others:
+            assert others.next().name == "counts"
+    # Closed streams are given back.
+    deadline = time.monotonic() + READ_TIMEOUT
+    while True:
+        again = httpx.stream("GET", f"{base}/api/v1/events", headers=vera, timeout=READ_TIMEOUT)
+        with again as response:
+            if response.status_code == 200:
+                break
+        assert time.monotonic() < deadline, "the closed streams were never given back"
+        time.sleep(0.05)

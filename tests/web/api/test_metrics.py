@@ -80,7 +80,7 @@ def test_readyz_and_the_api_answer_503_when_the_server_is_unreachable() -> None:
         port = sock.getsockname()[1]
     # Nothing listens on the port once the socket is closed.
     app = create_app(f"redis://127.0.0.1:{port}/0", auth="none")
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503
         assert "unreachable" in ready.json()["error"]

@@ -197,7 +197,9 @@ def test_admin_only_endpoints_are_config_patterns_and_forgetting() -> None:
 
 
 def test_proxy_auth_takes_the_user_and_role_from_the_trusted_proxy(open_api: OpenApi) -> None:
-    client = open_api(auth="proxy", trusted_proxies=("testclient",))
+    client = open_api(
+        auth="proxy", trusted_proxies=("testclient",), proxy_role_header="X-Forwarded-Role"
+    )
     session = client.get(
         "/api/v1/session", headers={"X-Forwarded-User": "pat", "X-Forwarded-Role": "operator"}
     ).json()
@@ -226,7 +228,9 @@ def test_proxy_auth_needs_the_user_header(open_api: OpenApi) -> None:
 
 
 def test_proxy_auth_refuses_an_unknown_role(open_api: OpenApi) -> None:
-    client = open_api(auth="proxy", trusted_proxies=("testclient",))
+    client = open_api(
+        auth="proxy", trusted_proxies=("testclient",), proxy_role_header="X-Forwarded-Role"
+    )
     response = client.get(
         "/api/v1/queues", headers={"X-Forwarded-User": "pat", "X-Forwarded-Role": "root"}
     )

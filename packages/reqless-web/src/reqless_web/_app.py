@@ -14,12 +14,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 import reqless.aio
-from reqless_web._api import api_mount
+from reqless_web._api import API_PREFIX, api_mount
 from reqless_web._metrics import metric_routes
 from reqless_web._pages import page_routes
 from reqless_web._security import SecurityMiddleware
@@ -59,7 +61,26 @@ def create_app(
 
     app = Starlette(routes=routes(), middleware=middleware(settings), lifespan=lifespan)
     app.state.reqless = state
+    app.router.default = not_found
     return app
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """What no route matched. Under the API that is a JSON error like every API error:
+    a path no route pattern can match (an encoded newline, say) ends here, not in
+    the API's own catch-all."""
+    if scope["type"] != "http":
+        await WebSocketClose()(scope, receive, send)
+        return
+    root: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    inner = path[len(root) :] if root and path.startswith(root) else path
+    response: Response
+    if inner == API_PREFIX or inner.startswith(API_PREFIX + "/"):
+        response = JSONResponse({"error": f"no API endpoint {scope['method']} {path!r}"}, 404)
+    else:
+        response = PlainTextResponse("Not Found", status_code=404)
+    await response(scope, receive, send)
 
 
 def routes() -> list[BaseRoute]:

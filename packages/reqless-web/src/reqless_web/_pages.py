@@ -28,6 +28,7 @@ import reqless
 import reqless.aio
 from reqless_web._api._common import counts_json, job_json, recurring_json, stats_json
 from reqless_web._api._core import jobs_of, peek, recurring_of, server_info
+from reqless_web._api._lists import all_recurring, known_throttles
 from reqless_web._settings import Role
 from reqless_web._state import csrf_token_of, dashboard, role_of, root_path_of, user_of
 
@@ -44,6 +45,8 @@ NAV = (
     ("/workers", "Workers"),
     ("/tracked", "Tracked"),
     ("/tags", "Tags"),
+    ("/throttles", "Throttles"),
+    ("/recurring", "Recurring"),
     ("/patterns", "Patterns"),
     ("/config", "Config"),
 )
@@ -94,7 +97,7 @@ def _pretty_json(text: object) -> str:
     """Job data (JSON text) indented; text that is not JSON is shown as it is."""
     try:
         return json.dumps(json.loads(str(text)), indent=2, ensure_ascii=False, sort_keys=True)
-    except ValueError:
+    except (ValueError, RecursionError):
         return str(text)
 
 
@@ -102,8 +105,17 @@ def _pretty(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _first_line(text: object) -> str:
-    return str(text or "").strip().split("\n", 1)[0][:300]
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+
+def _failure_line(text: object) -> str:
+    """The line that says what went wrong: a Python traceback's last line (the
+    exception), else the message's first line."""
+    lines = [line.strip() for line in str(text or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if lines[0].startswith(TRACEBACK_HEADER) else lines[0]
+    return line[:300]
 
 
 def _history_details(entry: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -124,7 +136,7 @@ def _environment() -> jinja2.Environment:
         seconds=_seconds,
         pretty_json=_pretty_json,
         pretty=_pretty,
-        first_line=_first_line,
+        failure_line=_failure_line,
         history_details=_history_details,
     )
     return env
@@ -171,7 +183,8 @@ def _client(request: Request) -> reqless.aio.Client:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    # isdigit() alone passes "²", which int() refuses.
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else 1
 
 
 def _window(request: Request) -> tuple[int, int]:
@@ -232,9 +245,15 @@ async def queue_page(request: Request) -> Response:
         state = "waiting"
     page, offset = _window(request)
     queue = client.queues[name]
-    counts, throttle, stats = await asyncio.gather(
-        queue.counts(), queue.throttle.info(), queue.stats()
+    counts, throttle, stats, known = await asyncio.gather(
+        queue.counts(), queue.throttle.info(), queue.stats(), client.queues.names()
     )
+    if name not in known and not any(getattr(counts, field) for field in COUNT_FIELDS):
+        return _not_found(
+            request,
+            f"The queue {name!r} has never been seen: no job has been put in it"
+            " (or it was forgotten). Check the name against the overview.",
+        )
     jobs: list[dict[str, Any]]
     if state == "waiting":
         jobs = _jobs(await peek(client, name, offset, PER_PAGE))
@@ -282,6 +301,8 @@ async def job_page(request: Request) -> Response:
 
 async def recurring_page(request: Request) -> Response:
     jid: str = request.path_params["jid"]
+    if not jid:
+        return RedirectResponse(f"{root_path_of(request)}/recurring", status_code=303)
     found = await recurring_of(_client(request), [jid])
     if not found:
         return _not_found(request, f"There is no recurring job {jid!r}.")
@@ -382,8 +403,37 @@ async def tags_page(request: Request) -> Response:
     )
 
 
+async def recurring_list_page(request: Request) -> Response:
+    page, offset = _window(request)
+    total, jobs = await all_recurring(_client(request), offset, PER_PAGE)
+    return _render(
+        request,
+        "recurring_list.html",
+        {
+            "jobs": [recurring_json(job) for job in jobs],
+            "total": total,
+            "page": page,
+            "offset": offset,
+            "per_page": PER_PAGE,
+        },
+    )
+
+
+async def throttles_page(request: Request) -> Response:
+    wanted = request.query_params.get("name", "").strip()
+    if wanted:
+        target = f"{root_path_of(request)}/throttles/{_segment(wanted)}"
+        return RedirectResponse(target, status_code=303)
+    return _render(
+        request, "throttles.html", {"throttles": await known_throttles(_client(request))}
+    )
+
+
 async def throttle_page(request: Request) -> Response:
-    throttle = _client(request).throttles[request.path_params["tid"]]
+    tid: str = request.path_params["tid"]
+    if not tid:
+        return RedirectResponse(f"{root_path_of(request)}/throttles", status_code=303)
+    throttle = _client(request).throttles[tid]
     info, locks, pending = await asyncio.gather(
         throttle.info(), throttle.locks(), throttle.pending()
     )
@@ -444,6 +494,7 @@ def page_routes() -> list[BaseRoute]:
         ("/", overview),
         ("/queues/{queue:path}", queue_page),
         ("/jobs/{jid:path}", job_page),
+        ("/recurring", recurring_list_page),
         ("/recurring/{jid:path}", recurring_page),
         ("/failures", failures_page),
         ("/failures/{group:path}", failure_group_page),
@@ -451,6 +502,7 @@ def page_routes() -> list[BaseRoute]:
         ("/workers/{worker:path}", worker_page),
         ("/tracked", tracked_page),
         ("/tags", tags_page),
+        ("/throttles", throttles_page),
         ("/throttles/{tid:path}", throttle_page),
         ("/patterns", patterns_page),
         ("/config", config_page),

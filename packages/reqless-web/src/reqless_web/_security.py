@@ -4,13 +4,19 @@ One pure ASGI middleware (so streamed responses such as the event stream pass
 through untouched) that, for every HTTP request:
 
 1. adds the security headers (a strict Content-Security-Policy among them) to
-   whatever response goes out, error answers included;
-2. authenticates: nobody (everyone is admin), HTTP basic, or a user named by a
+   whatever response goes out, error answers (500s too) included;
+2. refuses a Host header that is not an allowed host name (DNS rebinding) and,
+   on a state change, an ``Origin`` that is not this dashboard;
+3. authenticates: nobody (everyone is admin), HTTP basic, or a user named by a
    trusted reverse proxy; the result is ``request.state.user`` / ``.role``;
-3. binds a CSRF token to the ``reqless_csrf`` cookie (double submit: the cookie
+4. binds a CSRF token to the ``reqless_csrf`` cookie (double submit: the cookie
    holds a random nonce, the token is its HMAC under the app secret and the
    user) and refuses a mutating request whose ``X-CSRF-Token`` header or
    ``csrf_token`` form field does not carry it.
+
+Forwarded headers (``X-Forwarded-Proto``, ``-For``, ``-Host``) are believed only
+from a ``trusted_proxies`` address. Failed basic-auth logins are limited per
+client address (:class:`FailedLogins`).
 
 Roles are enforced per route by the API (``Role`` needed for each endpoint).
 """
@@ -22,14 +28,16 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from collections.abc import Mapping
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reqless_web._limits import FailedLogins
 from reqless_web._settings import Role, WebSettings, WebSettingsError
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "SecurityMiddleware",
     "csrf_token",
+    "read_body",
 ]
 
 CSRF_COOKIE = "reqless_csrf"
@@ -49,6 +58,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz"})
 # Form bodies are read to find the token; anything bigger is not a form of ours.
 MAX_FORM_BYTES = 1 << 20
+# All a probe tells a caller who has not logged in when it fails.
+NOT_READY = json.dumps({"error": "not ready"}).encode()
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -91,65 +102,129 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
         self.app = app
         self.settings = settings
+        self.failed_logins = FailedLogins()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        trusted = _peer(scope) in self.settings.trusted_proxies
         nonce = _cookie(headers, CSRF_COOKIE)
         new_cookie = None
         if nonce is None or len(nonce) < 16:
             nonce = secrets.token_urlsafe(24)
-            new_cookie = _set_cookie(scope, nonce)
-        send = _decorated(send, new_cookie)
+            new_cookie = _set_cookie(scope, nonce, secure=_is_https(scope, headers, trusted))
+        response = _Response(send, new_cookie)
         path = _route_path(scope)
         try:
-            if path not in UNAUTHENTICATED_PATHS:
-                user, role = self.authenticate(scope, headers)
+            if path in UNAUTHENTICATED_PATHS:
+                # Probes skip the host check (a kubelet asks by pod address) and, when
+                # authentication is on, tell a failure without its detail (the
+                # server's URL, say): that goes to the log only.
+                if self.settings.authenticated:
+                    response.redact_errors = True
+            else:
+                self.check_host(headers)
+                address = _client_address(scope, headers, trusted)
+                user, role = self.authenticate(scope, headers, address)
                 token = csrf_token(self.settings.secret, nonce, user)
                 state = scope.setdefault("state", {})
                 state.update(
-                    user=user, role=role, csrf_token=token, root_path=scope.get("root_path", "")
+                    user=user,
+                    role=role,
+                    csrf_token=token,
+                    root_path=scope.get("root_path", ""),
+                    client_address=address,
                 )
                 if scope["method"] not in SAFE_METHODS:
+                    self.check_origin(headers, trusted)
                     receive = await self.check_csrf(scope, headers, receive, token)
         except Denied as denied:
-            await _deny(send, denied)
+            await _deny(response.send, denied)
             return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, response.send)
+        except Exception:
+            # Starlette's error middleware sits outside this one and would answer
+            # without our headers; answer here first (it then only logs).
+            if not response.started:
+                await _deny(response.send, Denied(500, "internal server error"))
+            raise
 
-    def authenticate(self, scope: Scope, headers: Headers) -> tuple[str | None, Role]:
+    def check_host(self, headers: Headers) -> None:
+        allowed = self.settings.allowed_hosts
+        host = _host_name(headers.get("host", ""))
+        if "*" in allowed or host in allowed:
+            return
+        raise Denied(
+            400,
+            f"host {host!r} is not one this dashboard answers to"
+            " (see --allowed-host / REQLESS_WEB_ALLOWED_HOSTS)",
+        )
+
+    def check_origin(self, headers: Headers, trusted: bool) -> None:
+        """A browser names the page that sent a state change: it must be this dashboard."""
+        origin = headers.get("origin")
+        if origin is None:
+            return  # not a browser (curl, a script): the CSRF token still has to match
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Denied(403, f"cross-origin request refused (Origin {origin!r})")
+        default_port = {"http": 80, "https": 443}[parts.scheme]
+        wanted = _netloc(parts.hostname, parts.port, default_port)
+        hosts = [headers.get("host", "")]
+        if trusted and headers.get("x-forwarded-host"):
+            hosts.append(headers["x-forwarded-host"].split(",")[0])
+        for host in hosts:
+            seen = urlsplit("//" + host.strip())
+            try:
+                port = seen.port
+            except ValueError:
+                continue
+            if seen.hostname and _netloc(seen.hostname, port, default_port) == wanted:
+                return
+        raise Denied(403, f"cross-origin request refused (Origin {origin!r})")
+
+    def authenticate(self, scope: Scope, headers: Headers, address: str) -> tuple[str | None, Role]:
         settings = self.settings
         if settings.auth == "none":
             return None, Role.admin
         if settings.auth == "basic":
-            return self._basic(headers)
+            return self._basic(headers, address)
         return self._proxy(scope, headers)
 
-    def _basic(self, headers: Headers) -> tuple[str, Role]:
+    def _basic(self, headers: Headers, address: str) -> tuple[str, Role]:
         challenge = {"www-authenticate": 'Basic realm="reqless", charset="UTF-8"'}
         scheme, _, encoded = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic" or not encoded:
             raise Denied(401, "authentication required", challenge)
+        wait = self.failed_logins.retry_after(address)
+        if wait is not None:
+            raise Denied(
+                429,
+                "too many failed logins from this address; try again later",
+                {"retry-after": str(max(1, math.ceil(wait)))},
+            )
         try:
             name, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
+            self.failed_logins.failed(address)
             raise Denied(401, "malformed basic credentials", challenge) from None
         user = self.settings.users.get(name) if sep else None
         expected = user.password if user is not None else None
         # Compare even for an unknown user, so timing does not tell which names exist.
         matches = hmac.compare_digest(
-            password.encode(), (expected if expected is not None else secrets.token_hex()).encode()
+            password.encode(), (expected if expected else secrets.token_hex()).encode()
         )
-        if user is None or expected is None or not matches:
+        if user is None or not expected or not matches:
+            self.failed_logins.failed(address)
             raise Denied(401, "invalid user name or password", challenge)
         return user.name, user.role
 
     def _proxy(self, scope: Scope, headers: Headers) -> tuple[str, Role]:
         settings = self.settings
-        client = scope.get("client")
-        host = client[0] if client else None
+        host = _peer(scope)
         if host not in settings.trusted_proxies:
             raise Denied(401, f"requests must come through the trusted proxy, not {host!r}")
         name = headers.get(settings.proxy_user_header, "").strip()
@@ -171,7 +246,7 @@ class SecurityMiddleware:
         sent = headers.get(CSRF_HEADER)
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if sent is None and content_type == "application/x-www-form-urlencoded":
-            body = await _read_body(receive)
+            body = await read_body(headers, receive, MAX_FORM_BYTES)
             fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
             values = fields.get(CSRF_FIELD)
             sent = values[0] if values else None
@@ -181,6 +256,72 @@ class SecurityMiddleware:
         if not hmac.compare_digest(sent.encode(), token.encode()):
             raise Denied(403, "CSRF token does not match this session; reload the page")
         return receive
+
+
+class _Response:
+    """The ``send`` the app gets: security headers and the cookie on every answer."""
+
+    def __init__(self, send: Send, cookie: str | None) -> None:
+        self._send = send
+        self.cookie = cookie
+        self.started = False
+        self.redact_errors = False
+        self._redacting = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            headers = MutableHeaders(scope=message)
+            for name, value in SECURITY_HEADERS.items():
+                headers[name] = value
+            if self.cookie is not None:
+                headers.append("set-cookie", self.cookie)
+            if self.redact_errors and message["status"] >= 400:
+                self._redacting = True
+                headers["content-type"] = "application/json"
+                headers["content-length"] = str(len(NOT_READY))
+        elif message["type"] == "http.response.body" and self._redacting:
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": NOT_READY}
+        await self._send(message)
+
+
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _client_address(scope: Scope, headers: Headers, trusted: bool) -> str:
+    """Who is asking: the peer, or behind a trusted proxy the address it forwards for."""
+    if trusted:
+        forwarded = headers.get("x-forwarded-for", "")
+        # The last entry is the one our proxy added; earlier ones the client may forge.
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
+    return _peer(scope) or "unknown"
+
+
+def _is_https(scope: Scope, headers: Headers, trusted: bool) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    if trusted:
+        proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        return proto == "https"
+    return False
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, port dropped: ``[::1]:8080`` is ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _netloc(host: str, port: int | None, default_port: int) -> str:
+    return host.lower() if port in (None, default_port) else f"{host.lower()}:{port}"
 
 
 def _route_path(scope: Scope) -> str:
@@ -200,25 +341,12 @@ def _cookie(headers: Headers, name: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
-def _set_cookie(scope: Scope, nonce: str) -> str:
+def _set_cookie(scope: Scope, nonce: str, *, secure: bool) -> str:
     path = scope.get("root_path") or "/"
     cookie = f"{CSRF_COOKIE}={nonce}; Path={path}; HttpOnly; SameSite=Strict"
-    if scope.get("scheme") == "https":
+    if secure:
         cookie += "; Secure"
     return cookie
-
-
-def _decorated(send: Send, cookie: str | None) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = MutableHeaders(scope=message)
-            for name, value in SECURITY_HEADERS.items():
-                headers[name] = value
-            if cookie is not None:
-                headers.append("set-cookie", cookie)
-        await send(message)
-
-    return wrapped
 
 
 async def _deny(send: Send, denied: Denied) -> None:
@@ -232,17 +360,25 @@ async def _deny(send: Send, denied: Denied) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes ``limit`` bytes.
+
+    A declared length over the limit is refused before anything is read; a body
+    sent in chunks stops being read at the chunk that crosses it.
+    """
+    declared = headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise Denied(413, f"request body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            raise Denied(400, "the client went away while sending the form")
+            raise Denied(400, "the client went away while sending the body")
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise Denied(400, f"form body larger than {MAX_FORM_BYTES} bytes")
+        if size > limit:
+            raise Denied(413, f"request body larger than {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

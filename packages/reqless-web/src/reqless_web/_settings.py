@@ -17,6 +17,7 @@ __all__ = ["AuthMode", "Role", "User", "WebSettings", "WebSettingsError"]
 
 AuthMode = Literal["none", "basic", "proxy"]
 AUTH_MODES: tuple[AuthMode, ...] = ("none", "basic", "proxy")
+LOOPBACK_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
 
 class WebSettingsError(ValueError):
@@ -54,7 +55,11 @@ class User:
             return cls(parts[0], Role.parse(parts[1]))
         if len(parts) >= 3 and parts[0]:
             # A password may itself contain colons; the role is always the last field.
-            return cls(parts[0], Role.parse(parts[-1]), ":".join(parts[1:-1]))
+            password = ":".join(parts[1:-1])
+            if not password:
+                # `ann::admin` would let anyone in as ann with an empty password.
+                raise WebSettingsError(f"user {parts[0]!r} has an empty password")
+            return cls(parts[0], Role.parse(parts[-1]), password)
         raise WebSettingsError(f"user {spec!r} is not name:password:role or name:role")
 
 
@@ -67,12 +72,21 @@ def parse_users(specs: str) -> dict[str, User]:
 class WebSettings:
     auth: AuthMode = "none"
     users: Mapping[str, User] = field(default_factory=dict)
-    # Trusted reverse proxy: it authenticates and names the user (and maybe the role)
-    # in these headers. Only requests from `trusted_proxies` may set them.
+    # Trusted reverse proxy: it authenticates and names the user in this header (and
+    # the role in `proxy_role_header` only when that is configured: a proxy that
+    # passes a client's role header through would otherwise make anyone admin).
+    # Only requests from `trusted_proxies` may set them; they are also the only
+    # peers whose X-Forwarded-Proto / X-Forwarded-For are believed.
     proxy_user_header: str = "X-Forwarded-User"
-    proxy_role_header: str | None = "X-Forwarded-Role"
+    proxy_role_header: str | None = None
     proxy_default_role: Role = Role.viewer
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Host names the dashboard answers to (the Host header, port ignored); "*" is any.
+    # Refusing other names defeats DNS rebinding: a page on rebind.evil.example that
+    # resolves to 127.0.0.1 would otherwise drive a dashboard without auth.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES
+    # Concurrent event streams one user (or, without auth, one address) may hold open.
+    max_event_streams: int = 8
     root_path: str = ""
     refresh: float = 5.0
     # Signs CSRF tokens. A random one means tokens end with the process, which only
@@ -92,6 +106,22 @@ class WebSettings:
             )
         if not self.secret:
             raise WebSettingsError("secret must not be empty")
+        given: object = self.allowed_hosts  # typed a tuple, but callers may pass a str
+        if isinstance(given, str):
+            raise WebSettingsError("allowed_hosts must be a sequence of names, not one string")
+        # Compared with the Host header as normal_host() spells it, however it was given.
+        object.__setattr__(
+            self, "allowed_hosts", tuple(normal_host(host) for host in self.allowed_hosts)
+        )
+        if not self.allowed_hosts:
+            raise WebSettingsError("allowed_hosts must name at least one host (or '*')")
+        for host in self.allowed_hosts:
+            if host != "*" and (not host or any(c in host for c in "/ ,")):
+                raise WebSettingsError(f"allowed host {host!r} is not a host name")
+        if isinstance(self.max_event_streams, bool) or self.max_event_streams < 1:
+            raise WebSettingsError(
+                f"max_event_streams must be at least 1, not {self.max_event_streams!r}"
+            )
 
     @property
     def authenticated(self) -> bool:
@@ -111,6 +141,14 @@ class WebSettings:
             options["proxy_default_role"] = Role.parse(options["proxy_default_role"])
         if isinstance(options.get("trusted_proxies"), str):
             options["trusted_proxies"] = split_list(options["trusted_proxies"])
+        if isinstance(options.get("allowed_hosts"), str):
+            options["allowed_hosts"] = split_list(options["allowed_hosts"])
+        if options.get("proxy_role_header") == "":
+            options["proxy_role_header"] = None
+        if isinstance(options.get("max_event_streams"), str):
+            options["max_event_streams"] = _int_option(
+                "max_event_streams", options["max_event_streams"]
+            )
         return replace(self, **options)
 
     @classmethod
@@ -124,8 +162,10 @@ class WebSettings:
             "proxy_role_header",
             "proxy_default_role",
             "trusted_proxies",
+            "allowed_hosts",
             "root_path",
             "secret",
+            "max_event_streams",
         ):
             value = env.get(f"REQLESS_WEB_{name.upper()}")
             if value is not None:
@@ -141,3 +181,15 @@ class WebSettings:
 
 def split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def normal_host(host: str) -> str:
+    """A host name as the Host header check compares it: lower case, IPv6 unbracketed."""
+    return host.strip().lower().removeprefix("[").removesuffix("]")
+
+
+def _int_option(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise WebSettingsError(f"{name} {value!r} is not a whole number") from None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
+from reqless_web._limits import StreamCounts
 from reqless_web._settings import Role, WebSettings
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ class Dashboard:
     # True when create_app() opened the client from a URL and so must close it.
     owns_client: bool = False
     hub: EventHub | None = field(default=None, repr=False)
+    # Event streams open per user, against settings.max_event_streams.
+    streams: StreamCounts = field(default_factory=StreamCounts, repr=False)
 
 
 def dashboard(connection: HTTPConnection) -> Dashboard:

@@ -9,6 +9,7 @@ the client, the plugins and the supervisor are imported after.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -29,10 +30,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
 
 
+SIGNALS = """\
+signals (to the worker's main process; it passes them on to its children):
+  TERM       drain: take no new job, let running ones finish for up to
+             --drain-timeout, give back the rest, then exit 0
+  INT, QUIT  stop now: interrupt running jobs and give them back to their queues
+  HUP        replace every child (each after draining), e.g. to load new job code
+signals to one child process (its pid is in the -v log; the main process would end):
+  USR1       log the stack of every thread of that child
+  USR2       open a debugger (pdb) in that child; needs its terminal
+"""
+
+
 def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="Run reqless jobs: pop them from queues, call their class, report the outcome.",
+        epilog=SIGNALS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add(
@@ -41,14 +56,42 @@ def _parser() -> _Parser:
         dest="queues",
         action="append",
         metavar="QUEUE",
-        help="queue to serve (repeatable); also globs (ema*, !x) and @identifier patterns",
+        help="queue to serve; also globs (ema*, !x) and @identifier patterns (repeatable;"
+        " default: none, one is required; env REQLESS_QUEUES, comma-separated)",
     )
-    add("--url", help="server URL (default: $REQLESS_URL, else redis://localhost:6379)")
-    add("--host", help="server host, for compatibility (use --url)")
-    add("--port", type=int, help="server port, for compatibility (use --url)")
-    add("--driver", help="client driver: redis or valkey (default: chosen by the URL)")
-    add("-n", "--name", help="worker name (default: <hostname>-<pid>); children pop as NAME-<n>")
-    add("-w", "--workers", type=int, help="child processes (default: CPU count)")
+    add(
+        "--url",
+        help="server URL: redis://, rediss://, valkey://, unix://, embedded:PATH"
+        " (default: redis://localhost:6379; env REQLESS_URL)",
+    )
+    add(
+        "--host",
+        help="server host, for compatibility: prefer --url"
+        " (default: localhost; env REQLESS_URL gives the whole URL)",
+    )
+    add(
+        "--port",
+        type=int,
+        help="server port, for compatibility: prefer --url"
+        " (default: 6379; env REQLESS_URL gives the whole URL)",
+    )
+    add(
+        "--driver",
+        help="client driver: redis or valkey"
+        " (default: chosen by the URL's scheme, else the installed one; env REQLESS_DRIVER)",
+    )
+    add(
+        "-n",
+        "--name",
+        help="worker name; children pop as NAME-<n>"
+        " (default: <hostname>-<pid>; env REQLESS_WORKER_NAME)",
+    )
+    add(
+        "-w",
+        "--workers",
+        type=int,
+        help="child processes (default: the CPU count; env REQLESS_WORKERS)",
+    )
     add(
         "-c",
         "--concurrency",
@@ -56,17 +99,37 @@ def _parser() -> _Parser:
         "--greenlets",
         dest="concurrency",
         type=int,
-        help="greenlets or trio tasks per child (gevent, trio)",
+        help="greenlets or trio tasks per child, for gevent and trio"
+        " (default: 1; env REQLESS_CONCURRENCY)",
     )
-    add("--strategy", help="how children run jobs: process (default), gevent, trio, ...")
-    add("-i", "--interval", type=float, help="seconds between polls when idle (default 1.0)")
+    add(
+        "--strategy",
+        help="how children run jobs: process, gevent, trio, ..."
+        " (default: process, see --list-strategies; env REQLESS_STRATEGY)",
+    )
+    add(
+        "-i",
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between polls when idle (default: 1.0; env REQLESS_INTERVAL)",
+    )
     add(
         "-p",
         "--path",
         dest="paths",
         action="append",
         metavar="PATH",
-        help="add PATH to sys.path to find job classes (repeatable)",
+        help="add PATH to sys.path to find job classes"
+        f" (repeatable; default: none; env REQLESS_PATHS, {os.pathsep}-separated)",
+    )
+    add(
+        "--no-cwd-path",
+        dest="cwd_path",
+        action="store_false",
+        default=None,
+        help="do not put the current directory on sys.path (default: it is there, after the"
+        " -p paths, so job modules beside the worker are found; env REQLESS_CWD_PATH=0)",
     )
     add(
         "-m",
@@ -74,48 +137,83 @@ def _parser() -> _Parser:
         dest="imports",
         action="append",
         metavar="MODULE",
-        help="import MODULE in each child before it starts (repeatable)",
+        help="import MODULE in each child before it starts"
+        " (repeatable; default: none; env REQLESS_IMPORTS, comma-separated)",
     )
-    add("-d", "--workdir", help="directory for the sandboxes (default: current directory)")
+    add(
+        "-d",
+        "--workdir",
+        help="directory for the sandboxes (default: the current directory; env REQLESS_WORKDIR)",
+    )
     add(
         "-r",
         "--resume",
         action="store_true",
         default=None,
-        help="first run the jobs this worker name still holds",
+        help="first run the jobs this worker name still holds (default: off; env REQLESS_RESUME=1)",
     )
-    add("-v", "--verbose", action="store_true", default=None, help="log at DEBUG level")
-    add("-l", "--log-file", help="also log to this file")
-    add("--max-jobs", type=int, metavar="N", help="exit after N jobs (all children together)")
-    add("--max-jobs-per-child", type=int, metavar="N", help="replace a child after N jobs")
+    add(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=None,
+        help="log at DEBUG level, with each job's start and end"
+        " (default: INFO; env REQLESS_VERBOSE=1)",
+    )
+    add(
+        "-l",
+        "--log-file",
+        help="also log to this file (default: stderr only; env REQLESS_LOG_FILE)",
+    )
+    add(
+        "--max-jobs",
+        type=int,
+        metavar="N",
+        help="exit after N jobs, all children together (default: no limit; env REQLESS_MAX_JOBS)",
+    )
+    add(
+        "--max-jobs-per-child",
+        type=int,
+        metavar="N",
+        help="replace a child after N jobs (default: no limit; env REQLESS_MAX_JOBS_PER_CHILD)",
+    )
     add(
         "--drain-timeout",
         type=float,
         metavar="SECONDS",
-        help="on TERM, how long running jobs may finish before being given back (default 30)",
+        help="on TERM, how long running jobs may finish before being given back"
+        " (default: 30; env REQLESS_DRAIN_TIMEOUT)",
     )
     add(
         "--plugin",
         dest="plugins",
         action="append",
         metavar="NAME",
-        help="load only these plugins (repeatable; default: every installed plugin)",
+        help="load only these plugins (repeatable; default: every installed plugin,"
+        " see --list-plugins; env REQLESS_PLUGINS, comma-separated)",
     )
     add(
         "--no-plugin",
         dest="disabled_plugins",
         action="append",
         metavar="NAME",
-        help="do not load this plugin (repeatable)",
+        help="do not load this plugin"
+        " (repeatable; default: none; env REQLESS_DISABLED_PLUGINS, comma-separated)",
     )
     add(
         "--reload",
         dest="reload",
         action="store_true",
         default=None,
-        help="reimport a job's module when its source file changed",
+        help="reimport a job's module when its source file changed"
+        " (default: off; env REQLESS_RELOAD=1)",
     )
-    add("--no-reload", dest="reload", action="store_false")
+    add(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="never reimport, whatever REQLESS_RELOAD says (default: off; env REQLESS_RELOAD=0)",
+    )
     add(
         "--no-wakeup", dest="wakeup", action="store_false", default=None, help=argparse.SUPPRESS
     )  # benchmarks' polling baseline
@@ -139,6 +237,7 @@ def _settings_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "strategy": args.strategy,
         "interval": args.interval,
         "paths": tuple(os.path.abspath(p) for p in args.paths) if args.paths else None,
+        "cwd_path": args.cwd_path,
         "imports": tuple(args.imports) if args.imports else None,
         "workdir": args.workdir,
         "resume": args.resume,
@@ -191,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("no queue to serve: give -q QUEUE (or set REQLESS_QUEUES)")
     if settings.name is None:
         settings = settings.with_changes(name=f"{socket.gethostname()}-{os.getpid()}")
+    if settings.cwd_path:
+        # A console script's sys.path[0] is its bin directory, not where it was started.
+        # Children insert the paths in order at the front of sys.path, so -p paths win.
+        with contextlib.suppress(OSError):  # a deleted working directory
+            settings = settings.with_changes(paths=(os.getcwd(), *settings.paths))
     try:
         strategy_class = load_strategy(settings.strategy)
     except LookupError as exc:
@@ -207,12 +311,14 @@ def _run(settings: Any, strategy_class: Any) -> int:
 
     from reqless_plugins import PluginError, PluginManager
     from reqless_worker._supervisor import Supervisor
+    from reqless_worker._unknown_queues import warn_about_unknown_queues
 
     try:
         plugins = PluginManager.load(settings.plugins, settings.disabled_plugins)
     except PluginError as exc:
         return _fail(str(exc))
     logging.config.dictConfig(plugins.logging_config(settings.verbose, settings.log_file))
+    warn_about_unknown_queues(settings)
     return Supervisor(settings, strategy_class(settings)).run()
 
 

@@ -1,14 +1,22 @@
-"""Finding a job's class, and reimporting its module when the source changed (``--reload``)."""
+"""Finding a job's class, and reimporting its module when the source changed (``--reload``).
+
+A class that cannot be imported fails its job with the traceback; it is
+logged here too, so whoever watches the worker sees it without opening the
+failure (a missing module is usually a wrong ``-p``/working directory).
+"""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import threading
 from types import ModuleType
 
 __all__ = ["ClassLoader"]
+
+logger = logging.getLogger(__name__)
 
 
 class ClassLoader:
@@ -21,6 +29,21 @@ class ClassLoader:
         self._lock = threading.Lock()
 
     def load(self, path: str) -> type:
+        try:
+            return self._load(path)
+        except Exception as exc:
+            logger.error(
+                "cannot import the job class %s: %s: %s%s",
+                path,
+                type(exc).__name__,
+                exc,
+                _hint(exc, path),
+                # The traceback only helps when the module's own code raised.
+                exc_info=not isinstance(exc, ImportError),
+            )
+            raise
+
+    def _load(self, path: str) -> type:
         module_name, _, name = path.rpartition(".")
         if not module_name or not name:
             raise ImportError(f"{path!r} is not a dotted path to a class (package.module.Class)")
@@ -47,6 +70,16 @@ class ClassLoader:
                     module = importlib.reload(module)
                     self._stamps[name] = _stamp(module)
             return module
+
+
+def _hint(exc: Exception, path: str) -> str:
+    """What to do, when the error is the usual one: the module is not on ``sys.path``."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name and f"{path}.".startswith(f"{exc.name}."):
+        return (
+            f" (start the worker in the directory holding {exc.name.partition('.')[0]!r},"
+            " or give that directory with -p)"
+        )
+    return ""
 
 
 def _stamp(module: ModuleType) -> tuple[float, int]:

@@ -15,6 +15,20 @@ has bootstrapped (gevent patches the standard library there).
 | strategy | ``--strategy`` | ``REQLESS_STRATEGY`` | ``process`` |
 | interval | ``-i`` | ``REQLESS_INTERVAL`` | 1.0 s |
 | workdir | ``-d`` | ``REQLESS_WORKDIR`` | the current directory |
+| paths | ``-p`` | ``REQLESS_PATHS`` (``os.pathsep``-separated) | none |
+| cwd_path | ``--no-cwd-path`` | ``REQLESS_CWD_PATH`` (``0`` turns it off) | on |
+| imports | ``-m`` | ``REQLESS_IMPORTS`` (comma-separated) | none |
+| resume | ``-r`` | ``REQLESS_RESUME`` | off |
+| verbose | ``-v`` | ``REQLESS_VERBOSE`` | off |
+| log_file | ``-l`` | ``REQLESS_LOG_FILE`` | none |
+| max_jobs | ``--max-jobs`` | ``REQLESS_MAX_JOBS`` | no limit |
+| max_jobs_per_child | ``--max-jobs-per-child`` | ``REQLESS_MAX_JOBS_PER_CHILD`` | no limit |
+| drain_timeout | ``--drain-timeout`` | ``REQLESS_DRAIN_TIMEOUT`` | 30 s |
+| plugins | ``--plugin`` | ``REQLESS_PLUGINS`` (comma-separated) | every installed plugin |
+| disabled_plugins | ``--no-plugin`` | ``REQLESS_DISABLED_PLUGINS`` (comma-separated) | none |
+| reload | ``--reload`` / ``--no-reload`` | ``REQLESS_RELOAD`` | off |
+
+Switches read ``1``, ``true``, ``yes``, ``on`` and ``0``, ``false``, ``no``, ``off``.
 """
 
 from __future__ import annotations
@@ -29,6 +43,24 @@ __all__ = ["DEFAULT_URL", "WorkerSettings"]
 
 DEFAULT_URL = "redis://localhost:6379"
 
+
+def _switch(text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("use 1 or 0 (true/false, yes/no, on/off)")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(os.path.abspath(path) for path in text.split(os.pathsep) if path)
+
+
 # Field -> (environment variable, parser of its text).
 _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "queues": ("REQLESS_QUEUES", lambda text: tuple(q for q in text.split(",") if q)),
@@ -40,6 +72,18 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "strategy": ("REQLESS_STRATEGY", str),
     "interval": ("REQLESS_INTERVAL", float),
     "workdir": ("REQLESS_WORKDIR", Path),
+    "paths": ("REQLESS_PATHS", _paths),
+    "cwd_path": ("REQLESS_CWD_PATH", _switch),
+    "imports": ("REQLESS_IMPORTS", _names),
+    "resume": ("REQLESS_RESUME", _switch),
+    "verbose": ("REQLESS_VERBOSE", _switch),
+    "log_file": ("REQLESS_LOG_FILE", str),
+    "max_jobs": ("REQLESS_MAX_JOBS", int),
+    "max_jobs_per_child": ("REQLESS_MAX_JOBS_PER_CHILD", int),
+    "drain_timeout": ("REQLESS_DRAIN_TIMEOUT", float),
+    "plugins": ("REQLESS_PLUGINS", _names),
+    "disabled_plugins": ("REQLESS_DISABLED_PLUGINS", _names),
+    "reload": ("REQLESS_RELOAD", _switch),
 }
 
 
@@ -56,7 +100,9 @@ class WorkerSettings:
     ``None`` enables every installed plugin; ``disabled_plugins`` are skipped.
     ``drain_timeout`` bounds how long SIGTERM waits for running jobs before
     giving them back. ``wakeup`` False disables the pub/sub wake-up (pure
-    polling every ``interval``), for benchmarks.
+    polling every ``interval``), for benchmarks. ``cwd_path`` asks the command
+    line to put the directory it was started in on ``paths`` (as rq and Celery
+    do), so job modules beside it are found.
     """
 
     queues: tuple[str, ...] = ()
@@ -68,6 +114,7 @@ class WorkerSettings:
     strategy: str = "process"
     interval: float = 1.0
     paths: tuple[str, ...] = ()
+    cwd_path: bool = True
     imports: tuple[str, ...] = ()
     workdir: Path = field(default_factory=Path.cwd)
     resume: bool = False

@@ -125,10 +125,27 @@ def run(jobs: int, workers: int, folder: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="reqless-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=300, help="jobs to put (default 300)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    from reqless_worker.__about__ import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="python -m reqless_worker.demo",
+        description="The gnomes' pipeline (underpants -> unknown -> profit) on an embedded"
+        " Valkey in a temporary folder: puts jobs, runs a real reqless-worker, shows the"
+        " progress and the core's wait and run times. Nothing to install beyond"
+        " 'reqless-client[embedded]' and reqless-worker.",
+    )
+    parser.add_argument("--version", action="version", version=f"reqless-demo {__version__}")
+    parser.add_argument(
+        "--jobs", type=int, default=300, help="jobs to put (default: 300; no env var)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes (default: 2; no env var)"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary folder (default: removed; env REQLESS_DEMO_KEEP=1)",
+    )
     args = parser.parse_args(argv)
     # Short: the embedded server's unix socket path must fit in 103 bytes.
     folder = Path(tempfile.mkdtemp(prefix="reqless-demo-"))

@@ -101,6 +101,17 @@ class LibraryBlockingConnection(Border):
             raise self._lose(exc) from exc
 
     def read(self, count: int) -> list[Any]:
+        replies = self._read(count)
+        for reply in replies:
+            # A reply that says the server is no longer the one to talk to (a master
+            # demoted by a failover): as for a lost connection, close, raise, and let
+            # the next open() connect afresh.
+            if isinstance(reply, ServerUnavailableError):
+                self.close()
+                raise reply
+        return replies
+
+    def _read(self, count: int) -> list[Any]:
         sock = socket_of(self._connection)
         if self._buffered or sock is None:
             self._buffered = False

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reqless._errors import InvalidArgumentError, ReqlessError
+from reqless._errors import InvalidArgumentError, ReqlessError, ServerUnavailableError
 from reqless._settings import ClientSettings
 from reqless.drivers import (
     Arg,
@@ -50,13 +50,23 @@ class ReplicationTimeoutError(ReqlessError):
 
     The change was made on the master, but a failover before the replicas
     catch up may lose it. ``acknowledged`` is how many replicas did,
-    ``wanted`` how many were asked for.
+    ``wanted`` how many were asked for, and ``replies`` the replies of the
+    calls it covers, in order (errors in place), for a caller that goes on
+    with what the master did (the jobs a pop handed out, say).
     """
 
-    def __init__(self, message: str, *, acknowledged: int = 0, wanted: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        acknowledged: int = 0,
+        wanted: int = 0,
+        replies: list[Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.acknowledged = acknowledged
         self.wanted = wanted
+        self.replies: list[Any] = [] if replies is None else replies
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild, (self.message, self.acknowledged, self.wanted))
@@ -115,7 +125,8 @@ class _Wait:
         self.command: tuple[Arg, ...] = ("WAIT", replicas, timeout_ms)
         self._where = where
 
-    def check(self, reply: Any) -> None:
+    def check(self, reply: Any, replies: list[Any]) -> None:
+        """Raise unless ``reply`` (WAIT's) says enough replicas have ``replies``' changes."""
         if isinstance(reply, ReqlessError):
             raise reply  # WAIT refused: an ACL without it, or a replica
         acknowledged = int(reply)
@@ -126,6 +137,7 @@ class _Wait:
                 "wait_timeout_ms); it is on the master but a failover may lose it",
                 acknowledged=acknowledged,
                 wanted=self.replicas,
+                replies=replies,
             )
 
     def first(self, replies: list[Any]) -> Any:
@@ -133,7 +145,7 @@ class _Wait:
         reply, acknowledged = replies
         if isinstance(reply, ReqlessError):
             raise reply  # the core refused: nothing changed, so nothing to wait for
-        self.check(acknowledged)
+        self.check(acknowledged, [reply])
         return reply
 
 
@@ -176,7 +188,14 @@ class _DurablePipelineBase:
 
     def _checked(self, results: list[Any], waited: bool) -> list[Any]:
         if waited:
-            self._wait.check(results.pop())
+            acknowledged = results.pop()
+            if isinstance(acknowledged, ReqlessError):
+                # WAIT refused because the server is a replica now: the calls' own
+                # errors say so better (a demoted master's READONLY is an outage).
+                for result in results:
+                    if isinstance(result, ServerUnavailableError):
+                        raise result
+            self._wait.check(acknowledged, results)
         return results
 
 
@@ -242,14 +261,17 @@ class DurableBlockingConnection:
         except BaseException:
             self._pending = []
             raise
-        replies = []
+        replies: list[Any] = []
+        acknowledgements = []
         for waited in flags:
             reply = next(raw)
-            if waited and not isinstance(reply, ReqlessError):
-                self._wait.check(next(raw))
-            elif waited:
-                next(raw)
+            if waited:
+                acknowledgement = next(raw)
+                if not isinstance(reply, ReqlessError):
+                    acknowledgements.append(acknowledgement)
             replies.append(reply)
+        for acknowledgement in acknowledgements:
+            self._wait.check(acknowledgement, replies)
         return replies
 
     def close(self) -> None:

@@ -28,7 +28,12 @@ from reqless.drivers import AsyncDriver, Driver
 from reqless.drivers._acl import script_acl_error
 from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
 from reqless.drivers._durable import durable, durable_async
-from reqless.drivers._sentinel import aclose_sentinels, close_sentinels, sentinel_client
+from reqless.drivers._sentinel import (
+    aclose_sentinels,
+    close_sentinels,
+    failover_translate,
+    sentinel_client,
+)
 
 __all__ = ["AsyncRedisDriver", "RedisDriver", "connect", "connect_async", "translate"]
 
@@ -62,13 +67,40 @@ def _url(settings: ClientSettings) -> str:
     return url
 
 
+class _SentinelConnection(redis.sentinel.SentinelManagedConnection):
+    """redis-py's Sentinel connection, reconnecting through the sentinels when it writes.
+
+    redis-py reconnects a closed connection in ``send_packed_command`` to the
+    address it had, bypassing the Sentinel lookup of ``connect()``; the direct
+    lane writes that way, so after a failover it would go back to the old master.
+    """
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if self._sock is None:
+            self.connect()  # type: ignore[no-untyped-call]
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+class _AsyncSentinelConnection(redis.asyncio.sentinel.SentinelManagedConnection):
+    """:class:`_SentinelConnection` for asyncio."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect()  # type: ignore[no-untyped-call]
+        await super().send_packed_command(command, check_health)
+
+
 def _driver_args(factory: Any, sentinel_class: Any, settings: ClientSettings) -> dict[str, Any]:
     """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of.
 
     A sentinel URL's pool comes from ``sentinel_class`` (see :mod:`reqless.drivers._sentinel`).
     """
     if settings.sentinel is not None:
-        client = sentinel_client(sentinel_class, factory, settings)
+        asynchronous = sentinel_class is redis.asyncio.sentinel.Sentinel
+        connection_class = _AsyncSentinelConnection if asynchronous else _SentinelConnection
+        client = sentinel_client(
+            sentinel_class, factory, settings, connection_class=connection_class
+        )
     else:
         client = factory.from_url(
             _url(settings),
@@ -80,7 +112,9 @@ def _driver_args(factory: Any, sentinel_class: Any, settings: ClientSettings) ->
     return {
         "client": client,
         "errors": lib.RedisError,
-        "translate": translate,
+        "translate": translate
+        if settings.sentinel is None
+        else failover_translate(translate, pool, lib.ReadOnlyError),
         "where": redacted(settings.url),
         "checkout": pool.get_connection,
         "reply_error": lib.ResponseError,

@@ -28,7 +28,12 @@ from reqless.drivers import AsyncDriver, Driver
 from reqless.drivers._acl import script_acl_error
 from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
 from reqless.drivers._durable import durable, durable_async
-from reqless.drivers._sentinel import aclose_sentinels, close_sentinels, sentinel_client
+from reqless.drivers._sentinel import (
+    aclose_sentinels,
+    close_sentinels,
+    failover_translate,
+    sentinel_client,
+)
 
 __all__ = ["AsyncValkeyDriver", "ValkeyDriver", "connect", "connect_async", "translate"]
 
@@ -69,7 +74,9 @@ def _driver_args(factory: Any, sentinel_class: Any, settings: ClientSettings) ->
     return {
         "client": client,
         "errors": lib.ValkeyError,
-        "translate": translate,
+        "translate": translate
+        if settings.sentinel is None
+        else failover_translate(translate, pool, lib.ReadOnlyError),
         "where": redacted(settings.url),
         "checkout": lambda: pool.get_connection("FCALL"),
         "reply_error": lib.ResponseError,

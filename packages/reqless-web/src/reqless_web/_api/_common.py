@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Any]]
 MAX_LIMIT = 500
 MAX_BODY_BYTES = 1 << 20
+#: Job data and bodies nest at most this deep; deeper is refused, not a RecursionError.
+MAX_JSON_DEPTH = 64
 
 
 class ApiError(Exception):
@@ -215,19 +217,51 @@ def _bounded(name: str, value: int, minimum: int | None, maximum: int | None) ->
 
 
 async def body_of(request: Request) -> dict[str, Any]:
-    """The JSON object sent; an empty body is ``{}``."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(400, f"request body larger than {MAX_BODY_BYTES} bytes")
+    """The JSON object sent; an empty body is ``{}``.
+
+    Reading stops at ``MAX_BODY_BYTES``: a larger body is refused, not buffered.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
         value = json.loads(raw)
+    except RecursionError:
+        value = None
+        too_deep = True
     except ValueError as exc:
         raise ApiError(400, f"request body is not JSON: {exc}") from None
+    else:
+        too_deep = _depth_over(value, MAX_JSON_DEPTH)
+    if too_deep:
+        raise ApiError(400, f"request body nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(value, dict):
         raise ApiError(400, f"request body must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels (looked at without recursion,
+    so what passes here cannot hit the recursion limit later, when it is encoded)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 _MISSING = object()

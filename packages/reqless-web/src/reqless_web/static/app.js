@@ -301,12 +301,21 @@
     return cell;
   }
 
+  // The line that says what went wrong: a traceback's last line, else the first line
+  // (_failure_line() in _pages.py draws the same on the server).
+  function failureLine(message) {
+    const lines = String(message || "").split("\n").map((l) => l.trim()).filter((l) => l);
+    if (!lines.length) return "";
+    const line = lines[0].startsWith("Traceback (most recent call last):") ? lines[lines.length - 1] : lines[0];
+    return line.slice(0, 300);
+  }
+
   function jobRow(job) {
     const failure = job.failure && job.failure.group ? job.failure : null;
     const note = el("td", {});
     if (failure) {
       note.append(link(`/failures/${seg(failure.group)}`, failure.group));
-      note.append(el("span", { class: "msg", text: String(failure.message || "").split("\n")[0] }));
+      note.append(el("span", { class: "msg", text: failureLine(failure.message) }));
     }
     return el(
       "tr",
