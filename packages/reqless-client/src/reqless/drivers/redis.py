@@ -28,6 +28,7 @@ from reqless.drivers import AsyncDriver, Driver
 from reqless.drivers._acl import script_acl_error
 from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
 from reqless.drivers._durable import durable, durable_async
+from reqless.drivers._internals import socket_of
 from reqless.drivers._sentinel import (
     aclose_sentinels,
     close_sentinels,
@@ -76,7 +77,8 @@ class _SentinelConnection(redis.sentinel.SentinelManagedConnection):
     """
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        if self._sock is None:
+        # connect() returns at once when connected, so a hidden socket costs nothing.
+        if socket_of(self) is None:
             self.connect()  # type: ignore[no-untyped-call]
         super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
