@@ -30,15 +30,33 @@ from tests.conftest import IN_CI, Server
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The workers the running test started, whose logs a failed wait_until shows.
+_STARTED: list[Worker] = []
+# The end of each log that a failure shows (the start is rarely the story).
+LOG_TAIL = 6000
+
+
 def wait_until(
     predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
 ) -> None:
-    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds,
+    with the log of every worker the test started."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {predicate}")
+            raise AssertionError(f"not true within {timeout}s: {predicate}{_worker_logs()}")
         time.sleep(interval)
+
+
+def _worker_logs() -> str:
+    parts = []
+    for worker in _STARTED:
+        text = worker.output()
+        cut = "...\n" if len(text) > LOG_TAIL else ""
+        parts.append(
+            f"\n--- log of worker pid {worker.pid} ({worker.log_path}):\n{cut}{text[-LOG_TAIL:]}"
+        )
+    return "".join(parts)
 
 
 def get_job(client: reqless.Client, jid: str) -> reqless.Job:
@@ -113,7 +131,8 @@ def worker_env(extra_paths: tuple[Path, ...] = ()) -> dict[str, str]:
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
     """``start_worker(url, *flags, extra_paths=(), env=None)`` -> a running :class:`Worker`."""
-    started: list[Worker] = []
+    started = _STARTED
+    started.clear()
 
     def start(
         url: str,
@@ -141,6 +160,7 @@ def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
     yield start
     for worker in started:
         worker.kill_group()
+    started.clear()
 
 
 @pytest.fixture
