@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from reqless import _protocol as p
 from reqless._config import Config
-from reqless._errors import ReqlessError
+from reqless._errors import ReqlessError, ServerUnavailableError
 from reqless._events import Events
 from reqless._job import Job
 from reqless._jobs import Jobs
@@ -55,11 +55,16 @@ def execute_results(
     return_errors: bool,
     job_class: Callable[[Any, p.JobState], Any],
 ) -> list[Any]:
-    """``execute``'s answer: each reply parsed and bound, errors raised or returned."""
-    if not return_errors:
-        for result in results:
-            if isinstance(result, ReqlessError):
-                raise result
+    """``execute``'s answer: each reply parsed and bound, errors raised or returned.
+
+    An outage answered in place of a reply (LOADING, READONLY...) is raised even
+    with ``return_errors``: like a lost connection, it concerns the whole batch.
+    """
+    for result in results:
+        if isinstance(result, ServerUnavailableError) or (
+            not return_errors and isinstance(result, ReqlessError)
+        ):
+            raise result
     return [
         result
         if isinstance(result, ReqlessError)

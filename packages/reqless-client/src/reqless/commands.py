@@ -31,6 +31,7 @@ __all__ = [
     "core_json",
     "fail",
     "failure_counts",
+    "get",
     "heartbeat",
     "peek",
     "pop",
@@ -38,6 +39,7 @@ __all__ = [
     "retry",
     "stats",
     "worker_counts",
+    "worker_jobs",
 ]
 
 
@@ -66,6 +68,11 @@ def pop(queue: str, worker: str, count: int = 1) -> Call[list[JobState]]:
 def peek(queue: str, count: int = 1, offset: int = 0) -> Call[list[JobState]]:
     """The next ``count`` jobs a pop of ``queue`` would take, left in place (``queue.peek``)."""
     return p.peek(p.check_str("queue", queue), count, offset)
+
+
+def get(*jids: str) -> Call[list[JobState]]:
+    """The jobs that exist among ``jids``, in that order (``client.jobs.get``)."""
+    return Call("job.getMulti", tuple(p.check_strings("jids", jids)), p.parse_jobs)
 
 
 def complete(
@@ -107,3 +114,5 @@ all_queue_counts = p.all_queue_counts
 failure_counts = p.failure_counts
 worker_counts = p.worker_counts
 stats = p.stats
+#: The jids ``worker`` holds a lock on, and those whose lock expired (``client.workers[name]``).
+worker_jobs = p.worker_jobs

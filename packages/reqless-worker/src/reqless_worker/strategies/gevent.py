@@ -124,7 +124,7 @@ class _GeventChild:
         self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
         self.free: list[int] = list(reversed(range(size)))
         self.running: dict[str, _Running] = {}
-        self.pending: deque[Job] = deque()
+        self.pending: deque[WorkerJob] = deque()
         self.lost_pending: set[str] = set()
         self.session.plugins.register(_perform_guard(self.running), GUARD_PLUGIN)
         self.job_ended = threading.Event()
@@ -136,6 +136,7 @@ class _GeventChild:
         self.session.start(self._on_lost)
         if self.settings.resume:
             self.pending.extend(self.session.resume())
+        self.session.take_back()
         try:
             self._serve()
             self._finish_running()
@@ -191,12 +192,10 @@ class _GeventChild:
 
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: WorkerJob) -> None:
         import gevent
 
-        from reqless_worker._runner import as_worker_job
-
-        run = _Running(as_worker_job(job), self.free.pop())
+        run = _Running(job, self.free.pop())
         self.running[job.jid] = run
         run.greenlet = gevent.spawn(self._run_job, run)
 

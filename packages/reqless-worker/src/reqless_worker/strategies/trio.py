@@ -92,7 +92,7 @@ class _TrioChild:
         self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
         self.free: list[int] = list(reversed(range(size)))
         self.running: dict[str, _Running] = {}
-        self.pending: deque[Job] = deque()
+        self.pending: deque[WorkerJob] = deque()
         self.lost_pending: set[str] = set()
         self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
         self._token: trio.lowlevel.TrioToken | None = None
@@ -124,6 +124,7 @@ class _TrioChild:
         await trio.to_thread.run_sync(self.session.start, self._on_lost)
         if self.settings.resume:
             self.pending.extend(await trio.to_thread.run_sync(self.session.resume))
+        await trio.to_thread.run_sync(self.session.take_back)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch)
             await self._serve(nursery)
@@ -156,10 +157,10 @@ class _TrioChild:
                     continue
                 self._start(nursery, job)
 
-    def _pop(self, count: int) -> list[Job]:
+    def _pop(self, count: int) -> list[WorkerJob]:
         return [] if self.stop.stopping else self.session.pop(count)
 
-    def _wait_then_pop(self, count: int) -> list[Job]:
+    def _wait_then_pop(self, count: int) -> list[WorkerJob]:
         return self.session.wait_for_work(count) or self._pop(count)
 
     async def _watch(self) -> None:
@@ -182,10 +183,8 @@ class _TrioChild:
 
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, nursery: trio.Nursery, job: Job) -> None:
-        from reqless_worker._runner import as_worker_job
-
-        run = _Running(as_worker_job(job), self.free.pop())
+    def _start(self, nursery: trio.Nursery, job: WorkerJob) -> None:
+        run = _Running(job, self.free.pop())
         self.running[job.jid] = run
         nursery.start_soon(self._run_job, run, name=f"job {job.jid}")
 
