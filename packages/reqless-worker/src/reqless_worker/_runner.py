@@ -309,7 +309,7 @@ class JobRunner:
             try:
                 self.plugins.notify("reqless_job_popped", worker=self.info, job=job)
                 outcome = self._run(job, cancelled)
-                if outcome is JobOutcome.RETURNED and self._opened is not None:
+                if outcome is JobOutcome.RETURNED and self._sandbox_opened():
                     # Completed now, not batched: its plugins hear of the completion
                     # before its sandbox is cleaned, in the documented order.
                     self._current = job
@@ -472,6 +472,9 @@ class JobRunner:
         path = self.sandbox.open(job)
         self._opened = path
         return None if path is None else str(path)
+
+    def _sandbox_opened(self) -> bool:
+        return self._opened is not None
 
     def _take_opened(self) -> Path | None:
         opened, self._opened = self._opened, None
