@@ -189,12 +189,15 @@ def _free_port() -> int:
 class RestartableServer:
     """A server of one test's own, on a fixed port, that the test may stop and start."""
 
-    def __init__(self, name: str, binary: str) -> None:
+    def __init__(self, name: str, binary: str, *, aof: bool = False) -> None:
         self.name = name
         self.binary = binary
+        self.aof = aof
         self.port = _free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"reqless-{name}-"))
         self.process: subprocess.Popen[bytes] | None = None
+        #: More server arguments, given at each start (``--replicaof``, ...).
+        self.extra: list[str] = []
 
     @property
     def url(self) -> str:
@@ -206,8 +209,11 @@ class RestartableServer:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            # With AOF, every write is on disk before it is answered: a restart keeps them all.
+            "--appendonly", "yes" if self.aof else "no",
+            "--appendfsync", "always",
             "--dir", str(self.workdir),
+            *self.extra,
         ]  # fmt: skip
         with (self.workdir / "server.log").open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -218,7 +224,7 @@ class RestartableServer:
                 if probe.ping():
                     probe.close()
                     return
-            except redis.exceptions.ConnectionError:
+            except (redis.exceptions.ConnectionError, redis.exceptions.ResponseError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
@@ -244,14 +250,42 @@ def _binary(name: str) -> str | None:
     return str(get_binary_path())
 
 
-@pytest.fixture(params=["valkey", "redis"])
-def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
-    binary = _binary(request.param)
+def _binary_or_skip(name: str) -> str:
+    binary = _binary(name)
     if binary is None:
         if IN_CI:
-            pytest.fail(f"{request.param} server binary missing in CI")
-        pytest.skip(f"{request.param} server binary missing")
-    server = RestartableServer(request.param, binary)
+            pytest.fail(f"{name} server binary missing in CI")
+        pytest.skip(f"{name} server binary missing")
+    return binary
+
+
+@pytest.fixture(params=["valkey", "redis"])
+def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
+    server = RestartableServer(request.param, _binary_or_skip(request.param))
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(params=["valkey", "redis"])
+def durable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
+    """A restartable server with the append-only file on (fsync on every write)."""
+    server = RestartableServer(request.param, _binary_or_skip(request.param), aof=True)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest) -> Iterator[Callable[[str], RestartableServer]]:
+    """``make_server(name)``: one more restartable server (a replica...), closed after."""
+    made: list[RestartableServer] = []
+
+    def make(name: str) -> RestartableServer:
+        server = RestartableServer(name, _binary_or_skip(name))
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()

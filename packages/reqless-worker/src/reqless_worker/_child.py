@@ -126,6 +126,7 @@ class ChildSession:
         # The waiting pop and the queues it was made for (remade when they change).
         self._waiter: reqless.PopWaiter | None = None
         self._waiter_queues: list[str] = []
+        self._recoveries_seen = 0
         self._on_lost: LostCallback = lambda job, error: None
 
     def worker_info(self, index: int | None = None) -> WorkerInfo:
@@ -334,7 +335,7 @@ class ChildSession:
         """Give back (retry at once) the jobs this worker name holds that no runner of
         this child runs: those of a child killed before it (its replacement has the
         same name) or of a pop whose answer an outage lost. Returns their jids."""
-        known = set(self.leases.jids)
+        known = {*self.leases.jids, *self.completions.unanswered()}
         stranded = [job for job in self._held_by_name() if job.jid not in known]
         taken: list[str] = []
         for job in stranded:
@@ -352,6 +353,15 @@ class ChildSession:
                 ", ".join(taken),
             )
         return taken
+
+    def after_outage(self) -> None:
+        """Once after each outage, :meth:`take_back` the jobs a pop whose answer was lost
+        left to this name. Only when no runner of the child is between its job's pop and
+        its report (the process strategy's loop between batches)."""
+        recoveries = self.outage.recoveries
+        if recoveries != self._recoveries_seen:
+            self._recoveries_seen = recoveries
+            self.take_back()
 
     def _held_by_name(self) -> list[WorkerJob]:
         """The running jobs whose lock this worker name holds (or held, expired)."""

@@ -63,6 +63,8 @@ class Completions:
         self.holding = threading.Event()
         self._held: list[tuple[WorkerJob, JobRunner]] = []
         self._held_at = 0.0
+        # The jids held or being sent, until the server answered for them.
+        self._unanswered: set[str] = set()
         # Guards _held only: no I/O is done while it is taken.
         self._lock = threading.Lock()
 
@@ -73,6 +75,12 @@ class Completions:
                 self._held_at = time.monotonic()
                 self.holding.set()
             self._held.append((job, runner))
+            self._unanswered.add(job.jid)
+
+    def unanswered(self) -> set[str]:
+        """The jids whose completion is held or on its way (jobs this child still owns)."""
+        with self._lock:
+            return set(self._unanswered)
 
     def flush(self, older_than: float = 0.0) -> None:
         """Send the held completions; with ``older_than``, only if the first was held at
@@ -103,6 +111,8 @@ class Completions:
             if pop is not None:
                 popped = results.pop()
                 sent.popped = [] if isinstance(popped, Exception) else popped
+        with self._lock:
+            self._unanswered.difference_update(job.jid for job, _ in held)
         for (job, runner), result in zip(held, results, strict=True):
             sent.outcomes[job.jid] = runner.completion_answered(job, result)
         return sent

@@ -45,6 +45,8 @@ class Outage:
         self._since: float | None = None
         self._failures = 0
         self._reached = False
+        #: How many outages have ended (see :meth:`ChildSession.after_outage`).
+        self.recoveries = 0
 
     @property
     def down(self) -> bool:
@@ -78,6 +80,8 @@ class Outage:
             return
         with self._lock:
             since, self._since = self._since, None
+            if since is not None:
+                self.recoveries += 1
             if since is not None and self._reached:
                 logger.warning(
                     "%s is back after an outage of %.1fs", self.where, time.monotonic() - since

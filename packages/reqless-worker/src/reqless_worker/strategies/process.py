@@ -117,6 +117,7 @@ class ProcessStrategy(Strategy):
             if not pending:
                 if stop.stopping:
                     return
+                session.after_outage()
                 if not found_none:
                     pending.extend(session.pop(batch.size))
                 found_none = False
