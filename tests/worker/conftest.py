@@ -224,6 +224,9 @@ class RestartableServer:
                 if probe.ping():
                     probe.close()
                     return
+            except redis.exceptions.AuthenticationError:
+                probe.close()
+                return  # it answered: it wants a password (--requirepass)
             except (redis.exceptions.ConnectionError, redis.exceptions.ResponseError):
                 if time.monotonic() > deadline:
                     raise

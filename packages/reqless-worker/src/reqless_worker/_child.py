@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import reqless
 from reqless import ReqlessError, ServerUnavailableError, commands
@@ -35,7 +34,7 @@ from reqless_worker._completions import Completions, PopRequest
 from reqless_worker._control import ChildControl
 from reqless_worker._imports import ClassLoader
 from reqless_worker._leases import LeaseKeeper, LostCallback
-from reqless_worker._outage import Outage
+from reqless_worker._outage import Outage, server_name
 from reqless_worker._runner import JobRunner, WorkerJob
 from reqless_worker._settings import WorkerSettings
 from reqless_worker._wakeup import WakeUp
@@ -392,16 +391,3 @@ class ChildSession:
 def _worker_jobs(jobs: list[reqless.Job]) -> list[WorkerJob]:
     # The waiting pop is made with job_class=WorkerJob: this only tells the type checker.
     return [job for job in jobs if isinstance(job, WorkerJob)]
-
-
-def server_name(url: str) -> str:
-    """``url`` without its credentials, for log lines."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "?"
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return parts._replace(netloc=f"{host}{port}").geturl()

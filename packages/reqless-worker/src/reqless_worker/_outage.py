@@ -18,10 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-from reqless import ReqlessError, ServerUnavailableError
+from reqless import AuthenticationError, ReqlessError, ServerUnavailableError
 
-__all__ = ["Outage"]
+__all__ = ["Outage", "server_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class Outage:
         (for loops that look at their stop flags between tries)."""
         try:
             result = call()
+        except AuthenticationError:
+            raise  # bad credentials: waiting mends nothing
         except ServerUnavailableError as error:
             wait(self.lost(error))
             return default
@@ -117,6 +120,8 @@ class Outage:
         while True:
             try:
                 result = call()
+            except AuthenticationError:
+                raise  # bad credentials: waiting mends nothing
             except ServerUnavailableError as error:
                 pause = self.lost(error)
                 if give_up is not None and give_up():
@@ -128,3 +133,16 @@ class Outage:
                 raise
             self.back()
             return result
+
+
+def server_name(url: str) -> str:
+    """``url`` without its credentials, for log lines and errors."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(an unreadable URL)"
+    if parts.password is None and parts.username is None:
+        return url
+    netloc = f"{parts.hostname or ''}{f':{port}' if port else ''}"
+    return parts._replace(netloc=netloc).geturl()
