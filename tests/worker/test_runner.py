@@ -16,9 +16,10 @@ import reqless
 from reqless import commands
 from reqless_plugins import PluginManager, WorkerInfo, hookimpl
 from reqless_plugins.testing import HookRecorder
-from reqless_worker import ChildControl, JobBudget, JobOutcome, JobRunner, WorkerSettings
+from reqless_worker import JobOutcome, WorkerSettings
 from reqless_worker._child import ChildSession
-from reqless_worker._runner import WorkerJob
+from reqless_worker._control import ChildControl, JobBudget
+from reqless_worker._runner import JobRunner, WorkerJob
 from tests.conftest import Server
 from tests.worker.jobs_for_tests import read_log
 

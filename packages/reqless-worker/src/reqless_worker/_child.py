@@ -108,7 +108,7 @@ class ChildSession:
         )
         self.plugins = PluginManager.load(settings.plugins, settings.disabled_plugins)
         #: The child's one record of server outages, shared by everything that calls it.
-        self.outage = Outage(f"the server at {server_name(settings.url)}")
+        self.outage = Outage(f"the server at {server_name(self.client.settings.url)}")
         self.completions = Completions(self.client, self.outage)
         self.leases = LeaseKeeper(clock=self.client.clock, outage=self.outage)
         self.queues = QueueSelector(self.client, settings.queues)

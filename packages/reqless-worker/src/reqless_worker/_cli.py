@@ -230,11 +230,12 @@ def _check_server(settings: Any) -> str | None:
     from reqless import commands
     from reqless_worker._outage import Outage, server_name
 
-    where = server_name(settings.url)
     try:
         client = reqless.Client(settings.url, driver=settings.driver, worker_name=settings.name)
     except reqless.ReqlessError as exc:
-        return f"cannot use --url {where} with --driver {settings.driver or '(default)'}: {exc}"
+        url = server_name(settings.url) if settings.url else "(default)"
+        return f"cannot use --url {url} with --driver {settings.driver or '(default)'}: {exc}"
+    where = server_name(client.settings.url)
     try:
         Outage(f"the server at {where}").retry(
             lambda: client.execute(commands.core("config.get", "heartbeat"))

@@ -234,7 +234,7 @@ class _Performer:
 class JobRunner:
     """Runs popped jobs for one slot (a child, a greenlet or a trio task).
 
-    ``leases``: a :class:`reqless_worker.LeaseKeeper` whose registration of a
+    ``leases``: a :class:`reqless_worker._leases.LeaseKeeper` whose registration of a
     job is dropped before the job's outcome is reported. ``sandbox_subdir``
     (``greenlet-<m>``) is appended to the sandbox path the plugins choose.
     ``outage`` is the child's record of server outages (one per child, shared
