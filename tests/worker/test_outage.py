@@ -127,13 +127,15 @@ def test_a_job_that_moves_itself_while_the_server_is_away_moves_once_it_is_back(
     assert output.count("is back after an outage of") == 1, output
 
 
+@pytest.mark.parametrize("strategy", ["process", "gevent", "trio"])
 def test_a_replacement_child_takes_back_the_job_its_predecessor_was_killed_in(
-    server: Server, start_worker: StartWorker, client: reqless.Client, tmp_path: Path
+    server: Server, start_worker: StartWorker, client: reqless.Client, tmp_path: Path, strategy: str
 ) -> None:
     log = tmp_path / "runs.log"
     # The default lease (60 s): the job must not wait for it.
     jid = client.queues["q"].put(f"{JOBS}.Sleepy", {"log": str(log), "seconds": 2})
-    worker = start_worker(server.url, "-q", "q", "-w", "1", "-i", "0.2", "-n", "phoenix")
+    flags = ("--strategy", strategy, "-w", "1", "-i", "0.2", "-n", "phoenix")
+    worker = start_worker(server.url, "-q", "q", *flags)
     wait_until(lambda: events(log, "started"), timeout=15)
     [child] = worker.children()
     os.kill(child, signal.SIGKILL)

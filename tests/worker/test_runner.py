@@ -230,7 +230,7 @@ def test_a_failed_job_is_reported_at_once(client: reqless.Client, session: Child
 # ------------------------------------------------------------ held completions
 
 
-def test_run_completes_at_once_and_sends_what_was_held_with_it(
+def test_run_completes_its_own_job_at_once_and_leaves_what_others_hold(
     client: reqless.Client, session: ChildSession
 ) -> None:
     first, second = put_noops(client, 2)
@@ -241,9 +241,18 @@ def test_run_completes_at_once_and_sends_what_was_held_with_it(
 
     assert runner.run(jobs[second]) is JobOutcome.COMPLETED
 
-    for jid in (first, second):
-        job = client.jobs[jid]
-        assert isinstance(job, reqless.Job) and job.state == "complete"
+    assert get_state(client, second) == "complete"
+    assert get_state(client, first) == "running"  # held: it goes with its batch
+    assert session.completions.unanswered() == {first}
+    runner.flush()
+    assert get_state(client, first) == "complete"
+    assert session.completions.unanswered() == set()
+
+
+def get_state(client: reqless.Client, jid: str) -> str:
+    job = client.jobs[jid]
+    assert isinstance(job, reqless.Job)
+    return job.state
 
 
 def test_flush_sends_held_completions(client: reqless.Client, session: ChildSession) -> None:

@@ -93,6 +93,15 @@ class Completions:
         with self._lock:
             held, self._held = self._held, []
             self.holding.clear()
+        return self._send(held, pop)
+
+    def complete(self, job: WorkerJob, runner: JobRunner) -> JobOutcome:
+        """Complete ``job`` now, alone (what others hold is theirs to send)."""
+        with self._lock:
+            self._unanswered.add(job.jid)
+        return self._send([(job, runner)], None).outcomes[job.jid]
+
+    def _send(self, held: list[tuple[WorkerJob, JobRunner]], pop: PopRequest | None) -> Sent:
         sent = Sent()
         if not held and pop is None:
             return sent

@@ -284,8 +284,7 @@ class JobRunner:
         outcome = self.perform(job, cancelled=cancelled)
         if outcome is not JobOutcome.RETURNED:
             return outcome
-        self.completions.hold(job, self)
-        return self.completions.send().outcomes[job.jid]
+        return self.completions.complete(job, self)
 
     def perform(
         self, job: WorkerJob, *, cancelled: Callable[[], bool] = lambda: False
@@ -313,8 +312,7 @@ class JobRunner:
                     # Completed now, not batched: its plugins hear of the completion
                     # before its sandbox is cleaned, in the documented order.
                     self._current = job
-                    self.completions.hold(job, self)
-                    outcome = self.completions.send().outcomes[job.jid]
+                    outcome = self.completions.complete(job, self)
                 return outcome
             finally:
                 self._current = None
