@@ -55,8 +55,9 @@ def kill_a_child(worker: Any, killed: set[int]) -> None:
     killed.add(victim)
 
 
+@pytest.mark.parametrize("strategy", ["process", "gevent", "trio"])
 def test_no_job_is_failed_or_lost_through_a_restart_and_killed_children(
-    durable_server: RestartableServer, start_worker: StartWorker, tmp_path: Path
+    durable_server: RestartableServer, start_worker: StartWorker, tmp_path: Path, strategy: str
 ) -> None:
     log, url, count = tmp_path / "runs.log", durable_server.url, 150
     with reqless.Client(url) as client:
@@ -67,7 +68,9 @@ def test_no_job_is_failed_or_lost_through_a_restart_and_killed_children(
             ): FINISHES[n % 3]
             for n in range(count)
         }
-    worker = start_worker(url, "-q", "first", "-q", "second", "-w", "2", "-i", "0.2")
+    concurrency = () if strategy == "process" else ("-c", "2")
+    flags = ("--strategy", strategy, "-w", "2", *concurrency, "-i", "0.2")
+    worker = start_worker(url, "-q", "first", "-q", "second", *flags)
     killed: set[int] = set()
 
     def started(at_least: int) -> Callable[[], bool]:
