@@ -182,3 +182,14 @@ class WaitsThenMoves:
                 time.sleep(0.01)
             job.complete("second")
         record(job, "finished")
+
+
+class MeetsAnOutage:
+    """Its own call to the server (not on its job) meets an outage."""
+
+    @staticmethod
+    def process(job: Any) -> None:
+        import reqless
+
+        record(job, "ran")
+        raise reqless.ServerUnavailableError("redis://127.0.0.1:1/0: connection refused")

@@ -10,6 +10,7 @@ and a job may have run more than once only where a killed child ran it.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -22,6 +23,7 @@ import pytest
 import reqless
 from reqless import commands
 from reqless._errors import translate_server_error
+from reqless_worker._outage import Outage, server_name
 from tests.conftest import Server
 from tests.worker.conftest import RestartableServer, StartWorker, get_job, wait_until
 from tests.worker.jobs_for_tests import events
@@ -194,3 +196,73 @@ def test_server_answers_meaning_not_now_are_outages(message: str) -> None:
 def test_a_core_refusal_naming_those_words_is_not_an_outage() -> None:
     error = translate_server_error('user_script:1: Put(): Arg "jid" LOADING missing')
     assert not isinstance(error, reqless.ServerUnavailableError)
+
+
+# ----------------------------------------------------------- the shared backoff
+
+
+def unavailable() -> reqless.ServerUnavailableError:
+    return reqless.ServerUnavailableError("redis://127.0.0.1:1/0: connection refused")
+
+
+def flaky(failures: int, error: Callable[[], Exception] = unavailable) -> Callable[[], str]:
+    left = [failures]
+
+    def call() -> str:
+        if left[0] > 0:
+            left[0] -= 1
+            raise error()
+        return "answered"
+
+    return call
+
+
+def test_an_outage_is_retried_with_a_growing_backoff_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = Outage("the server at test")
+    outage.back()  # reached once: what follows is an outage, not a start-up wait
+    pauses: list[float] = []
+
+    assert outage.retry(flaky(7), wait=pauses.append) == "answered"
+
+    assert pauses == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("lost the server at test" in m for m in messages) == 1
+    assert sum("the server at test is back after an outage of" in m for m in messages) == 1
+    assert not outage.down and outage.recoveries == 1
+
+
+def test_before_the_server_first_answered_each_backoff_step_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    outage = Outage("the server at test")
+
+    assert outage.attempt(flaky(1), "default", lambda pause: None) == "default"
+    assert outage.attempt(flaky(1), "default", lambda pause: None) == "default"
+    assert outage.attempt(flaky(0), "default", lambda pause: None) == "answered"
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("waiting for the server at test" in m for m in messages) == 2
+    assert sum("reached the server at test" in m for m in messages) == 1
+
+
+def test_a_refusal_or_bad_credentials_are_not_retried() -> None:
+    outage = Outage()
+    with pytest.raises(reqless.LostLockError):
+        outage.retry(flaky(1, lambda: reqless.LostLockError("no")), wait=lambda pause: None)
+    denied = flaky(1, lambda: reqless.AuthenticationError("bad password"))
+    with pytest.raises(reqless.AuthenticationError):
+        outage.retry(denied, wait=lambda pause: None)
+
+
+def test_give_up_ends_the_retries() -> None:
+    with pytest.raises(reqless.ServerUnavailableError):
+        Outage().retry(flaky(100), wait=lambda pause: None, give_up=lambda: True)
+
+
+def test_server_name_hides_credentials() -> None:
+    assert server_name("redis://user:secret@host:6380/1") == "redis://host:6380/1"
+    assert server_name("redis://:secret@host/0") == "redis://host/0"
+    assert server_name("unix:///tmp/valkey.sock") == "unix:///tmp/valkey.sock"

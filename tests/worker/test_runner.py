@@ -286,3 +286,15 @@ def test_a_held_completion_refused_by_the_core_is_a_lost_lock(
     assert "reqless_job_completed" not in recorder.names()
     stalled = client.jobs[jid]
     assert isinstance(stalled, reqless.Job) and stalled.state != "complete"
+
+
+def test_a_job_whose_own_call_meets_an_outage_is_given_back_not_failed(
+    client: reqless.Client, session: ChildSession, tmp_path: Path
+) -> None:
+    jid = client.queues["q"].put(f"{JOBS}.MeetsAnOutage", {"log": str(tmp_path / "log")})
+    [job] = session.pop(1)
+
+    assert session.runner().perform(job) is JobOutcome.GIVEN_BACK
+
+    assert client.jobs.failed() == {}
+    assert get_state(client, jid) == "waiting"
