@@ -193,8 +193,10 @@ class Client:
         come back as ``job_class`` (default :class:`reqless.Job`) objects of this
         client. A call the core refused raises its :class:`reqless.ReqlessError`
         once all have run, or, with ``return_errors``, stands in its place in
-        the list. An unreachable server raises
-        :class:`reqless.ServerUnavailableError` for the whole batch.
+        the list. An unreachable server, or one answering that it cannot serve
+        now (``LOADING``, ``READONLY``...), raises
+        :class:`reqless.ServerUnavailableError` for the whole batch, even with
+        ``return_errors``.
         """
         if not calls:
             return []
