@@ -180,10 +180,12 @@ def test_a_read_only_replica_is_an_outage(
     admin = redis.Redis(host="127.0.0.1", port=replica.port)
     wait_until(lambda: admin.function_list(), timeout=10)
     admin.close()
-    with reqless.Client(replica.url, driver=driver) as client:
-        # Answered in place of each call's reply, the outage still concerns the batch.
-        with pytest.raises(reqless.ServerUnavailableError, match="read only replica"):
-            client.execute(commands.core("config.set", "heartbeat", 20), return_errors=True)
+    # Answered in place of each call's reply, the outage still concerns the batch.
+    with (
+        reqless.Client(replica.url, driver=driver) as client,
+        pytest.raises(reqless.ServerUnavailableError, match="read only replica"),
+    ):
+        client.execute(commands.core("config.set", "heartbeat", 20), return_errors=True)
 
 
 # MASTERDOWN is what a cut-off replica answers to plain commands; the core's FCALL is
