@@ -65,7 +65,7 @@ class Completions:
         self._held_at = 0.0
         # The jids held or being sent, until the server answered for them.
         self._unanswered: set[str] = set()
-        # Guards _held only: no I/O is done while it is taken.
+        # Guards _held and _unanswered only: no I/O is done while it is taken.
         self._lock = threading.Lock()
 
     def hold(self, job: WorkerJob, runner: JobRunner) -> None:
@@ -96,16 +96,22 @@ class Completions:
         return self._send(held, pop)
 
     def complete(self, job: WorkerJob, runner: JobRunner) -> JobOutcome:
-        """Complete ``job`` now, alone (what others hold is theirs to send)."""
-        with self._lock:
-            self._unanswered.add(job.jid)
-        return self._send([(job, runner)], None).outcomes[job.jid]
+        """Complete ``job`` now, alone (what others hold is theirs to send). Not counted
+        in :meth:`unanswered`: the caller waits for the answer, so it is never in
+        flight while a take-back looks (see :meth:`ChildSession.after_outage`)."""
+        return self._send([(job, runner)], None, held=False).outcomes[job.jid]
 
-    def _send(self, held: list[tuple[WorkerJob, JobRunner]], pop: PopRequest | None) -> Sent:
+    def _send(
+        self,
+        jobs: list[tuple[WorkerJob, JobRunner]],
+        pop: PopRequest | None,
+        *,
+        held: bool = True,
+    ) -> Sent:
         sent = Sent()
-        if not held and pop is None:
+        if not jobs and pop is None:
             return sent
-        completes = [commands.complete(job) for job, _ in held]
+        completes = [commands.complete(job) for job, _ in jobs]
         calls: list[commands.Call[Any]] = [*completes] if pop is None else [*completes, pop.call]
         try:
             results = self.client.execute(*calls, return_errors=True, job_class=WorkerJob)
@@ -120,9 +126,10 @@ class Completions:
             if pop is not None:
                 popped = results.pop()
                 sent.popped = [] if isinstance(popped, Exception) else popped
-        with self._lock:
-            self._unanswered.difference_update(job.jid for job, _ in held)
-        for (job, runner), result in zip(held, results, strict=True):
+        if held:
+            with self._lock:
+                self._unanswered.difference_update(job.jid for job, _ in jobs)
+        for (job, runner), result in zip(jobs, results, strict=True):
             sent.outcomes[job.jid] = runner.completion_answered(job, result)
         return sent
 

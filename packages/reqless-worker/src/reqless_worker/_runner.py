@@ -281,10 +281,7 @@ class JobRunner:
     def run(self, job: WorkerJob, *, cancelled: Callable[[], bool] = lambda: False) -> JobOutcome:
         """Run ``job`` to its outcome and report it; a job whose method returned without
         finishing it is completed now (see :meth:`perform` to batch completions)."""
-        outcome = self.perform(job, cancelled=cancelled)
-        if outcome is not JobOutcome.RETURNED:
-            return outcome
-        return self.completions.complete(job, self)
+        return self._perform(job, cancelled, complete=True)
 
     def perform(
         self, job: WorkerJob, *, cancelled: Callable[[], bool] = lambda: False
@@ -299,6 +296,11 @@ class JobRunner:
         which the caller completes (through :attr:`completions`, alone or with
         others and a pop).
         """
+        return self._perform(job, cancelled, complete=False)
+
+    def _perform(
+        self, job: WorkerJob, cancelled: Callable[[], bool], *, complete: bool
+    ) -> JobOutcome:
         job.outage = self.outage
         if self.leases is not None:
             job.on_finishing = self.leases.unregister
@@ -308,9 +310,10 @@ class JobRunner:
             try:
                 self.plugins.notify("reqless_job_popped", worker=self.info, job=job)
                 outcome = self._run(job, cancelled)
-                if outcome is JobOutcome.RETURNED and self._sandbox_opened():
-                    # Completed now, not batched: its plugins hear of the completion
-                    # before its sandbox is cleaned, in the documented order.
+                if outcome is JobOutcome.RETURNED and (complete or self._sandbox_opened()):
+                    # Completed now, in its log context; a job that opened its sandbox
+                    # is never batched: its plugins hear of the completion before the
+                    # sandbox is cleaned, in the documented order.
                     self._current = job
                     outcome = self.completions.complete(job, self)
                 return outcome
