@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -330,11 +330,13 @@ class ChildSession:
             logger.info("resuming %d job(s): %s", len(resumed), ", ".join(j.jid for j in resumed))
         return resumed
 
-    def take_back(self) -> list[str]:
+    def take_back(self, busy: Iterable[str] = ()) -> list[str]:
         """Give back (retry at once) the jobs this worker name holds that no runner of
         this child runs: those of a child killed before it (its replacement has the
-        same name) or of a pop whose answer an outage lost. Returns their jids."""
-        known = {*self.leases.jids, *self.completions.unanswered()}
+        same name) or of a pop whose answer an outage lost. ``busy``: jids the caller
+        has in hand besides those heartbeated and those whose completion is on its way
+        (jobs being run or reported). Returns the jids taken back."""
+        known = {*self.leases.jids, *self.completions.unanswered(), *busy}
         stranded = [job for job in self._held_by_name() if job.jid not in known]
         taken: list[str] = []
         for job in stranded:
@@ -353,14 +355,14 @@ class ChildSession:
             )
         return taken
 
-    def after_outage(self) -> None:
+    def after_outage(self, busy: Iterable[str] = ()) -> None:
         """Once after each outage, :meth:`take_back` the jobs a pop whose answer was lost
-        left to this name. Only when no runner of the child is between its job's pop and
-        its report (the process strategy's loop between batches)."""
+        left to this name. Call it from the one place that pops, between pops, with
+        ``busy`` the jids being run or reported."""
         recoveries = self.outage.recoveries
         if recoveries != self._recoveries_seen:
             self._recoveries_seen = recoveries
-            self.take_back()
+            self.take_back(busy)
 
     def _held_by_name(self) -> list[WorkerJob]:
         """The running jobs whose lock this worker name holds (or held, expired)."""

@@ -67,6 +67,10 @@ class SlotChild:
                 continue
             yield job
 
+    def in_hand(self) -> set[str]:
+        """The jids being run or reported, and those waiting for a slot."""
+        return {*self.running, *(job.jid for job in self.pending)}
+
     def occupy(self, run: Running) -> None:
         self.running[run.job.jid] = run
 

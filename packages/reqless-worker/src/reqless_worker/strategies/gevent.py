@@ -136,6 +136,7 @@ class _GeventChild(SlotChild):
                 stop.wait(self.settings.interval)
                 continue
             if not self.pending:
+                self.session.after_outage(self.in_hand())
                 self.pending.extend(self.session.pop(len(self.free)))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:

@@ -42,9 +42,9 @@ class ProcessStrategy(Strategy):
     a batch are held and sent together, with the pop for the next batch, when
     its last job is done: one round trip per batch. So a child killed with
     SIGKILL may leave up to ``batch_seconds`` of finished jobs unreported,
-    which run again once their lease expires, like any job whose completion
-    was in flight; every orderly exit (signals, a lost lock, the job budget)
-    sends them first, and a completion is never held longer than
+    which its replacement (same name) takes back and runs again at once, like
+    the job it was killed in; every orderly exit (signals, a lost lock, the
+    job budget) sends them first, and a completion is never held longer than
     ``hold_limit`` (a batch whose last job turns out long sends the others'
     from a background thread: they must not wait, unheartbeated, behind it).
     """

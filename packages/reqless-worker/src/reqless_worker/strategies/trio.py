@@ -122,7 +122,8 @@ class _TrioChild(SlotChild):
             if not self.pending:
                 # Idle, one trip to a thread for both: a put wakes it and it pops at once.
                 fetch = self._wait_then_pop if idle else self._pop
-                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free)))
+                busy = self.in_hand()  # read here: the loop's thread owns the books
+                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free), busy))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
@@ -132,11 +133,14 @@ class _TrioChild(SlotChild):
             for job in self.startable():
                 self._start(nursery, job)
 
-    def _pop(self, count: int) -> list[WorkerJob]:
-        return [] if self.stop.stopping else self.session.pop(count)
+    def _pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+        if self.stop.stopping:
+            return []
+        self.session.after_outage(busy)
+        return self.session.pop(count)
 
-    def _wait_then_pop(self, count: int) -> list[WorkerJob]:
-        return self.session.wait_for_work(count) or self._pop(count)
+    def _wait_then_pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+        return self.session.wait_for_work(count) or self._pop(count, busy)
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop."""
