@@ -164,6 +164,36 @@ function Reqless.tag_name(tag)
   return tag
 end
 
+-- A tag list as JSON text (`empty` when it has no tags). cjson writes
+-- numbers with 14 significant digits, so a 15-digit integer tag would come
+-- back from the job's `tags` field as another number than the one its index
+-- key names: numbers are written as Reqless.tag_name writes them.
+function Reqless.tags_text(tags, empty)
+  local count = #tags
+  if count == 0 then
+    return empty
+  end
+  local parts
+  for i = 1, count do
+    if type(tags[i]) == 'number' then
+      parts = {}
+      break
+    end
+  end
+  if parts == nil then
+    return encode(tags)
+  end
+  for i = 1, count do
+    local tag = tags[i]
+    if type(tag) == 'number' then
+      parts[i] = Reqless.tag_name(tag)
+    else
+      parts[i] = encode(tag)
+    end
+  end
+  return '[' .. concat(parts, ',') .. ']'
+end
+
 -- Start of the UTC day containing t (floored modulo), as key text.
 function Reqless.day(t)
   return format('%d', t - (t % 86400))

@@ -73,7 +73,9 @@ function History.append(jid, now, what, details, legacy)
   if length <= 2 then
     return when
   end
-  local limit = Config.number('max-job-history') or 100
+  -- Whole entries only: a fractional setting counts as its floor (the
+  -- reference fails every append on one; DEVIATIONS D-18).
+  local limit = floor(Config.number('max-job-history') or 100)
   if limit >= 3 then
     if length > limit then
       local first = call('lindex', key, 0)

@@ -3,13 +3,14 @@
 -- dependency edges, queue sets, deletion.
 
 -- The fields Job.render reads, in its order. A pop reads only the first
--- twelve (it knows the jid, queue, worker and expiry it hands out), and every
--- field read costs the server time; `klass` first: every job hash has it.
+-- thirteen (it knows the jid, worker and expiry it hands out; the `queue`
+-- shown is the hash's, which a retry into another queue leaves behind), and
+-- every field read costs the server time; `klass` first: every job hash has it.
 -- Job.object reads them all, and `jid` last: a hash without it is no job.
 -- Both lists are written out: the EVAL form would derive one on every call.
 Job.HAND_OUT_FIELDS = {
   'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
-  'spawned_from_jid', 'history', 'time',
+  'spawned_from_jid', 'history', 'time', 'queue',
 }
 Job.OBJECT_FIELDS = {
   'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
@@ -44,6 +45,21 @@ function Job.leave_queue(queue, jid)
   call('zrem', base .. 'throttled', jid)
 end
 
+-- Job.leave_queue for a job that finishes running: the same removals, but
+-- the three sets a running job is rarely in are asked about with one EXISTS
+-- first, since most queues have none of them.
+function Job.leave_queue_after_running(queue, jid)
+  local base = 'ql:q:' .. queue .. '-'
+  call('zrem', base .. 'locks', jid)
+  call('zrem', base .. 'work', jid)
+  local scheduled, depends, throttled = base .. 'scheduled', base .. 'depends', base .. 'throttled'
+  if call('exists', scheduled, depends, throttled) > 0 then
+    call('zrem', scheduled, jid)
+    call('zrem', depends, jid)
+    call('zrem', throttled, jid)
+  end
+end
+
 -- Index one tag for a job (protocol 4.15).
 function Job.index_tag(jid, tag, now)
   local name = Reqless.tag_name(tag)
@@ -54,6 +70,19 @@ end
 -- Drop one tag's index entry for a job; the counter falls with it.
 function Job.unindex_tag(jid, tag)
   local name = Reqless.tag_name(tag)
+  Job.unindex_tag_name(jid, name)
+  -- A 15-digit integer tag is indexed under its digits; the reference core
+  -- indexed it under Lua's %.14g text (1.2345678901234e+14). An entry it
+  -- made for this job goes too, so no index outlives the job (DEVIATIONS D-14).
+  if type(tag) == 'number' then
+    local legacy = tostring(tag)
+    if legacy ~= name and call('zscore', 'ql:t:' .. legacy, jid) then
+      Job.unindex_tag_name(jid, legacy)
+    end
+  end
+end
+
+function Job.unindex_tag_name(jid, name)
   call('zrem', 'ql:t:' .. name, jid)
   if call('zcard', 'ql:t:' .. name) == 0 then
     call('zrem', 'ql:tags', name)
@@ -78,12 +107,19 @@ function Job.delete(jid, tags)
 end
 
 -- Add "jid depends on dep" for each dep that exists and is not complete;
--- returns how many edges were added.
-function Job.depend_on(jid, deps)
+-- returns how many edges were added. `placing` is set by a put, which adds
+-- the edges after it has written the job (3.35 steps 11-12): a job listing
+-- itself then depends on itself, whatever its state was.
+function Job.depend_on(jid, deps, placing)
   local added = 0
   for i = 1, #deps do
     local dep = deps[i]
-    local state = call('hget', Reqless.job_key(dep), 'state')
+    local state
+    if placing and dep == jid then
+      state = 'waiting'
+    else
+      state = call('hget', Reqless.job_key(dep), 'state')
+    end
     if state and state ~= 'complete' then
       call('sadd', Reqless.job_key(dep) .. '-dependents', jid)
       call('sadd', Reqless.job_key(jid) .. '-dependencies', dep)
@@ -103,7 +139,8 @@ end
 function Job.release_from_depends(jid, now, honour_schedule)
   local fields = call('hmget', Reqless.job_key(jid), 'queue', 'priority', 'scheduled')
   local queue = fields[1]
-  if not queue or queue == '' then
+  -- The empty name is a queue like any other (only an absent field is none).
+  if not queue then
     return
   end
   call('zrem', Reqless.queue_key(queue, 'depends'), jid)

@@ -3,13 +3,15 @@
 
 -- Read `fields` (state and worker first) of a job that `worker` must hold
 -- while it runs; each command words its refusals its own way (Appendix A).
-function JobCommands.held(key, worker, refusals, fields)
+-- Only a heartbeat also refuses a job held by the empty worker name (3.14);
+-- complete, fail and retry refuse a *different* worker only.
+function JobCommands.held(key, worker, refusals, fields, refuse_empty)
   local f = call('hmget', key, unpack(fields))
   if not f[1] then
     error(refusals[1])
   elseif f[1] ~= 'running' then
     error(refusals[2] .. f[1])
-  elseif f[2] ~= worker or f[2] == '' then
+  elseif f[2] ~= worker or (refuse_empty and f[2] == '') then
     error(refusals[3] .. tostring(f[2]))
   end
   return f
@@ -68,8 +70,10 @@ function JobCommands.finish(now, a, next_queue, options)
     Job.nothing_tracked = true
   end
   History.append(jid, now, 'done', nil, f[7])
-  -- A running job sits in no set of its queue but the locks.
-  call('zrem', Reqless.queue_key(queue, 'locks'), jid)
+  -- All five sets (3.9 step 2): a running job is usually only in the locks,
+  -- but a retry into another queue or a spawn onto an existing jid can leave
+  -- it in others, and a finished job left there would be handed out again.
+  Job.leave_queue_after_running(queue, jid)
   for i = 1, #tids do
     Throttle.release(tids[i], jid, now, quiet)
   end
@@ -177,9 +181,10 @@ function JobCommands.fail(now, a)
   if message == nil then
     error('Fail(): Arg "message" missing')
   end
+  -- Data that decodes to false is ignored, as the reference's `if data` does.
   local decoded
   if data ~= nil then
-    decoded = Reqless.json(data, 'Fail(): Arg "data" not JSON: ')
+    decoded = decode(data) or nil
   end
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.FAIL, JobCommands.FAIL_FIELDS)
@@ -193,8 +198,8 @@ function JobCommands.fail(now, a)
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
   History.append(jid, now, 'failed', { worker = worker, group = group }, f[5])
   Stats.failure(queue, now)
-  -- A running job sits in no set of its queue but the locks.
-  call('zrem', Reqless.queue_key(queue, 'locks'), jid)
+  -- All five sets (3.11 step 5), for the reason JobCommands.finish gives.
+  Job.leave_queue_after_running(queue, jid)
   if decoded ~= nil then
     call('hset', key, 'data', encode(decoded))
   end
@@ -263,12 +268,13 @@ function JobCommands.heartbeat(now, a)
   if worker == nil then
     error('Heatbeat(): Arg "worker" missing')
   end
+  -- Data that decodes to false is ignored, as the reference's `if data` does.
   local decoded
   if data ~= nil then
-    decoded = Reqless.json(data, 'Heartbeat(): Arg "data" not JSON: ')
+    decoded = decode(data) or nil
   end
   local key = Reqless.job_key(jid)
-  local f = JobCommands.held(key, worker, JobCommands.HEARTBEAT, JobCommands.HEARTBEAT_FIELDS)
+  local f = JobCommands.held(key, worker, JobCommands.HEARTBEAT, JobCommands.HEARTBEAT_FIELDS, true)
   local queue = f[3]
   local expires = now + Config.queue_numbers(queue, 'heartbeat')
   if decoded ~= nil then
@@ -356,7 +362,7 @@ function JobCommands.cancel_one(jid, now)
     call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
     call('publish', 'ql:w:' .. worker, event)
   end
-  if queue and queue ~= '' then
+  if queue then
     Job.leave_queue(queue, jid)
   end
   Throttle.release_all(f[4], jid, now)
@@ -406,8 +412,8 @@ function JobCommands.add_tag(now, a)
     end
     Job.index_tag(jid, tag, now)
   end
-  call('hset', key, 'tags', encode(tags))
-  return Reqless.list(tags)
+  call('hset', key, 'tags', Reqless.tags_text(tags, '{}'))
+  return Reqless.tags_text(tags, '[]')
 end
 
 function JobCommands.remove_tag(now, a)
@@ -424,8 +430,8 @@ function JobCommands.remove_tag(now, a)
       kept[#kept + 1] = tag
     end
   end
-  call('hset', key, 'tags', encode(kept))
-  return Reqless.list(kept)
+  call('hset', key, 'tags', Reqless.tags_text(kept, '{}'))
+  return Reqless.tags_text(kept, '[]')
 end
 
 function JobCommands.track(now, a)

@@ -59,12 +59,17 @@ function Patterns.set_priorities(now, a)
   local found_default = false
   -- Decoding stops at the default pattern, as the reference's does; what
   -- comes before it is validated before the old patterns are deleted.
+  -- Only a missing `pattern` member is an error (3.45): a string one is
+  -- stored as given. Other kinds make the reference fail on taking their
+  -- length, so they are refused here too, before anything is deleted.
   for i = 1, #a do
     local decoded = decode(a[i])
-    if type(decoded) ~= 'table' or type(decoded.pattern) ~= 'table' then
+    local pattern = type(decoded) == 'table' and decoded.pattern
+    local kind = type(pattern)
+    if kind ~= 'table' and kind ~= 'string' then
       error('Priority pattern has no "pattern" array: ' .. a[i])
     end
-    if #decoded.pattern == 1 and decoded.pattern[1] == 'default' then
+    if kind == 'table' and #pattern == 1 and pattern[1] == 'default' then
       found_default = true
       break
     end

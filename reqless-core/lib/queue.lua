@@ -78,13 +78,17 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
     call('publish', 'ql:popped', jid)
   end
   f[2] = 'running'
-  -- A job that can be handed out waits on nothing: its dependencies are empty.
-  return Job.render(jid, f, queue, worker, expires, tracked, {}, newest)
+  -- The job object shows the hash's queue (2.6), and its dependencies are
+  -- read: a job left in a work set by a retry into another queue can be
+  -- handed out while it still depends on others.
+  return Job.render(jid, f, f[13], worker, expires, tracked, nil, newest)
 end
 
--- Fail a job whose lock expired once too often (protocol 4.4).
+-- Fail a job whose lock expired once too often (protocol 4.4). The group is
+-- named after the job's own queue field, which differs from the popped
+-- queue after a retry into another queue; all else is the popped queue's.
 function Queue.exhaust(queue, jid, owner, now, f)
-  local group = 'failed-retries-' .. queue
+  local group = 'failed-retries-' .. tostring(f.queue or queue)
   local message = 'Job exhausted retries in queue "' .. queue .. '"'
   call('zrem', Reqless.queue_key(queue, 'work'), jid)
   call('zrem', Reqless.queue_key(queue, 'locks'), jid)
@@ -116,7 +120,7 @@ function Queue.reclaim(queue, now, limit)
   for i = 1, #expired do
     local jid = expired[i]
     local key = Reqless.job_key(jid)
-    local f = call('hmget', key, 'worker', 'grace', 'remaining', 'throttles', 'history')
+    local f = call('hmget', key, 'worker', 'grace', 'remaining', 'throttles', 'history', 'queue')
     local owner = f[1] or ''
     call('zrem', 'ql:w:' .. owner .. ':jobs', jid)
     local tracked = Job.is_tracked(jid)
@@ -139,7 +143,7 @@ function Queue.reclaim(queue, now, limit)
       local remaining = (tonumber(f[3]) or 0) - 1
       call('hset', key, 'remaining', remaining)
       if remaining < 0 then
-        Queue.exhaust(queue, jid, owner, now, { throttles = f[4], tracked = tracked })
+        Queue.exhaust(queue, jid, owner, now, { throttles = f[4], tracked = tracked, queue = f[6] })
       else
         handover[#handover + 1] = jid
       end

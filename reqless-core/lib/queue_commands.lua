@@ -131,7 +131,7 @@ function QueueCommands.place(now, put)
     quoted_queue .. '}')
   History.append(jid, now, 'put', '{"queue":' .. quoted_queue .. '}', legacy)
   local throttles = put.throttles
-  if old_queue and old_queue ~= '' then
+  if old_queue then
     Job.leave_queue(old_queue, jid)
     local kept = {}
     for i = 1, #throttles do
@@ -154,7 +154,7 @@ function QueueCommands.place(now, put)
   end
   local tags_text = '{}'
   if tags and #tags > 0 then
-    tags_text = encode(tags)
+    tags_text = Reqless.tags_text(tags, '{}')
     for i = 1, #tags do
       Job.index_tag(jid, tags[i], now)
     end
@@ -168,7 +168,7 @@ function QueueCommands.place(now, put)
   end
   throttles[#throttles + 1] = queue_throttle
   if depends then
-    Job.depend_on(jid, depends)
+    Job.depend_on(jid, depends, true)
   end
   -- A new job has edges only if this put gave it some.
   local has_dependencies = false

@@ -52,7 +52,9 @@ function Recurring.spawn_template(queue, template, score, now, budget)
       'priority', priority, 'tags', r[4] or '{}', 'throttles', r[8] or '[]', 'state', 'waiting',
       'worker', '', 'expires', 0, 'queue', queue, 'retries', r[5] or 0, 'remaining', r[5] or 0,
       'time', Reqless.time_text(s), 'spawned_from_jid', template)
-    History.append(child, s, 'put', { queue = queue }, false)
+    -- The child's jid may already hold a job with a legacy history field:
+    -- the append migrates it first (4.11), so nil, not false.
+    History.append(child, s, 'put', { queue = queue })
     call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(priority, s), child)
     s = s + interval
     call('zadd', recur, s, template)
@@ -115,7 +117,7 @@ function Recurring.recur(now, a)
   end
   throttles[#throttles + 1] = 'ql:q:' .. queue
   call('hset', key, 'jid', jid, 'klass', klass, 'data', data, 'priority', priority,
-    'tags', encode(tags), 'state', 'recur', 'queue', queue, 'type', 'interval',
+    'tags', Reqless.tags_text(tags, '{}'), 'state', 'recur', 'queue', queue, 'type', 'interval',
     'count', tonumber(old[1]) or 0, 'interval', interval, 'retries', retries,
     'backlog', backlog, 'throttles', encode(throttles))
   call('zadd', Reqless.queue_key(queue, 'recur'), now + offset, jid)
@@ -186,7 +188,7 @@ function Recurring.add_tag(now, a)
       tags[#tags + 1] = a[i]
     end
   end
-  local text = Reqless.list(tags)
+  local text = Reqless.tags_text(tags, '[]')
   call('hset', Recurring.key(jid), 'tags', text)
   return text
 end
@@ -204,7 +206,7 @@ function Recurring.remove_tag(now, a)
       kept[#kept + 1] = tags[i]
     end
   end
-  local text = encode(kept)
+  local text = Reqless.tags_text(kept, '{}')
   call('hset', Recurring.key(jid), 'tags', text)
   return text
 end

@@ -76,7 +76,7 @@ function Throttle.release(tid, jid, now, no_waiters)
     local queue = fields[1]
     -- Only a job still waiting for a throttle goes back to work: one that was
     -- re-put, popped or finished since must not be queued a second time.
-    if fields[3] == 'throttled' and queue and queue ~= '' then
+    if fields[3] == 'throttled' and queue then
       call('zrem', Reqless.queue_key(queue, 'throttled'), waiting[i])
       call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(tonumber(fields[2]) or 0, now), waiting[i])
     end

@@ -1,4 +1,9 @@
-"""Call the built core the way a client does: EVALSHA with the command and ``now``.
+"""Call the built core the way a client does, in both of its forms.
+
+Every core test runs twice per server: once on the Function form (the library
+``FUNCTION LOAD`` installs, called as ``FCALL reqless 0 <command> <now> ...``,
+which clients use where the server allows) and once on the EVAL form
+(``EVALSHA <sha> 0 <command> <now> ...``).
 
 ``core.call(command, *args, now=...)`` returns the decoded reply;
 ``core.json(...)`` parses a JSON reply; ``core.raises(pattern, ...)`` asserts an
@@ -34,10 +39,19 @@ def _load_build_module() -> Any:
     return module
 
 
+FORMS = ("function", "eval")
+
+
 @pytest.fixture(scope="session")
 def core_script() -> str:
     """The EVAL script, freshly built from the modules in this checkout."""
     return str(_load_build_module().eval_script())
+
+
+@pytest.fixture(scope="session")
+def core_library() -> str:
+    """The FUNCTION LOAD library, freshly built from the modules in this checkout."""
+    return str(_load_build_module().function_library())
 
 
 class Events:
@@ -59,18 +73,31 @@ class Events:
 
 
 class Core:
-    """The built core on one server."""
+    """The built core on one server, in one form (``"function"`` or ``"eval"``)."""
 
-    def __init__(self, server: Server, script: str) -> None:
+    def __init__(self, server: Server, script: str, library: str, form: str = "eval") -> None:
         self.server = server
+        self.form = form
         self.redis: redis.Redis = server.client(decode_responses=True)
         self.script = script
         self.sha = hashlib.sha1(script.encode()).hexdigest()
-        self.redis.script_load(script)
+        if form == "function":
+            # flushall leaves functions in place: replace whatever a test loaded before.
+            self.redis.function_load(library, replace=True)
+        else:
+            self.redis.script_load(script)
 
     def call(self, command: str, *args: Any, now: float | str | None = 0) -> Any:
         argv = [command] + ([] if now is None else [now]) + list(args)
+        if self.form == "function":
+            return self.redis.fcall("reqless", 0, *argv)
         return self.redis.evalsha(self.sha, 0, *argv)
+
+    def raw(self, numkeys: int, *words: Any) -> Any:
+        """The form's call with an arbitrary KEYS/ARGV split, which ``call`` cannot express."""
+        if self.form == "function":
+            return self.redis.fcall("reqless", numkeys, *words)
+        return self.redis.evalsha(self.sha, numkeys, *words)
 
     def json(self, command: str, *args: Any, now: float = 0) -> Any:
         reply = self.call(command, *args, now=now)
@@ -139,9 +166,11 @@ class Core:
             pubsub.close()
 
 
-@pytest.fixture
-def core(server: Server, core_script: str) -> Iterator[Core]:
-    """The core script loaded into a flushed server (each test runs on both backends)."""
-    instance = Core(server, core_script)
+@pytest.fixture(params=FORMS)
+def core(
+    request: pytest.FixtureRequest, server: Server, core_script: str, core_library: str
+) -> Iterator[Core]:
+    """The core loaded into a flushed server: each test runs on both backends, in both forms."""
+    instance = Core(server, core_script, core_library, request.param)
     yield instance
     instance.redis.close()

@@ -15,11 +15,11 @@ import redis
 from tests.core.conftest import Core
 
 
-def raw_eval_fails(core: Core, pattern: str, numkeys: int, *words: Any) -> str:
-    """EVALSHA with an arbitrary KEYS/ARGV split, which ``core.call`` cannot express."""
+def raw_call_fails(core: Core, pattern: str, numkeys: int, *words: Any) -> str:
+    """A call with an arbitrary KEYS/ARGV split, which ``core.call`` cannot express."""
     before = core.snapshot()
     with pytest.raises(redis.exceptions.ResponseError) as info:
-        core.redis.evalsha(core.sha, numkeys, *words)
+        core.raw(numkeys, *words)
     message = str(info.value)
     assert re.search(pattern, message), message
     assert core.snapshot() == before
@@ -27,17 +27,17 @@ def raw_eval_fails(core: Core, pattern: str, numkeys: int, *words: Any) -> str:
 
 
 def test_any_declared_key_is_refused(core: Core) -> None:
-    raw_eval_fails(core, "No Keys should be provided", 1, "ql:config", "config.set", 0, "a", "b")
+    raw_call_fails(core, "No Keys should be provided", 1, "ql:config", "config.set", 0, "a", "b")
     assert core.redis.hgetall("ql:config") == {}
 
 
 def test_declared_keys_are_refused_before_the_command_is_looked_at(core: Core) -> None:
-    raw_eval_fails(core, "No Keys should be provided", 1, "ql:config")
-    raw_eval_fails(core, "No Keys should be provided", 2, "a", "b", "no.such.command")
+    raw_call_fails(core, "No Keys should be provided", 1, "ql:config")
+    raw_call_fails(core, "No Keys should be provided", 2, "a", "b", "no.such.command")
 
 
 def test_a_call_without_a_command_is_refused(core: Core) -> None:
-    raw_eval_fails(core, "Must provide a command", 0)
+    raw_call_fails(core, "Must provide a command", 0)
 
 
 def test_an_unknown_command_is_refused_by_name(core: Core) -> None:
