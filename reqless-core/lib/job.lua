@@ -172,10 +172,88 @@ function Job.release_dependents(jid, now)
   call('del', key)
 end
 
--- Record a failure in its group list (newest first) and the group set.
-function Job.file_failure(jid, group)
+-- Record a failure in its group list (newest first) and the group set,
+-- then apply failed-job retention (EXTENSIONS.md), which may delete this
+-- very job: callers write nothing to the job after this.
+function Job.file_failure(jid, group, now)
   call('sadd', 'ql:failures', group)
   call('lpush', 'ql:f:' .. group, jid)
+  Job.expire_failed(now, group)
+end
+
+-- Most failed jobs one failure deletes, so that setting a retention on a
+-- large backlog spreads the work over the failures that follow.
+Job.EXPIRE_FAILED_CHUNK = 100
+
+-- Failed-job retention (EXTENSIONS.md): unset, failed jobs are kept until
+-- put, unfailed or cancelled, as the protocol has it. `failed-jobs-history`
+-- deletes those that failed at least that many seconds ago, from every
+-- group; `failed-jobs-history-count` keeps the newest that many of the
+-- group that just grew. Each group list is newest first, so its tail holds
+-- the oldest.
+function Job.expire_failed(now, group)
+  local limits = call('hmget', 'ql:config', 'failed-jobs-history', 'failed-jobs-history-count')
+  local age, count = Reqless.number(limits[1]), Reqless.number(limits[2])
+  if age == nil and count == nil then
+    return
+  end
+  local budget = Job.EXPIRE_FAILED_CHUNK
+  local groups = { group }
+  if age ~= nil then
+    groups = call('smembers', 'ql:failures')
+  end
+  for i = 1, #groups do
+    if budget <= 0 then
+      return
+    end
+    budget = budget - Job.expire_failed_group(groups[i], age and now - age, count, budget)
+  end
+end
+
+-- Delete up to `budget` of a group's oldest failed jobs that failed at or
+-- before `cutoff` (nil: none by age) or lie past the newest `count` (nil:
+-- none by count). A job others still depend on is kept: deleting it would
+-- leave them waiting on a job that is gone. Returns how many went.
+function Job.expire_failed_group(group, cutoff, count, budget)
+  local key = 'ql:f:' .. group
+  local oldest = call('lrange', key, -budget, -1)
+  -- Position from the head (newest first) of oldest[i], minus i: deleting
+  -- older entries leaves the positions of newer ones as they are.
+  local first = -1
+  if count ~= nil then
+    first = call('llen', key) - #oldest - 1
+    count = floor(count)
+  end
+  local deleted = 0
+  for i = #oldest, 1, -1 do
+    local jid = oldest[i]
+    local job = Reqless.job_key(jid)
+    local f = call('hmget', job, 'failure', 'queue', 'tags')
+    local failure = f[1] and decode(f[1]) or {}
+    local when = tonumber(failure.when) or 0
+    local expired = (count ~= nil and first + i >= count) or (cutoff ~= nil and when <= cutoff)
+    if not expired then
+      break
+    end
+    if call('exists', job .. '-dependents') == 0 then
+      call('lrem', key, -1, jid)
+      local stats = 'ql:s:stats:' .. Reqless.day(when) .. ':' .. tostring(f[2])
+      local failed = tonumber(call('hget', stats, 'failed'))
+      if failed then
+        call('hset', stats, 'failed', failed - 1)
+      end
+      local dependencies = call('smembers', job .. '-dependencies')
+      for d = 1, #dependencies do
+        call('srem', Reqless.job_key(dependencies[d]) .. '-dependents', jid)
+      end
+      Job.delete(jid, f[3])
+      deleted = deleted + 1
+    end
+  end
+  if call('llen', key) == 0 then
+    call('srem', 'ql:failures', group)
+  end
+  return deleted
 end
 
 -- Take a jid out of a failure group, dropping the group when it empties.
@@ -199,12 +277,15 @@ end
 -- The job object of protocol 2.6 as JSON text, from the job's fields read
 -- with HMGET Job.HAND_OUT_FIELDS (or OBJECT_FIELDS). Built by hand, in one
 -- concatenation: stored lists and objects are already cjson text, and
--- re-encoding them costs more than the rest of a pop. `dependencies` may be given by a caller that
--- knows them, and `newest` is History.render's. Fields every writer sets
--- (queue, priority, retries, data) read as empty or 0 on a hash that lacks them.
-function Job.render(jid, f, queue, worker, expires, tracked, dependencies, newest)
+-- re-encoding them costs more than the rest of a pop. `edges` false tells
+-- that the job has neither dependents nor dependencies (nil: look), and
+-- `newest` is History.render's. Fields every writer sets (queue, priority,
+-- retries, data) read as empty or 0 on a hash that lacks them.
+function Job.render(jid, f, queue, worker, expires, tracked, edges, newest)
   local key = Reqless.job_key(jid)
-  if dependencies == nil then
+  local dependents, dependencies = Job.NO_EDGES, Job.NO_EDGES
+  if edges ~= false then
+    dependents = call('smembers', key .. '-dependents')
     dependencies = call('smembers', key .. '-dependencies')
   end
   local failure = f[8]
@@ -227,10 +308,13 @@ function Job.render(jid, f, queue, worker, expires, tracked, dependencies, newes
     .. ',"failure":' .. failure
     .. ',"throttles":' .. Job.list_text(f[9])
     .. ',"spawned_from_jid":' .. (f[10] and encode(f[10]) or 'false')
-    .. ',"dependents":' .. Reqless.string_array(call('smembers', key .. '-dependents'))
+    .. ',"dependents":' .. Reqless.string_array(dependents)
     .. ',"dependencies":' .. Reqless.string_array(dependencies)
     .. '}'
 end
+
+-- Never written to: what Job.render shows for a job with no edges.
+Job.NO_EDGES = {}
 
 -- The job object's JSON text, or nil if there is no job. `tracked` may be
 -- passed when the caller already knows it.

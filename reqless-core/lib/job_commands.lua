@@ -207,7 +207,7 @@ function JobCommands.fail(now, a)
     group = group, message = message, when = floor(now), worker = worker,
   }))
   Throttle.release_all(f[4], jid, now)
-  Job.file_failure(jid, group)
+  Job.file_failure(jid, group, now)
   return jid
 end
 
@@ -244,8 +244,8 @@ function JobCommands.retry(now, a)
       }
     end
     call('hset', key, 'state', 'failed', 'worker', '', 'expires', '', 'failure', encode(failure))
-    Job.file_failure(jid, failed_group)
     Stats.failure(queue, now)
+    Job.file_failure(jid, failed_group, now)
   else
     if delay > 0 then
       call('zadd', Reqless.queue_key(queue, 'scheduled'), now + delay, jid)
@@ -375,7 +375,7 @@ function JobCommands.cancel_one(jid, now)
     if failure.group then
       Job.unfile_failure(jid, failure.group)
       -- The reference crashes here when the counter is absent; we leave it
-      -- alone instead (see DEVIATIONS.md).
+      -- alone instead (DEVIATIONS D-2).
       local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
       local failed = tonumber(call('hget', stats, 'failed'))
       if failed then

@@ -78,10 +78,11 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
     call('publish', 'ql:popped', jid)
   end
   f[2] = 'running'
-  -- The job object shows the hash's queue (2.6), and its dependencies are
-  -- read: a job left in a work set by a retry into another queue can be
-  -- handed out while it still depends on others.
-  return Job.render(jid, f, f[13], worker, expires, tracked, nil, newest)
+  -- The job object shows the hash's queue (2.6). Most jobs handed out have
+  -- no dependency edges, so one EXISTS asks before both sets are read; one
+  -- left in a work set by a retry into another queue can still depend on others.
+  local edges = call('exists', key .. '-dependents', key .. '-dependencies') > 0
+  return Job.render(jid, f, f[13], worker, expires, tracked, edges, newest)
 end
 
 -- Fail a job whose lock expired once too often (protocol 4.4). The group is
@@ -97,7 +98,6 @@ function Queue.exhaust(queue, jid, owner, now, f)
   History.append(jid, now, 'failed', { group = group }, false)
   call('hset', Reqless.job_key(jid), 'state', 'failed', 'worker', '', 'expires', '',
     'failure', encode({ group = group, message = message, when = now, worker = '' }))
-  Job.file_failure(jid, group)
   if f.tracked then
     call('publish', 'ql:failed', jid)
   end
@@ -105,6 +105,7 @@ function Queue.exhaust(queue, jid, owner, now, f)
     message = message, jid = jid, group = group, event = 'failed', worker = owner,
   }))
   Stats.failure(queue, now)
+  Job.file_failure(jid, group, now)
 end
 
 -- Act on up to `limit` expired locks (protocol 4.3): a lock-lost notice

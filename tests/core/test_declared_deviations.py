@@ -59,8 +59,9 @@ def test_d3_a_refused_priority_pattern_keeps_the_stored_ones(core: Core) -> None
 def test_d4_nan_and_infinities_are_refused_where_a_number_is_expected(
     core: Core, value: str
 ) -> None:
-    core.raises('Arg "priority" not a number', "queue.put", "w", "q", "j1", "k", "{}", 0,
-                "priority", value)
+    core.raises(
+        'Arg "priority" not a number', "queue.put", "w", "q", "j1", "k", "{}", 0, "priority", value
+    )
     core.raises('Arg "delay" not a number', "queue.put", "w", "q", "j1", "k", "{}", value)
     assert not core.redis.exists("ql:j:j1")
 
