@@ -123,10 +123,11 @@ DATA = st.sampled_from(["{}", "{}", '{"a":1}', "[]", '{"p":"a/b"}', "false", "no
 LOG_DATA = st.sampled_from(['{"x":1}', "{}", "nope"])
 NUMBERS = st.sampled_from(["0", "1", "2", "5", "-1", "1.5", "x"])
 DELAYS = st.sampled_from(["0", "0", "0", "0", "5", "30", "-1", "1.5", "x"])
-RETRIES = st.sampled_from(["0", "1", "2", "5", "x"])
+RETRIES = st.sampled_from(["0", "1", "2", "5", "1.5", "x"])
 OFFSETS = st.sampled_from(["0", "0", "1", "2", "x"])
 LIMITS = st.sampled_from(["0", "1", "2", "25", "x"])
-POP_LIMITS = st.sampled_from(["1", "1", "1", "2", "5", "0", "x"])
+POP_LIMITS = st.sampled_from(["1", "1", "1", "2", "5", "0", "-1", "x"])
+PEEK_OFFSETS = st.sampled_from(["0", "0", "1", "2", "-1", "-5", "x"])
 MAXIMA = st.sampled_from(["0", "1", "1", "2"])
 STATES = st.sampled_from(
     ["running", "stalled", "throttled", "scheduled", "depends", "recurring", "complete", "bogus"]
@@ -146,7 +147,7 @@ CONFIG_KEYS = st.sampled_from(
         "max-worker-age",
     ]
 )
-CONFIG_VALUES = st.sampled_from(["0", "1", "2", "3", "5", "10", "60", "-10", "100"])
+CONFIG_VALUES = st.sampled_from(["0", "1", "2", "3", "5", "10", "60", "-10", "100", "2.5"])
 
 
 def _json_lists(pool: st.SearchStrategy[str], extra: list[str]) -> st.SearchStrategy[str]:
@@ -155,7 +156,10 @@ def _json_lists(pool: st.SearchStrategy[str], extra: list[str]) -> st.SearchStra
     return st.one_of(arrays, st.sampled_from(extra))
 
 
-TAG_LISTS = st.one_of(_json_lists(TAGS, ["nope"]), st.just("[7]"))
+TAG_LISTS = st.one_of(
+    _json_lists(TAGS, ["nope"]),
+    st.sampled_from(["[7]", "[123456789012345]", '{"a":1}', '"a"']),
+)
 DEPEND_LISTS = _json_lists(JIDS.filter(bool), ['["jx"]', "nope"])
 THROTTLE_LISTS = _json_lists(THROTTLES, ["nope"])
 
@@ -186,7 +190,7 @@ RECUR_OPTIONS = _options(
         "throttles": THROTTLE_LISTS,
     }
 )
-REQUEUE_OPTIONS = _options({"delay": DELAYS, "depends": DEPEND_LISTS})
+REQUEUE_OPTIONS = _options({"delay": DELAYS, "depends": DEPEND_LISTS, "next": QUEUES})
 RECUR_UPDATES = _options(
     {
         "priority": NUMBERS,
@@ -248,7 +252,7 @@ COMMANDS: dict[str, tuple[int, list[Arg]]] = {
     "queue.jobsByState": (1, [STATES, QUEUES, OFFSETS, LIMITS]),
     "queue.length": (1, [QUEUES]),
     "queue.pause": (1, [QUEUES]),
-    "queue.peek": (2, [QUEUES, OFFSETS, POP_LIMITS]),
+    "queue.peek": (2, [QUEUES, PEEK_OFFSETS, POP_LIMITS]),
     "queue.pop": (10, [QUEUES, WORKERS, POP_LIMITS]),
     "queue.put": (10, [WORKERS, QUEUES, JIDS, KLASSES, DATA, DELAYS, PUT_OPTIONS]),
     "queue.recurAtInterval": (
