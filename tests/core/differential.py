@@ -93,8 +93,13 @@ def key_difference(
         kind, a = mine
         b = theirs[1]
         if kind == "hash":
-            fields = sorted(f for f in set(a) | set(b) if a.get(f, "<absent>") != b.get(f, "<absent>"))
-            parts = [f"{f}: ours {a.get(f, '<absent>')!r}, the reference {b.get(f, '<absent>')!r}" for f in fields]
+            fields = sorted(
+                f for f in set(a) | set(b) if a.get(f, "<absent>") != b.get(f, "<absent>")
+            )
+            parts = [
+                f"{f}: ours {a.get(f, '<absent>')!r}, the reference {b.get(f, '<absent>')!r}"
+                for f in fields
+            ]
             return f"key {key} (hash): " + "; ".join(parts)
         return f"key {key} ({kind}): ours {a!r}\n         the reference {b!r}"
     return None

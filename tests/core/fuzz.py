@@ -53,8 +53,8 @@ def _env_int(name: str, default: int) -> int:
 def fuzz_settings() -> settings:
     """Hypothesis settings for one parametrisation of a fuzz test."""
     return settings(
-        max_examples=_env_int("REQLESS_FUZZ_EXAMPLES", 12),
-        stateful_step_count=_env_int("REQLESS_FUZZ_STEPS", 30),
+        max_examples=_env_int("REQLESS_FUZZ_EXAMPLES", 50),
+        stateful_step_count=_env_int("REQLESS_FUZZ_STEPS", 40),
         deadline=None,
         derandomize=IN_CI,
         database=None
@@ -237,7 +237,13 @@ COMMANDS: dict[str, tuple[int, list[Arg]]] = {
     "job.requeue": (2, [WORKERS, QUEUES, JIDS, KLASSES, DATA, DELAYS, PUT_OPTIONS]),
     "job.retry": (
         4,
-        [JIDS, QUEUES, WORKERS, _maybe(DELAYS), st.one_of(st.just(()), st.tuples(GROUPS, MESSAGES))],
+        [
+            JIDS,
+            QUEUES,
+            WORKERS,
+            _maybe(DELAYS),
+            st.one_of(st.just(()), st.tuples(GROUPS, MESSAGES)),
+        ],
     ),
     "job.setPriority": (1, [JIDS, NUMBERS]),
     "job.timeout": (1, [_some(JIDS, 2)]),

@@ -32,8 +32,11 @@ def script() -> str:
     if not wheel.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         fetched = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", RELEASE]
-            + ["--only-binary", ":all:", "--dest", str(CACHE)],
+            [
+                sys.executable,
+                *("-m", "pip", "download", "--quiet", "--no-deps", RELEASE),
+                *("--only-binary", ":all:", "--dest", str(CACHE)),
+            ],
             capture_output=True,
             text=True,
             timeout=300,
@@ -172,7 +175,8 @@ def _history_to_spec(value: Any) -> Any:
         out = {key: _history_to_spec(item) for key, item in value.items()}
         if isinstance(out.get("history"), list):
             out["history"] = [
-                _put_entry_to_spec(entry) if isinstance(entry, dict) and entry.get("what") == "put"
+                _put_entry_to_spec(entry)
+                if isinstance(entry, dict) and entry.get("what") == "put"
                 else entry
                 for entry in out["history"]
             ]

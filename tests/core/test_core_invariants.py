@@ -8,7 +8,7 @@ servers and in both forms. After every command it reads the keys and checks:
 * a rejected command (error reply) changed no key (except where the spec has
   the command work item by item: ``PARTIAL_BY_SPEC``);
 * every job is in exactly one state set: ``-work``, ``-scheduled``,
-  ``-depends``, ``-locks`` or ``-throttled`` of a queue, one failure
+  ``-depends``, ``-locks`` or ``-throttled`` of its own queue, one failure
   list, or ``ql:completed``, and that set fits its ``state``; every recurring
   template is in exactly one ``-recur`` set, its queue's;
 * running ⇔ locked: a job is in a ``-locks`` set exactly when it is running,
@@ -124,16 +124,16 @@ def violations(keys: Keys, now: float) -> list[str]:
         if len(here) != 1:
             found.append(f"job {jid!r} ({state}) is in {len(here)} state sets: {here}")
             continue
-        name, where = here[0]
+        name, place = here[0]
         if name not in PLACES.get(state, set()):
-            found.append(f"job {jid!r} in state {state!r} is in {name} {where!r}")
-        # The set may belong to another queue than the job's `queue` field: job.retry
-        # queues the job in its queue argument and leaves the field (spec 3.19).
+            found.append(f"job {jid!r} in state {state!r} is in {name} {place!r}")
+        if name in QUEUE_SETS and place != job.get("queue"):
+            found.append(f"job {jid!r} of queue {job.get('queue')!r} is in {name} of {place!r}")
         if name == "failed":
             failure = job.get("failure")
             group = failure.get("group") if isinstance(failure, dict) else None
-            if group != where:
-                found.append(f"failed job {jid!r} (group {group!r}) is in ql:f:{where}")
+            if group != place:
+                found.append(f"failed job {jid!r} (group {group!r}) is in ql:f:{place}")
         if (state == "running") != (name == "locks"):
             found.append(f"job {jid!r} in state {state!r} is in {name}")
         if state == "running" and "worker" not in job:
@@ -168,7 +168,9 @@ def violations(keys: Keys, now: float) -> list[str]:
                 if dep not in jobs or jid not in back:
                     found.append(f"{jid!r} depends on {dep!r}, which has no job or no edge back")
             if value and jid in jobs and jobs[jid].get("state") != "depends":
-                found.append(f"{jid!r} has dependencies {value} in state {jobs[jid].get('state')!r}")
+                found.append(
+                    f"{jid!r} has dependencies {value} in state {jobs[jid].get('state')!r}"
+                )
         elif kind == "set" and key.startswith("ql:j:") and key.endswith("-dependents"):
             jid = key[len("ql:j:") : -len("-dependents")]
             for dependent in value:
@@ -181,7 +183,9 @@ def violations(keys: Keys, now: float) -> list[str]:
             # a lock can outlive its job (reqless-core/DEVIATIONS.md notes it).
             for member, _score in value:
                 job = jobs.get(member)
-                throttled = keys.get(f"ql:q:{job.get('queue')}-throttled", ("zset", []))[1] if job else []
+                throttled = (
+                    keys.get(f"ql:q:{job.get('queue')}-throttled", ("zset", []))[1] if job else []
+                )
                 if job is None:
                     found.append(f"{key} holds {member!r}, which has no job")
                 elif member not in [jid for jid, _ in throttled]:
@@ -240,7 +244,9 @@ def count_violations(caller: Caller, now: float, keys_before: Keys) -> tuple[lis
         if entry != expected:
             found.append(f"workers.counts: {entry}, the set says {expected}")
     names = [name for name, _ in members("ql:workers")]
-    if sorted(entry["name"] for entry in (listed if isinstance(listed, list) else [])) != sorted(names):
+    if sorted(entry["name"] for entry in (listed if isinstance(listed, list) else [])) != sorted(
+        names
+    ):
         found.append(f"workers.counts lists {listed}, ql:workers holds {names}")
     return found, keys
 
@@ -291,14 +297,20 @@ def _machine(caller: Caller, label: str) -> type[RuleBasedStateMachine]:
         def step(self, tick: float, command: tuple[str, tuple[str, ...]]) -> None:
             self.now += tick
             before = snapshot(caller.redis)
-            call = Call(command[0], self.now, _own_queue(command[1], before) if command[0] == "job.retry" else command[1])
+            call = Call(
+                command[0],
+                self.now,
+                _own_queue(command[1], before) if command[0] == "job.retry" else command[1],
+            )
             reply = caller.call(call.command, call.now, call.args)
             after = snapshot(caller.redis)
             if after != before:
                 self.calls.append(call)
             if reply.error is not None:
                 if after != before and call.command not in PARTIAL_BY_SPEC:
-                    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+                    changed = sorted(
+                        k for k in set(before) | set(after) if before.get(k) != after.get(k)
+                    )
                     self.fail(f"the command was rejected ({reply.error}) but changed {changed}")
                 return
             found, keys = count_violations(caller, self.now, before)
@@ -312,4 +324,6 @@ def _machine(caller: Caller, label: str) -> type[RuleBasedStateMachine]:
 @pytest.mark.parametrize("form", FORMS)
 def test_random_sequences_keep_the_core_invariants(server: Server, form: str) -> None:
     caller = Caller(server.client(decode_responses=True), form, our_source(form))
-    run_state_machine_as_test(_machine(caller, f"{form} form, {server.name}"), settings=fuzz_settings())
+    run_state_machine_as_test(
+        _machine(caller, f"{form} form, {server.name}"), settings=fuzz_settings()
+    )
