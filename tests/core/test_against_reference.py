@@ -12,8 +12,17 @@ JSON values parsed).
 A difference fails the test with the shortest sequence hypothesis finds, as
 ``command now args...`` lines from an empty database, and the first difference.
 A difference is allowed only where ``DECLARED`` names the section of
-``reqless-core/DEVIATIONS.md`` that declares it; the reference's keys are then
-replaced by ours so the sequence goes on comparing from the same state.
+``reqless-core/DEVIATIONS.md`` that declares it, or ``SPEC_WINS`` the spec
+section the 0.13.3 core predates; the reference's keys are then replaced by
+ours so the sequence goes on comparing from the same state. Older shapes of
+the 0.13.3 core that carry the same meaning are translated to the spec's
+before comparing (``TRANSLATED``).
+
+Commands the 0.13.3 core lacks (``config.getAll``, ``queues.names``, the queue
+pattern commands) are left out. Budget and replay: see ``fuzz.py``. For a
+local survey of every difference rather than the first,
+``REQLESS_FUZZ_SURVEY=/tmp/differences.txt`` notes each one (and each allowed
+one, with the entry that allowed it) and carries on.
 """
 
 from __future__ import annotations
@@ -250,7 +259,8 @@ SPEC_WINS: list[Deviation] = [
     Deviation(
         "spec 3.1, 4.19",
         "config.get answers the spec's defaults (max-pop-retry, max-job-history,"
-        " max-worker-age, application 'reqless'); the 0.13.3 core has other defaults",
+        " max-worker-age, application 'reqless') and refuses a missing key; the 0.13.3"
+        " core has other defaults and answers every option without a key",
         lambda step: step.call.command == "config.get",
     ),
     Deviation(
