@@ -289,6 +289,11 @@ TRANSLATED = [
     ("spec 2.5", "a put history entry names its queue `queue`; the 0.13.3 core wrote `q`"),
     ("spec 1.5, 1.6", "WA commands send an empty top-level list as `[]`; the 0.13.3 core `{}`"),
     ("spec 2.11", "the throttle object has a `ttl`; the 0.13.3 core's has none"),
+    (
+        "spec 1.6",
+        "throttle.locks and throttle.pending answer JSON array text; the 0.13.3 core a"
+        " RESP array (canonical() reads both as the same list)",
+    ),
 ]
 
 
