@@ -34,13 +34,28 @@ end
 -- floor(now) as text, as Lua's number-to-text conversion (%.14g) writes it:
 -- for a positive whole number below 1e14 that is the plain integer, which %d
 -- writes for half the cost (%d would drop the sign of -0).
+-- Most calls fall in the second the last one did: the Function library
+-- remembers it.
+History.last_when = false
+History.last_when_text = false
+
 function History.when_text(now)
   local when = floor(now)
   if when > 0 and when < 1e14 then
-    return format('%d', when)
+    if when ~= History.last_when then
+      History.last_when, History.last_when_text = when, format('%d', when)
+    end
+    return History.last_when_text
   end
   return tostring(when)
 end
+
+-- The JSON text of the entry names the core writes (cjson's for each).
+History.QUOTED = {
+  put = '"put"', popped = '"popped"', done = '"done"', failed = '"failed"',
+  ['failed-retries'] = '"failed-retries"', ['timed-out'] = '"timed-out"',
+  throttled = '"throttled"',
+}
 
 -- Append one entry. `details` is a table or its JSON text (nil for none).
 -- `legacy` is the job's `history` field when the caller already read it
@@ -57,12 +72,12 @@ function History.append(jid, now, what, details, legacy)
   local entry
   local when = History.when_text(now)
   if details == nil then
-    entry = '[' .. when .. ',' .. encode(what) .. ']'
+    entry = '[' .. when .. ',' .. (History.QUOTED[what] or encode(what)) .. ']'
   else
     if type(details) == 'table' then
       details = encode(details)
     end
-    entry = '[' .. when .. ',' .. encode(what) .. ',' .. details .. ']'
+    entry = '[' .. when .. ',' .. (History.QUOTED[what] or encode(what)) .. ',' .. details .. ']'
   end
   local key = History.key(jid)
   -- The reference pops the first entry, trims the rest to its newest m - 2,
