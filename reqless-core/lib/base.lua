@@ -76,6 +76,14 @@ function Reqless.json(value, message)
   return decoded
 end
 
+-- Reqless.json for an argument that is only checked, not used: "{}", the
+-- data of many jobs, needs no decoder to be known good.
+function Reqless.check_json(value, message)
+  if value ~= '{}' then
+    Reqless.json(value, message)
+  end
+end
+
 -- Top-level JSON lists go out as "[]" when empty (cjson would send "{}").
 function Reqless.list(items)
   if #items == 0 then

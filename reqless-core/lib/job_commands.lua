@@ -52,7 +52,7 @@ function JobCommands.finish(now, a, next_queue, options)
   if queue == nil then
     error('Complete(): Arg "queue_name" missing')
   end
-  Reqless.json(data, 'Complete(): Arg "data" missing or not JSON: ')
+  Reqless.check_json(data, 'Complete(): Arg "data" missing or not JSON: ')
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.COMPLETE, JobCommands.COMPLETE_FIELDS)
   if f[3] ~= queue then

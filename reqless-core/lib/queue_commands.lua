@@ -10,7 +10,7 @@ function QueueCommands.parse_put(a)
   if klass == nil then
     error('Put(): Arg "klass" missing')
   end
-  Reqless.json(data, 'Put(): Arg "data" missing or not JSON: ')
+  Reqless.check_json(data, 'Put(): Arg "data" missing or not JSON: ')
   local delay = Reqless.number(a[6])
   if delay == nil then
     error('Put(): Arg "delay" not a number: ' .. tostring(a[6]))
