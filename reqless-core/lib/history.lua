@@ -116,12 +116,32 @@ History.DROPPED = 'reqless:dropped-history-entry'
 function History.render(jid, newest)
   local entries = call('lrange', History.key(jid), 0, newest and -2 or -1)
   local out = {}
+  local memo = History.rendered
   for i = 1, #entries do
-    out[i] = History.render_entry(entries[i])
+    local entry = entries[i]
+    local rendered = memo[entry]
+    if rendered == nil then
+      rendered = History.render_entry(entry)
+      if #entry <= 128 then
+        if History.rendered_size >= 1000 then
+          memo = {}
+          History.rendered, History.rendered_size = memo, 0
+        end
+        memo[entry] = rendered
+        History.rendered_size = History.rendered_size + 1
+      end
+    end
+    out[i] = rendered
   end
   out[#out + 1] = newest
   return out
 end
+
+-- Rendered entries by their stored text. Jobs put to one queue in the same
+-- second share their first entry's text, so the Function library keeps the
+-- renderings of short entries across calls, and starts over past a bound.
+History.rendered = {}
+History.rendered_size = 0
 
 -- One stored entry [when, what(, {details})] as the object clients get.
 -- Entries we wrote are rearranged as text; anything unusual (escaped

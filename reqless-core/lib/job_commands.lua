@@ -65,11 +65,18 @@ function JobCommands.finish(now, a, next_queue, options)
   local tids = Throttle.parse_list(f[5])
   local base = 'ql:q:' .. queue .. '-'
   local scheduled, depends, throttled = base .. 'scheduled', base .. 'depends', base .. 'throttled'
-  local watched = { scheduled, depends, throttled, 'ql:tracked', key .. '-dependents' }
-  for i = 1, #tids do
-    watched[#watched + 1] = 'ql:th:' .. tids[i] .. '-pending'
+  local found
+  if #tids == 1 then
+    -- The usual case, asked without building the key list.
+    found = call('exists', scheduled, depends, throttled, 'ql:tracked', key .. '-dependents',
+      'ql:th:' .. tids[1] .. '-pending')
+  else
+    local watched = { scheduled, depends, throttled, 'ql:tracked', key .. '-dependents' }
+    for i = 1, #tids do
+      watched[#watched + 1] = 'ql:th:' .. tids[i] .. '-pending'
+    end
+    found = call('exists', unpack(watched))
   end
-  local found = call('exists', unpack(watched))
   local in_sets = 0
   if found > 0 then
     in_sets = call('exists', scheduled, depends, throttled)
