@@ -139,9 +139,9 @@ def test_events_callbacks_with_listen(run: Callable[[Scenario], None]) -> None:
             got.append(event)
             client.events.stop()
 
-        client.events.on("log", on_put)
+        client.events.on_event("log", on_put)
         client.events.off("log")
-        client.events.on("log", on_put)
+        client.events.on_event("log", on_put)
         async with client.events as events:
             jid = await client.queues["q"].put(Plain, {})
             await events.listen(timeout=5)

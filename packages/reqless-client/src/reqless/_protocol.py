@@ -28,6 +28,7 @@ from reqless._models import (
     Event,
     Failure,
     JidPage,
+    JobPage,
     JobState,
     PriorityPattern,
     QueueCounts,
@@ -58,6 +59,7 @@ __all__ = [
     "Event",
     "Failure",
     "JidPage",
+    "JobPage",
     "JobState",
     "PriorityPattern",
     "QueueCounts",
@@ -708,9 +710,26 @@ def failure_counts() -> Call[dict[str, int]]:
     return Call("failureGroups.counts", (), parse)
 
 
-def config_all() -> Call[dict[str, str]]:
+def config_decoded(value: Any) -> Any:
+    """A config value as reqless-py handed it out: JSON text decoded (``60``, not ``'60'``).
+
+    Text that is not JSON (``application``'s ``reqless``) stays text; None stays None.
+    """
+    if isinstance(value, bytes):
+        value = value.decode()
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def config_all() -> Call[dict[str, Any]]:
     return Call(
-        "config.getAll", (), lambda reply: {k: str(v) for k, v in json.loads(reply).items()}
+        "config.getAll",
+        (),
+        lambda reply: {str(k): config_decoded(v) for k, v in json.loads(reply).items()},
     )
 
 
