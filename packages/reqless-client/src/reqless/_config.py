@@ -45,7 +45,7 @@ class Config(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self.all)
 
-    def get(self, key: str, default: D | None = None) -> Any | D | None:  # type: ignore[override]
+    def get(self, key: str, default: D | None = None) -> Any | D | None:
         """The option's value (decoded), or ``default`` if it has none."""
         value = self._client._do(ops.config_get(key))
         return default if value is None else value

@@ -60,7 +60,7 @@ class EventNames:
         self._add(name, callback, False)
 
     def on_event(self, name: str, callback: EventCallback) -> None:
-        """Call ``callback(event)`` with a parsed :class:`reqless.Event` for each event of ``name``."""
+        """Call ``callback(event)`` with a parsed :class:`reqless.Event` for each ``name`` event."""
         self._add(name, callback, True)
 
     def _add(self, name: str, callback: Callable[[Any], Any], parsed: bool) -> None:

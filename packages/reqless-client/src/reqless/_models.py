@@ -82,7 +82,7 @@ class ReadOnlyMapping(Mapping[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         if type(other) is type(self):
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
+            return self._fields() == other._fields()
         if isinstance(other, Mapping):
             return self._as_dict() == dict(other)
         return NotImplemented
@@ -100,7 +100,6 @@ class ReadOnlyMapping(Mapping[str, Any]):
 
 def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
-
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -410,6 +409,16 @@ class PriorityPattern:
 
     pattern: list[str]
     fairly: bool = False
+
+    @property
+    def patterns(self) -> list[str]:
+        """:attr:`pattern`, by reqless-py's name."""
+        return self.pattern
+
+    @property
+    def should_distribute_fairly(self) -> bool:
+        """:attr:`fairly`, by reqless-py's name."""
+        return self.fairly
 
 
 @dataclass(frozen=True, slots=True)

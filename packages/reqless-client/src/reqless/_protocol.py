@@ -51,6 +51,7 @@ from reqless._models import (
     parse_recurring,
     parse_stats,
 )
+from reqless._processor import encode_data_object
 
 # Reply types and parsers live in _models; they are re-exported so callers need one import.
 __all__ = [
@@ -193,6 +194,11 @@ def encode_data(data: DataArg, name: str = "data") -> str:
         except ValueError:
             raise InvalidArgumentError(f"{name} is a str but not JSON text: {data!r}") from None
         return data
+    if type(data) not in (list, int, float, bool):
+        # A data object of the job-processor API (dataclass, pydantic model, AbstractJobData).
+        text = encode_data_object(data)
+        if text is not None:
+            return text
     try:
         return dumps(data)
     except _UNENCODABLE as exc:

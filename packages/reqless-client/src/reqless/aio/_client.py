@@ -60,7 +60,7 @@ class Jobs:
     ) -> dict[str, int] | p.JobPage[Job]:
         """Failure counts by group, or a page of one group's jids and jobs (see
         :class:`reqless.Jobs`)."""
-        return await self._client._do(ops.failed(self._client, group, start, limit))  # type: ignore[no-any-return]
+        return await self._client._do(ops.failed(self._client, group, start, limit))
 
     async def complete(self, offset: int = 0, limit: int = 25) -> list[str]:
         """Jids of completed jobs, most recent first."""
