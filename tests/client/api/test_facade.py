@@ -6,7 +6,8 @@ import reqless
 import reqless.aio
 
 PUBLIC = {
-    "AsyncCoreScript", "AuthenticationError", "Client", "ClientSettings", "Config", "CoreScript",
+    "AbstractJobData", "AbstractJobProcessor", "EventThread", "JobPage", "UnknownEventError",
+    "retry", "AsyncCoreScript", "AuthenticationError", "Client", "ClientSettings", "Config", "CoreScript",
     "DriverNotInstalledError", "EmbeddedServerError", "Event", "Events", "Failure",
     "InvalidArgumentError", "JidPage", "Job", "JobNotFoundError", "JobSpec", "Jobs",
     "LostLockError", "PermissionDeniedError", "PopWaiter", "PriorityPattern", "Queue",

@@ -304,7 +304,7 @@ def parse_stats(reply: Any) -> QueueStats:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class JidPage:
     """One page of a listing: ``total`` jids exist, ``jids`` are those on this page.
 
@@ -343,8 +343,22 @@ class JidPage:
     def __contains__(self, jid: object) -> bool:
         return jid in self.jids
 
+    def __eq__(self, other: object) -> bool:
+        # A JobPage equals the JidPage of its jids: the jobs are the same jids, fetched.
+        if isinstance(other, JidPage):
+            return (self.total, self.jids) == (other.total, other.jids)
+        if isinstance(other, Mapping):
+            return dict(other) == {"total": self.total, "jobs": self._jobs()}
+        return NotImplemented
 
-@dataclass(frozen=True, slots=True)
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class JobPage(JidPage, Generic[J]):
     """A page of one failure group: its jids, and the jobs themselves in ``jobs``.
 
