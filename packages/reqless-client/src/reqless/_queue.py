@@ -158,6 +158,17 @@ class Queue:
     def __repr__(self) -> str:
         return f"<Queue {self.name!r}>"
 
+    def __eq__(self, other: object) -> bool:
+        # A queue equals its name, so ``job.queue == "underpants"`` reads as users write it.
+        if isinstance(other, str):
+            return self.name == other
+        if isinstance(other, type(self)):
+            return self.name == other.name and self._client is other._client
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
     def put(
         self,
         klass: p.KlassArg,
