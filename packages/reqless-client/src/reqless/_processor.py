@@ -131,7 +131,8 @@ class AbstractJobProcessor(ABC, Generic[D]):
             for base in getattr(klass, "__orig_bases__", ()):
                 if typing.get_origin(base) is not None:
                     for argument in typing.get_args(base):
-                        if isinstance(argument, type):
+                        # Any is a class since Python 3.11: it names no data class.
+                        if isinstance(argument, type) and argument is not Any:
                             return argument
         for klass in cls.__mro__:
             original = getattr(klass, "_processing_methods", {}).get("process")
@@ -139,7 +140,7 @@ class AbstractJobProcessor(ABC, Generic[D]):
                 function, index = original
                 name = _positional(function)[index].name
                 found = typing.get_type_hints(function).get(name)
-                if isinstance(found, type):
+                if isinstance(found, type) and found is not Any:
                     return found
                 break
         raise InvalidArgumentError(

@@ -21,3 +21,10 @@ class QueuePriorityPattern(PriorityPattern):
 
     def __init__(self, patterns: Sequence[str], should_distribute_fairly: bool = False) -> None:
         super().__init__(list(patterns), bool(should_distribute_fairly))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PriorityPattern):
+            return (self.pattern, self.fairly) == (other.pattern, other.fairly)
+        return NotImplemented
+
+    __hash__ = PriorityPattern.__hash__
