@@ -85,7 +85,7 @@ def test_config_workers_throttles_and_tags(run: Callable[[Scenario], None]) -> N
         assert await client.config.get("heartbeat") == 60
         assert await client.config.get("missing", "") == ""
         await client.config.set("heartbeat", 5)
-        assert (await client.config.all())["heartbeat"] == 5
+        assert (await client.config.all())["heartbeat"] == "5"
         await client.config.unset("heartbeat")
         throttle = client.throttles["api"]
         await throttle.set_maximum(2)

@@ -9,7 +9,7 @@ import reqless
 
 def test_defaults_read_back_decoded(client: reqless.Client) -> None:
     assert client.config["heartbeat"] == 60
-    assert client.config.all["grace-period"] == 10
+    assert client.config.all["grace-period"] == "10"
     assert client.config["application"] == "reqless"
     assert "application" in client.config
     assert dict(client.config.items())["heartbeat"] == 60

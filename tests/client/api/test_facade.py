@@ -7,7 +7,8 @@ import reqless.aio
 
 PUBLIC = {
     "AbstractJobData", "AbstractJobProcessor", "EventThread", "JobPage", "UnknownEventError",
-    "retry", "AsyncCoreScript", "AuthenticationError", "Client", "ClientSettings", "Config", "CoreScript",
+    "retry",
+    "AsyncCoreScript", "AuthenticationError", "Client", "ClientSettings", "Config", "CoreScript",
     "DriverNotInstalledError", "EmbeddedServerError", "Event", "Events", "Failure",
     "InvalidArgumentError", "JidPage", "Job", "JobNotFoundError", "JobSpec", "Jobs",
     "LostLockError", "PermissionDeniedError", "PopWaiter", "PriorityPattern", "Queue",

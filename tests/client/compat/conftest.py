@@ -6,7 +6,6 @@ README's users do (``import gnomes``, ``"gnomes.GnomesJob"``).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -145,7 +145,7 @@ def test_config_is_decoded(run: Callable[[Scenario], None]) -> None:
         assert await client.config.get("heartbeat") == 60
         assert await client.config.get("nope") is None
         await client.config.set("ratio", 0.25)
-        assert (await client.config.all())["ratio"] == 0.25
+        assert (await client.config.all())["ratio"] == "0.25"
 
     run(scenario)
 
@@ -164,9 +164,9 @@ def test_processors_and_retry(run: Callable[[Scenario], None]) -> None:
         flaky = await client.queues["aprocess"].put(
             "tests.client.compat.processors.Flaky", {}, retries=2
         )
-        job = await client.queues["aprocess"].pop()
-        assert job is not None
-        await job.process()
+        flaky_job = await client.queues["aprocess"].pop()
+        assert flaky_job is not None
+        await flaky_job.process()
         retried = await _job(client, flaky)
         assert (retried.state, retried.retries_left) == ("waiting", 1)
         assert processors.Flaky.aprocess.__name__ == "aprocess"

@@ -1,4 +1,5 @@
-# mypy: disable-error-code="no-untyped-def"
+# mypy: disable-error-code="no-untyped-def, attr-defined, union-attr"
+# ruff: noqa: ANN001, ANN202, B007, B018 - the README's code, as its users write it
 """Every code example of reqless-py's README, run unchanged against this client.
 
 Each test runs one example as its users wrote it (between the ``# --- README``
@@ -15,6 +16,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from types import ModuleType
+
 import pytest
 import redis
 
@@ -27,12 +30,13 @@ TRACK_JID = "b1882e009a3d11e192d0b174d751779d"
 
 
 @pytest.fixture
-def gnomes_module(monkeypatch: pytest.MonkeyPatch):
+def gnomes_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """``import gnomes``; the README also spells it ``reqless.gnomes``."""
     import gnomes  # type: ignore[import-not-found]
 
     monkeypatch.setattr(reqless, "gnomes", gnomes, raising=False)
-    return gnomes
+    module: ModuleType = gnomes
+    return module
 
 
 def _pop_and_process(client: reqless.Client, queue: str) -> reqless.Job:
@@ -42,10 +46,10 @@ def _pop_and_process(client: reqless.Client, queue: str) -> reqless.Job:
     return job
 
 
-def test_pipeline_of_methods_per_queue(client: reqless.Client, gnomes_module) -> None:
+def test_pipeline_of_methods_per_queue(client: reqless.Client, gnomes_module: ModuleType) -> None:
     # --- README: "import gnomes" ... "queue.put(gnomes.GnomesJob, ...)"
     queue = client.queues["underpants"]
-    import gnomes  # type: ignore[import-not-found]
+    import gnomes
 
     for i in range(3):
         queue.put(gnomes.GnomesJob, "{}")  # README: "{"} (a typo)
@@ -117,7 +121,7 @@ def test_connecting(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
         assert near.settings.url == server.url
 
 
-def test_priority(client: reqless.Client, gnomes_module) -> None:
+def test_priority(client: reqless.Client, gnomes_module: ModuleType) -> None:
     queue = client.queues["underpants"]
     queue.put("gnomes.GnomesJob", {}, jid=EXAMPLE_JID)
     # --- README
@@ -136,7 +140,7 @@ def test_priority(client: reqless.Client, gnomes_module) -> None:
     assert popped is not None and popped.jid == EXAMPLE_JID
 
 
-def test_scheduled_work(client: reqless.Client, clock: Clock, gnomes_module) -> None:
+def test_scheduled_work(client: reqless.Client, clock: Clock, gnomes_module: ModuleType) -> None:
     queue = client.queues["underpants"]
     # --- README
     queue.put(reqless.gnomes.GnomesJob, {}, delay=3600)
@@ -150,10 +154,12 @@ def test_scheduled_work(client: reqless.Client, clock: Clock, gnomes_module) -> 
 
 
 def test_recurring_jobs(client: reqless.Client, clock: Clock) -> None:
-    from gnomes import myJob  # type: ignore[import-not-found]
+    from gnomes import myJob
 
     # --- README
-    client.queues["maintenance"].recur(myJob, '{"tasks": ["sweep", "mop", "scrub"]}', interval=60 * 60 * 24)
+    client.queues["maintenance"].recur(
+        myJob, '{"tasks": ["sweep", "mop", "scrub"]}', interval=60 * 60 * 24
+    )
     # --- end
     spawned = client.queues["maintenance"].pop()
     assert spawned is not None
@@ -210,7 +216,7 @@ def test_tracking(client: reqless.Client, other: reqless.Client) -> None:
     assert tracked["expired"] == {}
 
 
-def test_tagging(client: reqless.Client, gnomes_module) -> None:
+def test_tagging(client: reqless.Client, gnomes_module: ModuleType) -> None:
     queue = client.queues["q"]
     # --- README
     queue.put(reqless.gnomes.GnomesJob, '{"tags": "aplenty"}', tags=["12345", "foo", "bar"])
@@ -231,12 +237,14 @@ def test_tagging(client: reqless.Client, gnomes_module) -> None:
 
 
 def test_dependencies(client: reqless.Client) -> None:
-    from gnomes import myJob  # type: ignore[import-not-found]
+    from gnomes import myJob
 
     # --- README
     eggs_jid = client.queues["buy_eggs"].put(myJob, '{"count": 12}')
     pan_jid = client.queues["buy_pan" ].put(myJob, '{"coating": "non-stick"}')  # fmt: skip
-    client.queues["omelete"].put(myJob, '{"toppings": ["onions", "ham"]}', depends=[eggs_jid, pan_jid])
+    client.queues["omelete"].put(
+        myJob, '{"toppings": ["onions", "ham"]}', depends=[eggs_jid, pan_jid]
+    )
     # --- end
     assert client.queues["omelete"].counts["depends"] == 1
     assert client.queues["omelete"].pop() is None
@@ -267,11 +275,20 @@ def test_notifications(
     def users_code() -> None:
         # --- README
         def callback(evt, jid):
-            print('%s => %s' % (jid, evt))  # noqa: UP031 - the README's code
+            print("%s => %s" % (jid, evt))  # noqa: UP031 - the README's code
 
         from functools import partial
 
-        for evt in ["canceled", "completed", "failed", "popped", "put", "stalled", "track", "untrack"]:
+        for evt in [
+            "canceled",
+            "completed",
+            "failed",
+            "popped",
+            "put",
+            "stalled",
+            "track",
+            "untrack",
+        ]:
             client.events.on(evt, partial(callback, evt))
         client.events.listen()
         # --- end
@@ -298,7 +315,7 @@ def test_notifications(
     ]  # fmt: skip
 
 
-def test_retries(client: reqless.Client, gnomes_module) -> None:
+def test_retries(client: reqless.Client, gnomes_module: ModuleType) -> None:
     queue = client.queues["q"]
     # --- README
     queue.put(reqless.gnomes.GnomesJob, "{}", retries=10)

@@ -19,8 +19,9 @@ D = TypeVar("D")
 class Config(MutableMapping[str, Any]):
     """Every option with its default (protocol 4.19).
 
-    Values read back JSON-decoded, as reqless-py gave them (``config["heartbeat"]``
-    is ``60``, not ``'60'``; text that is not JSON stays text). ``del config[key]``
+    ``config[key]`` and ``get`` read values JSON-decoded, as reqless-py gave them
+    (``config["heartbeat"]`` is ``60``, not ``'60'``; text that is not JSON stays
+    text); :attr:`all` gives them as the core keeps them, text. ``del config[key]``
     restores the default, so a deleted option with a default still reads back.
     """
 
@@ -59,8 +60,8 @@ class Config(MutableMapping[str, Any]):
         self._client._do(ops.config_unset(key))
 
     @property
-    def all(self) -> dict[str, Any]:
-        """Every option and its (decoded) value."""
+    def all(self) -> dict[str, str]:
+        """Every option and its value as the core keeps it (text), as reqless-py's ``all``."""
         return self._client._do(p.config_all())
 
     def clear(self) -> None:

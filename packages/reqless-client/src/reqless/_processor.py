@@ -153,10 +153,8 @@ class AbstractJobProcessor(ABC, Generic[D]):
         """``data`` (a job's JSON text) decoded into :meth:`data_class`."""
         return decode_data(cls.data_class(), data)
 
-    @staticmethod
-    @abstractmethod
-    def process(job: Any) -> Any:
-        """Run the job (or take ``(job, data)`` to get its data decoded)."""
+    # ``process`` (or a method named after a queue) is the subclass's own, with the
+    # signature it chooses, ``(job)`` or ``(job, data)``: not declared here.
 
 
 def _with_data(cls: type[AbstractJobProcessor[Any]], name: str, member: Any) -> Any:

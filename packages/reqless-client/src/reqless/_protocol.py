@@ -731,11 +731,9 @@ def config_decoded(value: Any) -> Any:
         return value
 
 
-def config_all() -> Call[dict[str, Any]]:
+def config_all() -> Call[dict[str, str]]:
     return Call(
-        "config.getAll",
-        (),
-        lambda reply: {str(k): config_decoded(v) for k, v in json.loads(reply).items()},
+        "config.getAll", (), lambda reply: {str(k): str(v) for k, v in json.loads(reply).items()}
     )
 
 

@@ -1,4 +1,5 @@
 # mypy: ignore-errors
+# ruff: noqa - the README's code as its users write it
 """The README's ``gnomes.py``, as a user of reqless-py writes it (imported as ``gnomes``).
 
 ``GnomesJob`` is the pipeline version (a method per queue); ``AltGnomesJob``

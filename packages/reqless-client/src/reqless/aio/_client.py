@@ -85,8 +85,8 @@ class Config:
     async def unset(self, key: str) -> None:
         await self._client._do(ops.config_unset(key))
 
-    async def all(self) -> dict[str, Any]:
-        """Every option and its (decoded) value."""
+    async def all(self) -> dict[str, str]:
+        """Every option and its value as the core keeps it (text)."""
         return await self._client._do(p.config_all())
 
     async def clear(self) -> None:
