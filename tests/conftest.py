@@ -137,5 +137,21 @@ def server(request: pytest.FixtureRequest, _servers: dict[str, Server | str]) ->
         if IN_CI:
             pytest.fail(f"{name} backend missing in CI: {found}")
         pytest.skip(f"{name} backend missing: {found}")
-    found.client().flushall()
+    reset(found)
     return found
+
+
+def reset(server: Server) -> None:
+    """Close every other client's connection, then flush.
+
+    A worker of an earlier test may still be connected (dying, or blocked in a
+    pop on the server): left alone, it could pop this test's first job. The
+    kill comes first so nothing it sends can land after the flush.
+    """
+    admin = server.client()
+    try:
+        for kind in ("normal", "pubsub"):
+            admin.execute_command("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes")
+        admin.flushall()
+    finally:
+        admin.close()

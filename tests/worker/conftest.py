@@ -30,15 +30,33 @@ from tests.conftest import IN_CI, Server
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The workers the running test started, whose logs a failed wait_until shows.
+_STARTED: list[Worker] = []
+# The end of each log that a failure shows (the start is rarely the story).
+LOG_TAIL = 6000
+
+
 def wait_until(
     predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
 ) -> None:
-    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds,
+    with the log of every worker the test started."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {predicate}")
+            raise AssertionError(f"not true within {timeout}s: {predicate}{_worker_logs()}")
         time.sleep(interval)
+
+
+def _worker_logs() -> str:
+    parts = []
+    for worker in _STARTED:
+        text = worker.output()
+        cut = "...\n" if len(text) > LOG_TAIL else ""
+        parts.append(
+            f"\n--- log of worker pid {worker.pid} ({worker.log_path}):\n{cut}{text[-LOG_TAIL:]}"
+        )
+    return "".join(parts)
 
 
 def get_job(client: reqless.Client, jid: str) -> reqless.Job:
@@ -113,7 +131,8 @@ def worker_env(extra_paths: tuple[Path, ...] = ()) -> dict[str, str]:
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
     """``start_worker(url, *flags, extra_paths=(), env=None)`` -> a running :class:`Worker`."""
-    started: list[Worker] = []
+    started = _STARTED
+    started.clear()
 
     def start(
         url: str,
@@ -141,6 +160,7 @@ def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
     yield start
     for worker in started:
         worker.kill_group()
+    started.clear()
 
 
 @pytest.fixture
@@ -169,12 +189,15 @@ def _free_port() -> int:
 class RestartableServer:
     """A server of one test's own, on a fixed port, that the test may stop and start."""
 
-    def __init__(self, name: str, binary: str) -> None:
+    def __init__(self, name: str, binary: str, *, aof: bool = False) -> None:
         self.name = name
         self.binary = binary
+        self.aof = aof
         self.port = _free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"reqless-{name}-"))
         self.process: subprocess.Popen[bytes] | None = None
+        #: More server arguments, given at each start (``--replicaof``, ...).
+        self.extra: list[str] = []
 
     @property
     def url(self) -> str:
@@ -186,8 +209,11 @@ class RestartableServer:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            # With AOF, every write is on disk before it is answered: a restart keeps them all.
+            "--appendonly", "yes" if self.aof else "no",
+            "--appendfsync", "always",
             "--dir", str(self.workdir),
+            *self.extra,
         ]  # fmt: skip
         with (self.workdir / "server.log").open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -198,7 +224,10 @@ class RestartableServer:
                 if probe.ping():
                     probe.close()
                     return
-            except redis.exceptions.ConnectionError:
+            except redis.exceptions.AuthenticationError:
+                probe.close()
+                return  # it answered: it wants a password (--requirepass)
+            except (redis.exceptions.ConnectionError, redis.exceptions.ResponseError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
@@ -224,14 +253,42 @@ def _binary(name: str) -> str | None:
     return str(get_binary_path())
 
 
-@pytest.fixture(params=["valkey", "redis"])
-def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
-    binary = _binary(request.param)
+def _binary_or_skip(name: str) -> str:
+    binary = _binary(name)
     if binary is None:
         if IN_CI:
-            pytest.fail(f"{request.param} server binary missing in CI")
-        pytest.skip(f"{request.param} server binary missing")
-    server = RestartableServer(request.param, binary)
+            pytest.fail(f"{name} server binary missing in CI")
+        pytest.skip(f"{name} server binary missing")
+    return binary
+
+
+@pytest.fixture(params=["valkey", "redis"])
+def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
+    server = RestartableServer(request.param, _binary_or_skip(request.param))
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(params=["valkey", "redis"])
+def durable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
+    """A restartable server with the append-only file on (fsync on every write)."""
+    server = RestartableServer(request.param, _binary_or_skip(request.param), aof=True)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest) -> Iterator[Callable[[str], RestartableServer]]:
+    """``make_server(name)``: one more restartable server (a replica...), closed after."""
+    made: list[RestartableServer] = []
+
+    def make(name: str) -> RestartableServer:
+        server = RestartableServer(name, _binary_or_skip(name))
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()

@@ -148,3 +148,48 @@ class AsyncJob:
     @staticmethod
     async def process(job: Any) -> None:
         record(job, "async-ran")
+
+
+class AsAsked:
+    """Runs ``seconds``, recording its start and its end, then finishes as ``finish`` says:
+    ``"next"`` moves it on to queue ``second`` (where it just returns), ``"complete"``
+    completes it itself, anything else returns (the worker completes it)."""
+
+    @staticmethod
+    def process(job: Any) -> None:
+        record(job, "started")
+        time.sleep(job.payload.get("seconds", 0))
+        record(job, "finished")
+        finish = job.payload.get("finish")
+        if job.queue_name != "first":
+            return
+        if finish == "next":
+            job.complete("second")
+        elif finish == "complete":
+            job.complete()
+
+
+class WaitsThenMoves:
+    """Waits until the file ``go`` exists, then moves its job on to queue ``second``
+    (the test stops the server in between); in ``second`` it returns."""
+
+    @staticmethod
+    def process(job: Any) -> None:
+        record(job, "started")
+        if job.queue_name == "first":
+            go = Path(job.payload["go"])
+            while not go.exists():
+                time.sleep(0.01)
+            job.complete("second")
+        record(job, "finished")
+
+
+class MeetsAnOutage:
+    """Its own call to the server (not on its job) meets an outage."""
+
+    @staticmethod
+    def process(job: Any) -> None:
+        import reqless
+
+        record(job, "ran")
+        raise reqless.ServerUnavailableError("redis://127.0.0.1:1/0: connection refused")

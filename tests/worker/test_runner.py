@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 import reqless
+from reqless import commands
 from reqless_plugins import PluginManager, WorkerInfo, hookimpl
 from reqless_plugins.testing import HookRecorder
-from reqless_worker import ChildControl, JobBudget, JobOutcome, JobRunner, WorkerSettings
+from reqless_worker import JobOutcome, WorkerSettings
 from reqless_worker._child import ChildSession
+from reqless_worker._control import ChildControl, JobBudget
+from reqless_worker._runner import JobRunner, WorkerJob
 from tests.conftest import Server
 from tests.worker.jobs_for_tests import read_log
 
@@ -32,9 +35,9 @@ def make_runner(client: reqless.Client, workdir: Path, *plugins: tuple[str, obje
     return JobRunner(client, settings, manager, info)
 
 
-def pop(client: reqless.Client) -> reqless.Job:
-    job = client.queues["q"].pop()
-    assert job is not None
+def pop(client: reqless.Client) -> WorkerJob:
+    [[job]] = client.execute(commands.pop("q", client.worker_name, 1), job_class=WorkerJob)
+    assert isinstance(job, WorkerJob)
     return job
 
 
@@ -132,104 +135,132 @@ def put_noops(client: reqless.Client, count: int) -> list[str]:
     return [client.queues["q"].put(f"{JOBS}.Noop", {}, priority=count - i) for i in range(count)]
 
 
-def test_completing_a_job_pops_the_next_ones_in_the_same_round_trip(
+def test_a_batch_sends_its_completions_and_the_next_pop_in_one_request(
     client: reqless.Client, session: ChildSession
 ) -> None:
-    first, *others = put_noops(client, 3)
-    [job] = session.pop(1)
-    then = session.next_pop(5)
+    first, second, *others = put_noops(client, 4)
+    recorder = HookRecorder()
+    session.plugins.register(recorder, "recorder")
+    runner = session.runner()
+    jobs = {job.jid: job for job in session.pop(2)}
+    for jid in (first, second):
+        assert runner.perform(jobs[jid]) is JobOutcome.RETURNED
+        runner.completions.hold(jobs[jid], runner)
+    held = client.jobs[first]
+    assert isinstance(held, reqless.Job) and held.state == "running"  # not sent yet
+    request = session.pop_request(5)
+    assert request is not None
 
-    assert session.runner().run(job, then=then) is JobOutcome.COMPLETED
+    sent = runner.completions.send(request)
 
-    assert then.sent
-    assert sorted(j.jid for j in then.jobs) == sorted(others)
-    assert all(j.jid in session.leases for j in then.jobs)  # heartbeated until run
-    done = client.jobs[first]
-    assert isinstance(done, reqless.Job) and done.state == "complete"
+    assert sent.outcomes == {first: JobOutcome.COMPLETED, second: JobOutcome.COMPLETED}
+    popped = session.took(request, sent.popped)
+    assert sorted(j.jid for j in popped) == sorted(others)
+    assert all(isinstance(j, WorkerJob) for j in popped)
+    assert all(j.jid in session.leases for j in popped)  # heartbeated until run
+    for jid in (first, second):
+        done = client.jobs[jid]
+        assert isinstance(done, reqless.Job) and done.state == "complete"
     for jid in others:
-        held = client.jobs[jid]
-        assert isinstance(held, reqless.Job)
-        assert (held.state, held.worker_name) == ("running", "piggy-0")
+        taken = client.jobs[jid]
+        assert isinstance(taken, reqless.Job)
+        assert (taken.state, taken.worker_name) == ("running", "piggy-0")
+    completed = [call.kwargs["job"].jid for call in recorder.calls_of("reqless_job_completed")]
+    assert completed == [first, second]
 
 
-def test_the_pop_sent_with_a_completion_stays_within_the_job_budget(
+def test_the_pop_sent_with_completions_stays_within_the_job_budget(
     client: reqless.Client, session: ChildSession
 ) -> None:
     put_noops(client, 6)
     jobs = session.pop(3)
     runner = session.runner()
-    for job in jobs[:2]:
-        runner.run(job)
-    then = session.next_pop(5)
+    for job in jobs:
+        runner.perform(job)
+        runner.completions.hold(job, runner)
+    request = session.pop_request(5)
+    assert request is not None and request.granted == 1  # --max-jobs 4: three popped before
 
-    runner.run(jobs[2], then=then)
+    popped = session.took(request, runner.completions.send(request).popped)
 
-    assert len(then.jobs) == 1  # --max-jobs 4: three popped before, one more now
+    assert len(popped) == 1
     assert session.control.budget_spent
     assert client.queues["q"].counts.waiting == 2
 
 
-def test_nothing_is_popped_with_the_completion_once_the_child_is_stopping(
+def test_nothing_is_popped_once_the_child_is_stopping(
     client: reqless.Client, session: ChildSession
 ) -> None:
-    first, _ = put_noops(client, 2)
-    [job] = session.pop(1)
-    then = session.next_pop(5)
+    put_noops(client, 2)
+    session.pop(1)
     session.control.drain()
 
-    assert session.runner().run(job, then=then) is JobOutcome.COMPLETED
+    assert session.pop_request(5) is None
 
-    assert not then.sent and then.jobs == []
-    assert client.queues["q"].counts.waiting == 1
-    done = client.jobs[first]
+
+def test_a_pop_the_core_sends_nothing_for_gives_its_budget_back(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    [jid] = put_noops(client, 1)
+    runner = session.runner()
+    [job] = session.pop(1)
+    runner.perform(job)
+    runner.completions.hold(job, runner)
+    request = session.pop_request(3)
+    assert request is not None and request.covered_all
+
+    sent = runner.completions.send(request)
+
+    assert sent.popped == [] and session.took(request, sent.popped) == []
+    assert session.control.jobs_claimed == 1
+    done = client.jobs[jid]
     assert isinstance(done, reqless.Job) and done.state == "complete"
 
 
-def test_a_failed_job_sends_no_pop(client: reqless.Client, session: ChildSession) -> None:
-    client.queues["q"].put(f"{JOBS}.Failing", {"log": os.devnull}, priority=5)
-    put_noops(client, 1)
+def test_a_failed_job_is_reported_at_once(client: reqless.Client, session: ChildSession) -> None:
+    jid = client.queues["q"].put(f"{JOBS}.Failing", {"log": os.devnull})
     [job] = session.pop(1)
-    then = session.next_pop(5)
 
-    assert session.runner().run(job, then=then) is JobOutcome.FAILED
+    assert session.runner().perform(job) is JobOutcome.FAILED
 
-    assert not then.sent
-    assert client.queues["q"].counts.waiting == 1
-    assert session.control.jobs_claimed == 1
+    failed = client.jobs[jid]
+    assert isinstance(failed, reqless.Job) and failed.state == "failed"
 
 
 # ------------------------------------------------------------ held completions
 
 
-def test_held_completions_go_with_the_next_one_and_are_notified_in_order(
+def test_run_completes_its_own_job_at_once_and_leaves_what_others_hold(
     client: reqless.Client, session: ChildSession
 ) -> None:
-    first, second, third = put_noops(client, 3)
-    recorder = HookRecorder()
-    session.plugins.register(recorder, "recorder")
+    first, second = put_noops(client, 2)
     runner = session.runner()
-    jobs = {job.jid: job for job in session.pop(3)}
+    jobs = {job.jid: job for job in session.pop(2)}
+    runner.perform(jobs[first])
+    runner.completions.hold(jobs[first], runner)
 
-    assert runner.run(jobs[first], hold=True) is JobOutcome.COMPLETED
-    assert runner.run(jobs[second], hold=True) is JobOutcome.COMPLETED
-    held = client.jobs[first]
-    assert isinstance(held, reqless.Job) and held.state == "running"  # not sent yet
-    assert "reqless_job_completed" not in recorder.names()
+    assert runner.run(jobs[second]) is JobOutcome.COMPLETED
 
-    assert runner.run(jobs[third]) is JobOutcome.COMPLETED
+    assert get_state(client, second) == "complete"
+    assert get_state(client, first) == "running"  # held: it goes with its batch
+    assert session.completions.unanswered() == {first}
+    runner.flush()
+    assert get_state(client, first) == "complete"
+    assert session.completions.unanswered() == set()
 
-    for jid in (first, second, third):
-        job = client.jobs[jid]
-        assert isinstance(job, reqless.Job) and job.state == "complete"
-    completed = [call.kwargs["job"].jid for call in recorder.calls_of("reqless_job_completed")]
-    assert completed == [first, second, third]
+
+def get_state(client: reqless.Client, jid: str) -> str:
+    job = client.jobs[jid]
+    assert isinstance(job, reqless.Job)
+    return job.state
 
 
 def test_flush_sends_held_completions(client: reqless.Client, session: ChildSession) -> None:
     [jid] = put_noops(client, 1)
     runner = session.runner()
     [job] = session.pop(1)
-    runner.run(job, hold=True)
+    runner.perform(job)
+    runner.completions.hold(job, runner)
 
     runner.flush()
 
@@ -245,7 +276,8 @@ def test_a_held_completion_refused_by_the_core_is_a_lost_lock(
     session.plugins.register(recorder, "recorder")
     runner = session.runner()
     [job] = session.pop(1)
-    runner.run(job, hold=True)
+    runner.perform(job)
+    runner.completions.hold(job, runner)
     client.jobs.get(jid)[0].timeout()  # the lock goes: someone else may take the job
 
     runner.flush()
@@ -254,3 +286,15 @@ def test_a_held_completion_refused_by_the_core_is_a_lost_lock(
     assert "reqless_job_completed" not in recorder.names()
     stalled = client.jobs[jid]
     assert isinstance(stalled, reqless.Job) and stalled.state != "complete"
+
+
+def test_a_job_whose_own_call_meets_an_outage_is_given_back_not_failed(
+    client: reqless.Client, session: ChildSession, tmp_path: Path
+) -> None:
+    jid = client.queues["q"].put(f"{JOBS}.MeetsAnOutage", {"log": str(tmp_path / "log")})
+    [job] = session.pop(1)
+
+    assert session.runner().perform(job) is JobOutcome.GIVEN_BACK
+
+    assert client.jobs.failed() == {}
+    assert get_state(client, jid) == "waiting"

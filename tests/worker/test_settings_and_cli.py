@@ -10,14 +10,12 @@ import pytest
 
 import reqless_worker
 from reqless_worker import (
-    ChildControl,
-    JobBudget,
     UnknownStrategyError,
     WorkerSettings,
     WorkerSettingsError,
     load_strategy,
 )
-from reqless_worker._control import EXIT_OK, EXIT_RECYCLE, PutClaims
+from reqless_worker._control import EXIT_OK, EXIT_RECYCLE, ChildControl, JobBudget, PutClaims
 from reqless_worker.strategies.process import ProcessStrategy
 from tests.worker.conftest import ROOT, worker_env
 
@@ -25,17 +23,12 @@ from tests.worker.conftest import ROOT, worker_env
 def test_the_facade_exports_exactly_the_public_names() -> None:
     assert reqless_worker.__all__ == sorted(reqless_worker.__all__)
     assert reqless_worker.__all__ == [
-        "ChildControl",
-        "JobBudget",
         "JobCancelled",
         "JobOutcome",
-        "JobRunner",
-        "LeaseKeeper",
         "SandboxError",
         "Shutdown",
         "Strategy",
         "UnknownStrategyError",
-        "WakeUp",
         "WorkerError",
         "WorkerSettings",
         "WorkerSettingsError",
@@ -78,7 +71,7 @@ def test_settings_take_the_command_line_then_the_environment_then_the_default() 
     assert settings.workers == 3
     assert settings.queues == ("a", "b")
     assert settings.strategy == "process"
-    assert WorkerSettings.from_env({}).url == "redis://localhost:6379"
+    assert WorkerSettings.from_env({}).url is None  # the client's default
 
 
 def test_bad_settings_raise_one_error_naming_each_problem() -> None:

@@ -180,8 +180,10 @@ class Client(ClientBase):
         client, recurring jobs as :class:`reqless.RecurringJob` and tracked
         jobs as a :class:`reqless.TrackedJobs` of them. A call the core refused
         raises its :class:`reqless.ReqlessError` once all have run, or, with
-        ``return_errors``, stands in its place in the list. An unreachable server raises
-        :class:`reqless.ServerUnavailableError` for the whole batch.
+        ``return_errors``, stands in its place in the list. An unreachable server,
+        or one answering that it cannot serve now (``LOADING``, ``READONLY``...),
+        raises :class:`reqless.ServerUnavailableError` for the whole batch, even
+        with ``return_errors``.
         """
         return self._do(ops.execute(self, calls, return_errors, job_class))
 

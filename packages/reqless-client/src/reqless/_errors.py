@@ -85,7 +85,11 @@ class PermissionDeniedError(ReqlessError):
 
 
 class ServerUnavailableError(ReqlessError):
-    """The server cannot be reached, refused the connection or timed out."""
+    """The server cannot be reached, refused the connection or timed out, or
+    answered that it cannot serve requests for now (LOADING after a restart;
+    READONLY or MASTERDOWN from a replica during a failover). The call may be
+    made again later; if the connection dropped after it was sent, it may have
+    run already."""
 
 
 class AuthenticationError(ServerUnavailableError):
@@ -161,6 +165,16 @@ _CLASSIFIERS: tuple[tuple[type[ReqlessError], re.Pattern[str]], ...] = (
 )
 
 _NOT_LOADED = re.compile(r"^(?:NOSCRIPT |ERR )?(?:No matching script|Function not found)")
+# The server is there but cannot serve us for now: still loading its data after a
+# restart, a replica (read only, or cut from its master) during a failover, a
+# cluster slot moving. Retrying later succeeds without any change on our side,
+# so these are outages, not the call's failure. Searched anywhere: a write the
+# core makes on a replica comes back wrapped in the script's error.
+_UNAVAILABLE = re.compile(
+    r"^-?(?:LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b"
+    r"|You can't write against a read only (?:replica|slave)"
+    r"|\b(?:LOADING|MASTERDOWN) (?:Redis|Valkey|Link|Server) "
+)
 _NO_PERMISSION = re.compile(r"^NOPERM |no permissions to (?:run|access)")
 
 
@@ -174,6 +188,8 @@ def translate_server_error(message: str) -> ReqlessError:
     """The typed error for an error reply of the server, keeping its text as ``message``."""
     if _NOT_LOADED.match(message):
         return ScriptNotLoadedError(message)
+    if _UNAVAILABLE.search(message):
+        return ServerUnavailableError(f"the server cannot serve requests now: {message}")
     if _NO_PERMISSION.search(message):
         return PermissionDeniedError(message)
     detail = core_detail(message)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeAlias,
 from reqless import _patterns
 from reqless import _protocol as p
 from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
-from reqless._errors import ReqlessError
+from reqless._errors import ReqlessError, ServerUnavailableError
 from reqless._wake import wake_argv
 
 if TYPE_CHECKING:
@@ -167,14 +167,17 @@ def execute(
     job_class: Callable[[Any, p.JobState], Any] | None,
 ) -> Gen[list[Any]]:
     """``Client.execute``: each reply parsed, its jobs bound to the client; refusals raised
-    once all ran, or left in their places with ``return_errors``."""
+    once all ran, or left in their places with ``return_errors``. An outage answered
+    in place of a reply (LOADING, READONLY...) is raised even with ``return_errors``:
+    like a lost connection, it concerns the whole batch."""
     if not calls:
         return []
     results = yield Batch(calls, raw=True)
-    if not return_errors:
-        for result in results:
-            if isinstance(result, ReqlessError):
-                raise result
+    for result in results:
+        if isinstance(result, ServerUnavailableError) or (
+            not return_errors and isinstance(result, ReqlessError)
+        ):
+            raise result
     bind = host._job if job_class is None else partial(job_class, host)
     return [
         result if isinstance(result, ReqlessError) else _bound(host, bind, call.parse(result))

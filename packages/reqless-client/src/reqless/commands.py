@@ -34,6 +34,7 @@ __all__ = [
     "core_json",
     "fail",
     "failure_counts",
+    "get",
     "heartbeat",
     "identifier_patterns",
     "job",
@@ -53,6 +54,7 @@ __all__ = [
     "throttle_pending",
     "tracked",
     "worker_counts",
+    "worker_jobs",
 ]
 
 
@@ -81,6 +83,11 @@ def pop(queue: str, worker: str, count: int = 1) -> Call[list[JobState]]:
 def peek(queue: str, count: int = 1, offset: int = 0) -> Call[list[JobState]]:
     """The next ``count`` jobs a pop of ``queue`` would take, left in place (``queue.peek``)."""
     return p.peek(p.check_str("queue", queue), count, offset)
+
+
+def get(*jids: str) -> Call[list[JobState]]:
+    """The jobs that exist among ``jids``, in that order (``client.jobs.get``)."""
+    return Call("job.getMulti", tuple(p.check_strings("jids", jids)), p.parse_jobs)
 
 
 def complete(
@@ -208,3 +215,5 @@ identifier_patterns = p.identifier_patterns
 priority_patterns = p.priority_patterns
 set_identifier_patterns = p.set_identifier_patterns
 set_priority_patterns = p.set_priority_patterns
+#: The jids ``worker`` holds a lock on, and those whose lock expired (``client.workers[name]``).
+worker_jobs = p.worker_jobs

@@ -1,8 +1,11 @@
 """reqless-worker: pops reqless jobs, runs them and reports how they ended.
 
-The public API is exported here and only here. Names are loaded on first use
-(PEP 562), so ``import reqless_worker`` stays standard-library only: the CLI
-imports a strategy from this package before gevent has monkey-patched.
+The public API is exported here and only here: the settings, the strategy
+seam, the errors and the outcome of a job; the machinery the shipped
+strategies are built from (runner, lease keeper, wake-up, child control)
+stays private. Names are loaded on first use (PEP 562), so ``import
+reqless_worker`` stays standard-library only: the CLI imports a strategy from
+this package before gevent has monkey-patched.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from reqless_worker.__about__ import __version__
 
 if TYPE_CHECKING:
-    from reqless_worker._control import ChildControl, JobBudget
     from reqless_worker._errors import (
         JobCancelled,
         SandboxError,
@@ -22,24 +24,17 @@ if TYPE_CHECKING:
         WorkerError,
         WorkerSettingsError,
     )
-    from reqless_worker._leases import LeaseKeeper
-    from reqless_worker._runner import JobOutcome, JobRunner
+    from reqless_worker._runner import JobOutcome
     from reqless_worker._settings import WorkerSettings
-    from reqless_worker._wakeup import WakeUp
     from reqless_worker.strategies import Strategy, available_strategies, load_strategy
 
 __all__ = [
-    "ChildControl",
-    "JobBudget",
     "JobCancelled",
     "JobOutcome",
-    "JobRunner",
-    "LeaseKeeper",
     "SandboxError",
     "Shutdown",
     "Strategy",
     "UnknownStrategyError",
-    "WakeUp",
     "WorkerError",
     "WorkerSettings",
     "WorkerSettingsError",
@@ -49,17 +44,12 @@ __all__ = [
 ]
 
 _HOMES = {
-    "ChildControl": "reqless_worker._control",
-    "JobBudget": "reqless_worker._control",
     "JobCancelled": "reqless_worker._errors",
     "JobOutcome": "reqless_worker._runner",
-    "JobRunner": "reqless_worker._runner",
-    "LeaseKeeper": "reqless_worker._leases",
     "SandboxError": "reqless_worker._errors",
     "Shutdown": "reqless_worker._errors",
     "Strategy": "reqless_worker.strategies",
     "UnknownStrategyError": "reqless_worker._errors",
-    "WakeUp": "reqless_worker._wakeup",
     "WorkerError": "reqless_worker._errors",
     "WorkerSettings": "reqless_worker._settings",
     "WorkerSettingsError": "reqless_worker._errors",

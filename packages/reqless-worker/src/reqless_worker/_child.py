@@ -23,17 +23,18 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
 import reqless
-from reqless import Job, ReqlessError, ServerUnavailableError
+from reqless import ReqlessError, ServerUnavailableError, commands
 from reqless_plugins import PluginManager, WorkerInfo
+from reqless_worker._completions import Completions, PopRequest
 from reqless_worker._control import ChildControl
 from reqless_worker._imports import ClassLoader
 from reqless_worker._leases import LeaseKeeper, LostCallback
-from reqless_worker._next_pop import NextPop
+from reqless_worker._outage import Outage, server_name
 from reqless_worker._runner import JobRunner, WorkerJob
 from reqless_worker._settings import WorkerSettings
 from reqless_worker._wakeup import WakeUp
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_BACKOFF = 5.0
 # How often queue patterns (globs, @identifiers) are resolved again.
 RESOLVE_SECONDS = 1.0
 
@@ -107,7 +107,10 @@ class ChildSession:
             settings.url, driver=settings.driver, worker_name=self.worker_name
         )
         self.plugins = PluginManager.load(settings.plugins, settings.disabled_plugins)
-        self.leases = LeaseKeeper(clock=self.client.clock)
+        #: The child's one record of server outages, shared by everything that calls it.
+        self.outage = Outage(f"the server at {server_name(self.client.settings.url)}")
+        self.completions = Completions(self.client, self.outage)
+        self.leases = LeaseKeeper(clock=self.client.clock, outage=self.outage)
         self.queues = QueueSelector(self.client, settings.queues)
         self.wakeup = WakeUp(
             self.client.settings,
@@ -115,14 +118,14 @@ class ChildSession:
             control,
             self.queues.wants,
             enabled=settings.wakeup,
+            outage=self.outage,
         )
         self.loader = ClassLoader(reload=settings.reload)
         self.info = self.worker_info()
         # The waiting pop and the queues it was made for (remade when they change).
         self._waiter: reqless.PopWaiter | None = None
         self._waiter_queues: list[str] = []
-        self._failing_since: float | None = None
-        self._backoff = 0.1
+        self._recoveries_seen = 0
         self._on_lost: LostCallback = lambda job, error: None
 
     def worker_info(self, index: int | None = None) -> WorkerInfo:
@@ -146,6 +149,8 @@ class ChildSession:
             leases=self.leases,
             sandbox_subdir=None if index is None else f"greenlet-{index}",
             loader=self.loader,
+            outage=self.outage,
+            completions=self.completions,
         )
 
     # --------------------------------------------------------------- lifecycle
@@ -200,26 +205,44 @@ class ChildSession:
 
     # ----------------------------------------------------------------- popping
 
-    def pop(self, wanted: int) -> list[Job]:
+    def pop(self, wanted: int) -> list[WorkerJob]:
         """Up to ``wanted`` jobs from the first queue that has some, registered for
         heartbeats; ``[]`` when there is no work, the budget is spent or the server
         is unreachable (then it has waited a backoff)."""
         granted = self.control.claim(wanted)
         if granted <= 0:
             return []
-        jobs: list[Job] = []
+        jobs: list[WorkerJob] = []
         try:
             jobs = self._guarded(lambda: self._pop_from_queues(granted), default=[])
         finally:
             self.control.unclaim(granted - len(jobs))
         return self.adopt(jobs)
 
-    def next_pop(self, wanted: int) -> NextPop:
-        """A pop of up to ``wanted`` jobs to send with the next completion (see
-        :mod:`reqless_worker._next_pop`)."""
-        return NextPop(self, wanted)
+    def pop_request(self, wanted: int) -> PopRequest | None:
+        """A pop of up to ``wanted`` jobs from the first queue, to send with completions
+        (:meth:`Completions.send`), its budget claimed; None when nothing is to be
+        popped (stopping, the budget spent, no queue). Hand what it popped (or None)
+        to :meth:`took`."""
+        if self.control.stopping:
+            return None
+        names: list[str] = self._guarded(self.queues.names, default=[])
+        if not names:
+            return None
+        granted = self.control.claim(wanted)
+        if granted <= 0:
+            return None
+        call = commands.pop(names[0], self.worker_name, granted)
+        return PopRequest(call, granted, covered_all=len(names) == 1)
 
-    def adopt(self, jobs: list[Job]) -> list[Job]:
+    def took(self, request: PopRequest, popped: list[WorkerJob] | None) -> list[WorkerJob]:
+        """The jobs ``request`` popped (None: it was not answered), adopted; the budget
+        it did not use is given back."""
+        jobs = popped or []
+        self.control.unclaim(request.granted - len(jobs))
+        return self.adopt(jobs)
+
+    def adopt(self, jobs: list[WorkerJob]) -> list[WorkerJob]:
         """Jobs just popped: heartbeated from now on; the child counts as busy."""
         for job in jobs:
             self.leases.register(job, self._lost_by_lease)
@@ -227,17 +250,18 @@ class ChildSession:
             self.wakeup.busy()
         return jobs
 
-    def _pop_from_queues(self, count: int) -> list[Job]:
+    def _pop_from_queues(self, count: int) -> list[WorkerJob]:
         for name in self.queues.names():
-            jobs = self.client.queues[name].pop(count)
+            call = commands.pop(name, self.worker_name, count)
+            [jobs] = self.client.execute(call, job_class=WorkerJob)
             if jobs:
-                return jobs
+                return list(jobs)
         return []
 
-    def _lost_by_lease(self, job: Job, error: ReqlessError) -> None:
+    def _lost_by_lease(self, job: reqless.Job, error: ReqlessError) -> None:
         self._on_lost(job, error)
 
-    def wait_for_work(self, wanted: int) -> list[Job]:
+    def wait_for_work(self, wanted: int) -> list[WorkerJob]:
         """Idle: wait until a put for our queues, a signal, or ``--interval``; returns
         up to ``wanted`` jobs popped at once (from the first queue, or the one whose
         put woke it); ``[]``: pop every queue again, the work may be elsewhere."""
@@ -252,10 +276,12 @@ class ChildSession:
         granted = control.claim(wanted)
         if granted <= 0:
             return []
-        jobs: list[Job] = []
+        jobs: list[WorkerJob] = []
         try:
             if control.begin_server_wait(waiter.interrupt):
-                jobs = self._guarded(lambda: waiter.pop(granted, interval), default=[])
+                jobs = self._guarded(
+                    lambda: _worker_jobs(waiter.pop(granted, interval)), default=[]
+                )
         finally:
             control.end_server_wait()
             if len(jobs) < granted:
@@ -285,22 +311,15 @@ class ChildSession:
             except ReqlessError:
                 logger.debug("closing the waiting pop's connection failed", exc_info=True)
 
-    def resume(self) -> list[Job]:
+    def resume(self) -> list[WorkerJob]:
         """Jobs this worker name still holds (``--resume``), registered for heartbeats."""
-        held = self._guarded(lambda: self.client.workers[self.worker_name], default=None)
-        if held is None:
-            return []
-        jids = [*held.jobs, *held.stalled]
-        found: list[Job] = self._guarded(lambda: self.client.jobs.get(*jids), default=[])
-        mine = [
-            job for job in found if job.state == "running" and job.worker_name == self.worker_name
-        ]
-        resumed: list[Job] = []
+        mine = self._held_by_name()
+        resumed: list[WorkerJob] = []
         for job in mine:
             if self.control.claim(1) < 1:
                 break
             try:
-                job.heartbeat()
+                self.outage.retry(lambda job=job: self.client.execute(commands.heartbeat(job)))  # type: ignore[misc]
             except ReqlessError as exc:
                 self.control.unclaim(1)
                 logger.warning("cannot resume %s: %s", job.jid, exc)
@@ -311,23 +330,66 @@ class ChildSession:
             logger.info("resuming %d job(s): %s", len(resumed), ", ".join(j.jid for j in resumed))
         return resumed
 
-    def _guarded(self, call: Callable[[], T], *, default: T) -> T:
-        """``call()``; if the server is unreachable, log, wait a backoff and return ``default``."""
+    def take_back(self, busy: Iterable[str] = ()) -> list[str]:
+        """Give back (retry at once) the jobs this worker name holds that no runner of
+        this child runs: those of a child killed before it (its replacement has the
+        same name) or of a pop whose answer an outage lost. ``busy``: jids the caller
+        has in hand besides those heartbeated and those whose completion is on its way
+        (jobs being run or reported). Returns the jids taken back."""
+        known = {*self.leases.jids, *self.completions.unanswered(), *busy}
+        stranded = [job for job in self._held_by_name() if job.jid not in known]
+        taken: list[str] = []
+        for job in stranded:
+            try:
+                self.outage.retry(lambda job=job: self.client.execute(commands.retry(job)))  # type: ignore[misc]
+            except ReqlessError as exc:
+                logger.info("did not take back %s: %s", job.jid, exc.detail)
+                continue
+            taken.append(job.jid)
+        if taken:
+            logger.warning(
+                "took back %d job(s) held by %s without a runner: %s",
+                len(taken),
+                self.worker_name,
+                ", ".join(taken),
+            )
+        return taken
+
+    def after_outage(self, busy: Iterable[str] = ()) -> None:
+        """Once after each outage, :meth:`take_back` the jobs a pop whose answer was lost
+        left to this name. Call it from the one place that pops, between pops, with
+        ``busy`` the jids being run or reported."""
+        recoveries = self.outage.recoveries
+        if recoveries != self._recoveries_seen:
+            self._recoveries_seen = recoveries
+            self.take_back(busy)
+
+    def _held_by_name(self) -> list[WorkerJob]:
+        """The running jobs whose lock this worker name holds (or held, expired)."""
+
+        def read() -> list[WorkerJob]:
+            [held] = self.client.execute(commands.worker_jobs(self.worker_name))
+            jids = [*held.jobs, *held.stalled]
+            if not jids:
+                return []
+            [found] = self.client.execute(commands.get(*jids), job_class=WorkerJob)
+            return list(found)
+
         try:
-            result = call()
-        except ServerUnavailableError as exc:
-            now = time.monotonic()
-            if self._failing_since is None:
-                self._failing_since = now
-                self._backoff = 0.1
-                logger.warning("lost the server (%s); reconnecting", exc)
-            else:
-                self._backoff = min(self._backoff * 2, MAX_BACKOFF)
-                waited = now - self._failing_since
-                logger.info("still cannot reach the server (%.0fs): %s", waited, exc)
-            self.control.wait(self._backoff)
-            return default
-        if self._failing_since is not None:
-            logger.warning("reconnected after %.1fs", time.monotonic() - self._failing_since)
-            self._failing_since = None
-        return result
+            found = self.outage.retry(
+                read, wait=self.control.wait, give_up=lambda: self.control.stopping
+            )
+        except ServerUnavailableError:
+            return []  # stopping before the server came back
+        return [
+            job for job in found if job.state == "running" and job.worker_name == self.worker_name
+        ]
+
+    def _guarded(self, call: Callable[[], T], *, default: T) -> T:
+        """``call()``; if the server is unreachable, wait a backoff and return ``default``."""
+        return self.outage.attempt(call, default, self.control.wait)
+
+
+def _worker_jobs(jobs: list[reqless.Job]) -> list[WorkerJob]:
+    # The waiting pop is made with job_class=WorkerJob: this only tells the type checker.
+    return [job for job in jobs if isinstance(job, WorkerJob)]

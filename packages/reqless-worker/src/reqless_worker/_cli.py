@@ -318,8 +318,45 @@ def _run(settings: Any, strategy_class: Any) -> int:
     except PluginError as exc:
         return _fail(str(exc))
     logging.config.dictConfig(plugins.logging_config(settings.verbose, settings.log_file))
+    problem = _check_server(settings)
+    if problem is not None:
+        return _fail(problem)
     warn_about_unknown_queues(settings)
     return Supervisor(settings, strategy_class(settings)).run()
+
+
+def _check_server(settings: Any) -> str | None:
+    """What is wrong with the URL, driver or credentials (None: the server answered).
+
+    Checked once, before any child is forked: a bad setting would otherwise
+    crash every child, again and again. A server that is merely down is waited
+    for (a log line per backoff step). The connection is closed before forking.
+    """
+    import reqless
+    from reqless import commands
+    from reqless_worker._outage import Outage, server_name
+
+    try:
+        client = reqless.Client(settings.url, driver=settings.driver, worker_name=settings.name)
+    except reqless.ReqlessError as exc:
+        url = server_name(settings.url) if settings.url else "(default)"
+        return f"cannot use --url {url} with --driver {settings.driver or '(default)'}: {exc}"
+    where = server_name(client.settings.url)
+    try:
+        Outage(f"the server at {where}").retry(
+            lambda: client.execute(commands.core("config.get", "heartbeat"))
+        )
+    except reqless.AuthenticationError as exc:
+        return f"the server at {where} refused the credentials: {exc}"
+    except reqless.PermissionDeniedError as exc:
+        return f"the server at {where} refused a command reqless needs: {exc}"
+    except reqless.ReqlessError as exc:
+        return f"the server at {where} cannot serve reqless: {exc}"
+    except KeyboardInterrupt:
+        return "interrupted while waiting for the server"
+    finally:
+        client.close()
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,118 +1,141 @@
-"""Sending the completions of jobs the worker finished: :class:`Completions`.
+"""Completing the jobs whose method returned, with the next pop: :class:`Completions`.
 
-A completion is sent at once, or held to go with a later one: the process
-strategy holds the completions of a batch of short jobs and sends them all,
-with the pop for the next batch, once the batch's last job is done (one
-round trip per batch instead of one per job). Whatever is held is sent by
-:meth:`Completions.flush`, which a background thread may call while the main
-thread runs a job. While the server is unreachable, completions are retried
-one by one, never dropped, and a pop is not sent (a pop whose reply was lost
-would strand its jobs until their lease expired).
+A runner whose job's method returned without finishing it leaves the
+completion to this object, which holds it until :meth:`Completions.send`:
+the process strategy holds the completions of a batch of short jobs and sends
+them, with the pop for the next batch, in one request once the batch's last
+job is done (one round trip per batch instead of one per job). Whatever is
+held is also sent by :meth:`Completions.flush`, which a background thread
+calls while the main thread runs a long job.
+
+The request is built and sent outside any lock (the lock only hands the held
+completions to one sender). In an outage the pop is dropped (a pop whose
+reply was lost would strand its jobs with nobody to run them) and the
+completions are sent alone, again and again with the child's backoff, until
+the server answers; then the core decides, for each, whether it is still
+ours to complete.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reqless import Job, ReqlessError, ServerUnavailableError
-
-# The client's request building: completions are pipelined with each other and
-# with a pop, which the public API has no call for.
-from reqless import _protocol as p
+from reqless import ServerUnavailableError, commands
+from reqless_worker._runner import WorkerJob
 
 if TYPE_CHECKING:
     import reqless
-    from reqless_worker._next_pop import NextPop
+    from reqless_worker._outage import Outage
+    from reqless_worker._runner import JobOutcome, JobRunner
 
-__all__ = ["Completions", "HeldResult"]
+__all__ = ["Completions", "PopRequest", "Sent"]
 
-logger = logging.getLogger(__name__)
 
-MAX_BACKOFF = 5.0
+@dataclass
+class PopRequest:
+    """A pop to send with completions: the call, the job budget it claimed (``granted``),
+    and whether an empty answer means every queue of the child is empty."""
 
-#: Called with a held job and its completion's parsed reply, or the core's refusal.
-HeldResult = Callable[[Job, object], None]
+    call: commands.Call[list[commands.JobState]]
+    granted: int
+    covered_all: bool
+
+
+@dataclass
+class Sent:
+    """What :meth:`Completions.send` did: each completed job's outcome, and the jobs
+    the pop took (None: no pop was sent, or its answer is unknown)."""
+
+    outcomes: dict[str, JobOutcome] = field(default_factory=dict)
+    popped: list[WorkerJob] | None = None
 
 
 class Completions:
-    """One slot's completions: sent now with :meth:`send`, or held with :meth:`hold`."""
+    """One child's completions waiting to be sent, and the sending."""
 
-    def __init__(self, client: reqless.Client, on_held: HeldResult) -> None:
+    def __init__(self, client: reqless.Client, outage: Outage) -> None:
         self.client = client
-        self.on_held = on_held
+        self.outage = outage
         #: Set while completions are held.
         self.holding = threading.Event()
-        self._held: list[Job] = []
+        self._held: list[tuple[WorkerJob, JobRunner]] = []
         self._held_at = 0.0
-        # Taken while completions are sent: flush() may run in another thread.
-        self._sending = threading.Lock()
+        # The jids held or being sent, until the server answered for them.
+        self._unanswered: set[str] = set()
+        # Guards _held and _unanswered only: no I/O is done while it is taken.
+        self._lock = threading.Lock()
 
-    def hold(self, job: Job) -> None:
-        """Keep ``job``'s completion to send with the next one (or by :meth:`flush`)."""
-        with self._sending:
+    def hold(self, job: WorkerJob, runner: JobRunner) -> None:
+        """Keep ``job``'s completion for the next :meth:`send`; ``runner`` hears the answer."""
+        with self._lock:
             if not self._held:
                 self._held_at = time.monotonic()
                 self.holding.set()
-            self._held.append(job)
+            self._held.append((job, runner))
+            self._unanswered.add(job.jid)
+
+    def unanswered(self) -> set[str]:
+        """The jids whose completion is held or on its way (jobs this child still owns)."""
+        with self._lock:
+            return set(self._unanswered)
 
     def flush(self, older_than: float = 0.0) -> None:
         """Send the held completions; with ``older_than``, only if the first was held at
         least that many seconds ago."""
         if self._held and time.monotonic() - self._held_at >= older_than:
-            self.send([], None)
+            self.send()
 
-    def send(self, jobs: list[Job], then: NextPop | None) -> list[object]:
-        """Complete the held jobs and ``jobs``, then pop ``then``'s jobs, in one round trip.
-
-        Returns, for each of ``jobs``, the parsed reply or the core's refusal (a
-        :class:`reqless.ReqlessError`); each held job's goes to ``on_held``.
-        """
-        with self._sending:
+    def send(self, pop: PopRequest | None = None) -> Sent:
+        """Complete every held job, then ``pop``, in one round trip."""
+        with self._lock:
             held, self._held = self._held, []
             self.holding.clear()
-            worker = self.client.worker_name
-            calls = [p.complete(job._state, job._worker(worker)) for job in [*held, *jobs]]
-            pop = None if then is None else then.call()
-            sent = [(call.command, call.args) for call in calls]
-            if pop is not None:
-                sent.append((pop.command, pop.args))
-            try:
-                replies: list[Any] = self.client._script.call_many(sent)
-            except ServerUnavailableError as exc:
-                logger.warning("cannot reach the server to report jobs (%s); retrying", exc)
-                replies = [self._send_alone(call) for call in calls]
-                if pop is not None:
-                    replies.append(None)
-            except BaseException:
-                self._held[:0] = held
-                if held:
-                    self.holding.set()
-                if then is not None:
-                    then.accept(None)
-                raise
-            if then is not None:
-                then.accept(replies.pop() if pop is not None else None)
-            results: list[object] = [
-                reply if isinstance(reply, ReqlessError) else call.parse(reply)
-                for call, reply in zip(calls, replies, strict=True)
-            ]
-        for job, result in zip(held, results, strict=False):
-            self.on_held(job, result)
-        return results[len(held) :]
+        return self._send(held, pop)
 
-    def _send_alone(self, call: p.Call[Any]) -> object:
-        """One call's reply (or the core's refusal), retried until the server answers."""
-        backoff = 0.1
-        while True:
-            try:
-                return self.client._script.call(call.command, *call.args)
-            except ServerUnavailableError as exc:
-                logger.warning("cannot reach the server to report a job (%s); retrying", exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-            except ReqlessError as exc:
-                return exc
+    def complete(self, job: WorkerJob, runner: JobRunner) -> JobOutcome:
+        """Complete ``job`` now, alone (what others hold is theirs to send). Not counted
+        in :meth:`unanswered`: the caller waits for the answer, so it is never in
+        flight while a take-back looks (see :meth:`ChildSession.after_outage`)."""
+        return self._send([(job, runner)], None, held=False).outcomes[job.jid]
+
+    def _send(
+        self,
+        jobs: list[tuple[WorkerJob, JobRunner]],
+        pop: PopRequest | None,
+        *,
+        held: bool = True,
+    ) -> Sent:
+        sent = Sent()
+        if not jobs and pop is None:
+            return sent
+        completes = [commands.complete(job) for job, _ in jobs]
+        calls: list[commands.Call[Any]] = [*completes] if pop is None else [*completes, pop.call]
+        try:
+            results = self.client.execute(*calls, return_errors=True, job_class=WorkerJob)
+        except ServerUnavailableError as error:
+            if not completes:
+                # A pop alone: the caller pops again after its backoff.
+                self.outage.lost(error)
+                return sent
+            results = self._after_outage(error, completes)
+        else:
+            self.outage.back()
+            if pop is not None:
+                popped = results.pop()
+                sent.popped = [] if isinstance(popped, Exception) else popped
+        if held:
+            with self._lock:
+                self._unanswered.difference_update(job.jid for job, _ in jobs)
+        for (job, runner), result in zip(jobs, results, strict=True):
+            sent.outcomes[job.jid] = runner.completion_answered(job, result)
+        return sent
+
+    def _after_outage(
+        self, error: ServerUnavailableError, completes: list[commands.Call[Any]]
+    ) -> list[Any]:
+        """The completions again, alone, until the server answers."""
+        time.sleep(self.outage.lost(error))
+        return self.outage.retry(lambda: self.client.execute(*completes, return_errors=True))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUnavailableError
+from reqless_worker._outage import Outage
 
 __all__ = ["LeaseKeeper", "LostCallback"]
 
@@ -29,6 +30,7 @@ LostCallback = Callable[[Job, ReqlessError], None]
 
 # Never heartbeat one job more often than this, whatever its lease says.
 MIN_GAP = 0.05
+# After a heartbeat failed for another reason than an outage.
 RETRY_DELAY = 0.5
 # The keeper looks at its leases at least this often. Registering a job then
 # wakes it only for a lease due sooner, which no lease of a few seconds is: a
@@ -52,9 +54,16 @@ class LeaseKeeper:
     a lost lock.
     """
 
-    def __init__(self, *, fraction: float = 1 / 3, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        fraction: float = 1 / 3,
+        clock: Callable[[], float] = time.time,
+        outage: Outage | None = None,
+    ) -> None:
         self.fraction = fraction
         self.clock = clock
+        self.outage = outage or Outage()
         self._leases: dict[str, _Lease] = {}
         # register() and unregister() run on every job's path: they take the lock
         # itself (a C context manager), not the condition (a Python one).
@@ -139,13 +148,17 @@ class LeaseKeeper:
         while (lease := self._next()) is not None:
             refusal: ReqlessError | None = None
             renewed = False
+            retry_in = RETRY_DELAY
             try:
-                lease.job.heartbeat()
+                # Job.heartbeat, not the WorkerJob's: that one swallows outages.
+                Job.heartbeat(lease.job)
                 renewed = True
+                self.outage.back()
             except (LostLockError, JobNotFoundError) as exc:
                 refusal = exc
             except ServerUnavailableError as exc:
-                logger.warning("cannot heartbeat %s, will retry: %s", lease.job.jid, exc)
+                # Not a lost lock: once the server is back, the core says whether it is.
+                retry_in = self.outage.lost(exc)
             except ReqlessError as exc:
                 logger.error("heartbeat of %s failed, will retry: %s", lease.job.jid, exc)
             except Exception:
@@ -159,7 +172,7 @@ class LeaseKeeper:
                 if refusal is not None:
                     del self._leases[lease.job.jid]
                 else:
-                    lease.due = self._due(lease.job) if renewed else self.clock() + RETRY_DELAY
+                    lease.due = self._due(lease.job) if renewed else self.clock() + retry_in
             if refusal is not None:
                 logger.warning("lost the lock of %s: %s", lease.job.jid, refusal.detail)
                 try:

@@ -19,28 +19,37 @@ import asyncio
 import enum
 import inspect
 import logging
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import reqless
-from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUnavailableError
+from reqless import (
+    Job,
+    JobNotFoundError,
+    LostLockError,
+    ReqlessError,
+    ServerUnavailableError,
+    commands,
+)
 from reqless_plugins import PluginManager, WorkerInfo, bind_log_context, hookimpl
-from reqless_worker._completions import Completions
 from reqless_worker._errors import JobCancelled, Shutdown
 from reqless_worker._imports import ClassLoader
-from reqless_worker._next_pop import NextPop
+from reqless_worker._outage import Outage
 from reqless_worker._sandbox import SlotSandbox
 from reqless_worker._settings import WorkerSettings
 
-__all__ = ["JobOutcome", "JobRunner", "WorkerJob", "as_worker_job"]
+if TYPE_CHECKING:
+    from reqless_worker._completions import Completions
+
+__all__ = ["JobOutcome", "JobRunner", "WorkerJob"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
 PERFORMER_NAME = "reqless-worker"
-MAX_REPORT_BACKOFF = 5.0
 
 
 class JobOutcome(enum.Enum):
@@ -51,14 +60,24 @@ class JobOutcome(enum.Enum):
     RETRIED = "retried"  # its method called job.retry()
     GIVEN_BACK = "given_back"  # interrupted (INT/QUIT): retried so that it is not lost
     LOCK_LOST = "lock_lost"  # no longer ours: nothing was reported
+    #: Its method returned without finishing it: the job is to be completed (see
+    #: :meth:`JobRunner.perform`; :meth:`JobRunner.run` completes it).
+    RETURNED = "returned"
 
 
 class WorkerJob(Job):
-    """A :class:`reqless.Job` that remembers whether its method already finished it.
+    """A :class:`reqless.Job` that remembers whether its method already finished it,
+    and whose calls on the server outlive an outage.
 
     Its state-changing methods first call ``on_finishing(jid)`` (the runner
     stops heartbeating the job there, so a heartbeat racing the change is not
     taken for a lost lock), then record what they did in ``finished_as``.
+
+    With ``outage`` set (the runner sets it), a call that meets an outage is
+    made again once the server is back, and the core then decides: a job whose
+    lease ran out meanwhile may have gone to another worker, and the refusal
+    stops the job (:class:`reqless_worker.JobCancelled`), as a lost lock does.
+    A heartbeat that cannot reach the server returns the lease as it was.
     """
 
     finished_as: JobOutcome | None = None
@@ -67,6 +86,8 @@ class WorkerJob(Job):
     target: Callable[..., Any] | None = None
     #: Makes the sandbox on the first read of :attr:`sandbox` (set by the runner).
     sandbox_opener: Callable[[WorkerJob], str | None] | None = None
+    #: The child's outage record; None: calls raise on an outage, as a plain Job's do.
+    outage: Outage | None = None
     _sandbox: str | None = None
 
     @property
@@ -87,6 +108,31 @@ class WorkerJob(Job):
         if self.on_finishing is not None:
             self.on_finishing(self.jid)
 
+    def _through_outage(self, call: Callable[[], T]) -> T:
+        """``call()``, made again after an outage until the server answers."""
+        outage = self.outage
+        if outage is None:
+            return call()
+        met = False
+
+        def attempt() -> T:
+            nonlocal met
+            try:
+                return call()
+            except ServerUnavailableError:
+                met = True
+                raise
+
+        try:
+            return outage.retry(attempt)
+        except (LostLockError, JobNotFoundError) as exc:
+            if not met:
+                raise
+            # The lease ran out during the outage and the core gave the job away (or
+            # the first try was done before the connection dropped): either way the
+            # job is no longer this worker's to run or report.
+            raise JobCancelled(f"{self.jid} after an outage: {exc.detail}") from exc
+
     def complete(
         self,
         next_queue: str | None = None,
@@ -95,20 +141,24 @@ class WorkerJob(Job):
         depends: Any = None,
     ) -> str:
         self._finishing()
-        state = super().complete(next_queue, delay=delay, depends=depends)
+        state = self._through_outage(
+            lambda: super(WorkerJob, self).complete(next_queue, delay=delay, depends=depends)
+        )
         self.finished_as = JobOutcome.COMPLETED
         return state
 
     def fail(self, group: str, message: str) -> str:
         self._finishing()
-        jid = super().fail(group, message)
+        jid = self._through_outage(lambda: super(WorkerJob, self).fail(group, message))
         self.finished_as = JobOutcome.FAILED
         self.failed_with = (group, message)
         return jid
 
     def retry(self, delay: float = 0, group: str | None = None, message: str | None = None) -> int:
         self._finishing()
-        remaining = super().retry(delay, group, message)
+        remaining = self._through_outage(
+            lambda: super(WorkerJob, self).retry(delay, group, message)
+        )
         self.finished_as = JobOutcome.RETRIED if remaining >= 0 else JobOutcome.FAILED
         if remaining < 0:
             self.failed_with = (group or f"failed-retries-{self.queue_name}", message or "")
@@ -116,7 +166,7 @@ class WorkerJob(Job):
 
     def requeue(self, queue: str, **options: Any) -> str:
         self._finishing()
-        jid = super().requeue(queue, **options)
+        jid = self._through_outage(lambda: super(WorkerJob, self).requeue(queue, **options))
         self.finished_as = JobOutcome.COMPLETED
         return jid
 
@@ -124,18 +174,46 @@ class WorkerJob(Job):
 
     def cancel(self) -> list[str]:
         self._finishing()
-        cancelled = super().cancel()
+        cancelled = self._through_outage(lambda: super(WorkerJob, self).cancel())
         self.finished_as = JobOutcome.COMPLETED
         return cancelled
 
+    def heartbeat(self) -> float:
+        outage = self.outage
+        if outage is None:
+            return super().heartbeat()
+        try:
+            expires = super().heartbeat()
+        except ServerUnavailableError as exc:
+            # The lease keeper renews it once the server is back; the job goes on.
+            outage.lost(exc)
+            return self.expires_at
+        outage.back()
+        return expires
 
-def as_worker_job(job: Job) -> WorkerJob:
-    """``job`` as a :class:`WorkerJob` (the same object if it already is one)."""
-    if isinstance(job, WorkerJob):
-        return job
-    worker_job = WorkerJob(job._client, job._state)
-    worker_job.sandbox = job.sandbox
-    return worker_job
+    def set_priority(self, priority: int) -> None:
+        self._through_outage(lambda: super(WorkerJob, self).set_priority(priority))
+
+    def track(self) -> bool:
+        return self._through_outage(lambda: super(WorkerJob, self).track())
+
+    def untrack(self) -> bool:
+        return self._through_outage(lambda: super(WorkerJob, self).untrack())
+
+    def tag(self, *tags: str) -> list[str]:
+        return self._through_outage(lambda: super(WorkerJob, self).tag(*tags))
+
+    def untag(self, *tags: str) -> list[str]:
+        return self._through_outage(lambda: super(WorkerJob, self).untag(*tags))
+
+    def depend(self, *jids: str) -> None:
+        self._through_outage(lambda: super(WorkerJob, self).depend(*jids))
+
+    def undepend(self, *jids: str, all: bool = False) -> None:
+        self._through_outage(lambda: super(WorkerJob, self).undepend(*jids, all=all))
+
+    def log(self, message: str, data: Any = None) -> None:
+        self._through_outage(lambda: super(WorkerJob, self).log(message, data))
 
 
 class _Performer:
@@ -156,11 +234,14 @@ class _Performer:
 class JobRunner:
     """Runs popped jobs for one slot (a child, a greenlet or a trio task).
 
-    ``leases``: a :class:`reqless_worker.LeaseKeeper` whose registration of a
+    ``leases``: a :class:`reqless_worker._leases.LeaseKeeper` whose registration of a
     job is dropped before the job's outcome is reported. ``sandbox_subdir``
     (``greenlet-<m>``) is appended to the sandbox path the plugins choose.
-    ``performing`` is True while the job's own code runs, for signal handlers
-    deciding whether to interrupt it.
+    ``outage`` is the child's record of server outages (one per child, shared
+    by its runners); ``completions`` where the runner's completions go (one
+    per child too, so that they can travel together). ``performing`` is True
+    while the job's own code runs, for signal handlers deciding whether to
+    interrupt it.
     """
 
     def __init__(
@@ -173,83 +254,159 @@ class JobRunner:
         leases: Any = None,
         sandbox_subdir: str | None = None,
         loader: ClassLoader | None = None,
+        outage: Outage | None = None,
+        completions: Completions | None = None,
     ) -> None:
+        from reqless_worker._completions import Completions
+
         self.client = client
         self.settings = settings
         self.plugins = plugins
         self.info = info
         self.leases = leases
         self.loader = loader or ClassLoader(reload=settings.reload)
+        self.outage = outage or Outage()
+        self.completions = completions or Completions(client, self.outage)
         self.performing = False
         self.sandbox = SlotSandbox(plugins, info, sandbox_subdir)
-        self._then: NextPop | None = None
-        self._hold = False
-        self.completions = Completions(client, self._held_result)
         # The sandbox the current job opened, cleaned when the job is over.
         self._opened: Path | None = None
+        # The job whose completion perform() sends itself, in its log context.
+        self._current: WorkerJob | None = None
         if plugins.pluggy.get_plugin(PERFORMER_NAME) is None:
             plugins.register(_Performer(), PERFORMER_NAME)
 
     # ------------------------------------------------------------------ public
 
-    def run(
-        self,
-        job: Job,
-        *,
-        cancelled: Callable[[], bool] = lambda: False,
-        then: NextPop | None = None,
-        hold: bool = False,
-    ) -> JobOutcome:
-        """Run ``job`` to its outcome. Never raises for the job's own errors; a lost lock
-        while reporting is logged, not raised. ``cancelled()`` True means the job is no
-        longer ours: it is not started, or not reported once its method returns.
+    def run(self, job: WorkerJob, *, cancelled: Callable[[], bool] = lambda: False) -> JobOutcome:
+        """Run ``job`` to its outcome and report it; a job whose method returned without
+        finishing it is completed now (see :meth:`perform` to batch completions)."""
+        return self._perform(job, cancelled, complete=True)
 
-        If the runner completes the job (its method returned without finishing it):
-        ``then`` is a pop sent in the same round trip (``then.sent`` says whether it
-        was); ``hold`` keeps the completion to send with the next one, or with
-        :meth:`flush`, and ``COMPLETED`` is returned before the server heard of it
-        (``reqless_job_completed`` follows once it has)."""
-        self._then = then
-        self._hold = hold
-        worker_job = as_worker_job(job)
+    def perform(
+        self, job: WorkerJob, *, cancelled: Callable[[], bool] = lambda: False
+    ) -> JobOutcome:
+        """Run ``job``: hooks, method, and the report of any outcome but one.
+
+        Never raises for the job's own errors, nor for an outage (what must be
+        reported is retried until the server is back); a lost lock while
+        reporting is logged, not raised. ``cancelled()`` True means the job is
+        no longer ours: it is not started, or not reported once its method
+        returns. ``RETURNED``: the method returned without finishing the job,
+        which the caller completes (through :attr:`completions`, alone or with
+        others and a pop).
+        """
+        return self._perform(job, cancelled, complete=False)
+
+    def _perform(
+        self, job: WorkerJob, cancelled: Callable[[], bool], *, complete: bool
+    ) -> JobOutcome:
+        job.outage = self.outage
         if self.leases is not None:
-            worker_job.on_finishing = self.leases.unregister
-        with bind_log_context(self.plugins.log_context(worker_job)):
+            job.on_finishing = self.leases.unregister
+        with bind_log_context(self.plugins.log_context(job)):
             self._opened = None
-            worker_job.sandbox_opener = self._open_sandbox
+            job.sandbox_opener = self._open_sandbox
             try:
-                self.plugins.notify("reqless_job_popped", worker=self.info, job=worker_job)
-                return self._run(worker_job, cancelled)
+                self.plugins.notify("reqless_job_popped", worker=self.info, job=job)
+                outcome = self._run(job, cancelled)
+                if outcome is JobOutcome.RETURNED and (complete or self._sandbox_opened()):
+                    # Completed now, in its log context; a job that opened its sandbox
+                    # is never batched: its plugins hear of the completion before the
+                    # sandbox is cleaned, in the documented order.
+                    self._current = job
+                    outcome = self.completions.complete(job, self)
+                return outcome
             finally:
-                self._then = None
-                self._hold = False
-                worker_job.sandbox_opener = None
+                self._current = None
+                job.sandbox_opener = None
                 if self.leases is not None:
-                    self.leases.unregister(worker_job.jid)
+                    self.leases.unregister(job.jid)
                 opened = self._take_opened()
                 if opened is not None:
-                    self.sandbox.close(worker_job, opened)
+                    self.sandbox.close(job, opened)
 
-    def give_back(self, job: Job) -> JobOutcome:
+    def give_back(self, job: WorkerJob) -> JobOutcome:
         """Return a job this slot holds but will not run (shutdown): retried, never lost."""
-        worker_job = as_worker_job(job)
         if self.leases is not None:
-            self.leases.unregister(worker_job.jid)
+            self.leases.unregister(job.jid)
         try:
-            self._report(lambda: worker_job.retry())
+            self.outage.retry(lambda: self.client.execute(commands.retry(job)))
         except (LostLockError, JobNotFoundError) as exc:
-            self._lost(worker_job, exc)
+            self._lost(job, exc)
             return JobOutcome.LOCK_LOST
-        logger.info("gave back %s", worker_job.jid)
-        self.plugins.notify("reqless_job_retried", worker=self.info, job=worker_job)
+        logger.info("gave back %s", job.jid)
+        self.plugins.notify("reqless_job_retried", worker=self.info, job=job)
         return JobOutcome.GIVEN_BACK
+
+    def flush(self, older_than: float = 0.0) -> None:
+        """Send the held completions (see :class:`reqless_worker._completions.Completions`);
+        with ``older_than``, only if the first was held at least that long ago."""
+        self.completions.flush(older_than)
+
+    def completion_answered(self, job: WorkerJob, result: object) -> JobOutcome:
+        """The server's answer to ``job``'s completion: tell the plugins how it went."""
+        if job is self._current:  # inside perform(): its log context is bound already
+            return self._answered(job, result)
+        with bind_log_context(self.plugins.log_context(job)):
+            return self._answered(job, result)
+
+    def _answered(self, job: WorkerJob, result: object) -> JobOutcome:
+        if isinstance(result, (LostLockError, JobNotFoundError)):
+            return self._lost(job, result)
+        if isinstance(result, ReqlessError):
+            logger.error("completing %s failed: %s", job.jid, result)
+            return JobOutcome.LOCK_LOST
+        self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
+        return JobOutcome.COMPLETED
 
     # ---------------------------------------------------------------- internals
 
     def _run(self, job: WorkerJob, cancelled: Callable[[], bool]) -> JobOutcome:
-        queue = job.queue_name
         if cancelled():
             return self._lost(job, None)
+        refused = self._find_target(job)
+        if refused is not None:
+            return refused
+        self.plugins.notify("reqless_before_perform", worker=self.info, job=job)
+        error: Exception | None = None
+        details = ""
+        self.performing = True
+        try:
+            self.plugins.perform(self.info, job)
+        except Exception as exc:
+            error, details = exc, traceback.format_exc()
+        except Shutdown as stop:
+            self.performing = False
+            self.plugins.notify("reqless_after_perform", worker=self.info, job=job, error=stop)
+            if job.finished_as is not None:
+                return self._finished(job)
+            return self.give_back(job)
+        except JobCancelled as stop:
+            self.performing = False
+            self.plugins.notify("reqless_after_perform", worker=self.info, job=job, error=stop)
+            return self._lost(job, None)
+        finally:
+            self.performing = False
+        self.plugins.notify("reqless_after_perform", worker=self.info, job=job, error=error)
+        if job.finished_as is not None:
+            return self._finished(job)
+        if cancelled():
+            return self._lost(job, None)
+        if isinstance(error, ServerUnavailableError):
+            # The job's own call to the server (not on its job: those outlive an outage)
+            # met an outage. That is no failure of the job: it runs again, at once.
+            logger.warning("%s met a server outage; giving it back to run again", job.jid)
+            return self.give_back(job)
+        if error is not None:
+            return self._fail(job, f"{job.queue_name}-{type(error).__name__}", details)
+        if self.leases is not None:
+            self.leases.unregister(job.jid)
+        return JobOutcome.RETURNED
+
+    def _find_target(self, job: WorkerJob) -> JobOutcome | None:
+        """Set ``job.target`` to the method to run; or fail the job and return that outcome."""
+        queue = job.queue_name
         try:
             allowed = self.plugins.decide(
                 "reqless_allow_job_class", job=job, klass_name=job.klass_name
@@ -280,34 +437,7 @@ class JobRunner:
                 f"{job.klass_name} has neither a {queue!r} nor a 'process' method",
             )
         job.target = target
-        self.plugins.notify("reqless_before_perform", worker=self.info, job=job)
-        error: Exception | None = None
-        details = ""
-        self.performing = True
-        try:
-            self.plugins.perform(self.info, job)
-        except Exception as exc:
-            error, details = exc, traceback.format_exc()
-        except Shutdown as stop:
-            self.performing = False
-            self.plugins.notify("reqless_after_perform", worker=self.info, job=job, error=stop)
-            if job.finished_as is not None:
-                return self._finished(job)
-            return self.give_back(job)
-        except JobCancelled as stop:
-            self.performing = False
-            self.plugins.notify("reqless_after_perform", worker=self.info, job=job, error=stop)
-            return self._lost(job, None)
-        finally:
-            self.performing = False
-        self.plugins.notify("reqless_after_perform", worker=self.info, job=job, error=error)
-        if job.finished_as is not None:
-            return self._finished(job)
-        if cancelled():
-            return self._lost(job, None)
-        if error is not None:
-            return self._fail(job, f"{queue}-{type(error).__name__}", details)
-        return self._complete(job)
+        return None
 
     def _finished(self, job: WorkerJob) -> JobOutcome:
         """The method finished its own job: tell the plugins what it did."""
@@ -323,43 +453,12 @@ class JobRunner:
             self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
         return outcome
 
-    def _complete(self, job: WorkerJob) -> JobOutcome:
-        if self.leases is not None:
-            self.leases.unregister(job.jid)
-        then, self._then = self._then, None
-        if self._hold:
-            self.completions.hold(job)
-            return JobOutcome.COMPLETED
-        [reply] = self.completions.send([job], then)
-        if isinstance(reply, (LostLockError, JobNotFoundError)):
-            return self._lost(job, reply)
-        if isinstance(reply, ReqlessError):
-            raise reply
-        self.plugins.notify("reqless_job_completed", worker=self.info, job=job)
-        return JobOutcome.COMPLETED
-
-    def flush(self, older_than: float = 0.0) -> None:
-        """Send the completions held back by ``run(hold=True)``, in one round trip, and
-        tell the plugins how each went; with ``older_than``, only if the first was held
-        at least that many seconds ago. Safe to call from another thread."""
-        self.completions.flush(older_than)
-
-    def _held_result(self, job: Job, result: object) -> None:
-        worker_job = as_worker_job(job)
-        with bind_log_context(self.plugins.log_context(worker_job)):
-            if isinstance(result, (LostLockError, JobNotFoundError)):
-                self._lost(worker_job, result)
-            elif isinstance(result, ReqlessError):
-                logger.error("completing %s failed: %s", job.jid, result)
-            else:
-                self.plugins.notify("reqless_job_completed", worker=self.info, job=worker_job)
-
     def _fail(self, job: WorkerJob, group: str, message: str) -> JobOutcome:
         if self.leases is not None:
             self.leases.unregister(job.jid)
         logger.warning("job %s failed: %s", job.jid, group)
         try:
-            self._report(lambda: Job.fail(job, group, message))
+            self.outage.retry(lambda: self.client.execute(commands.fail(job, group, message)))
         except (LostLockError, JobNotFoundError) as exc:
             return self._lost(job, exc)
         self.plugins.notify(
@@ -375,24 +474,15 @@ class JobRunner:
         self.plugins.notify("reqless_job_lock_lost", worker=self.info, job=job)
         return JobOutcome.LOCK_LOST
 
-    def _report(self, call: Callable[[], object]) -> None:
-        """Send an outcome; while the server is unreachable, retry (never drop it)."""
-        backoff = 0.1
-        while True:
-            try:
-                call()
-                return
-            except ServerUnavailableError as exc:
-                logger.warning("cannot reach the server to report a job (%s); retrying", exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_REPORT_BACKOFF)
-
     # ----------------------------------------------------------------- sandbox
 
     def _open_sandbox(self, job: WorkerJob) -> str | None:
         path = self.sandbox.open(job)
         self._opened = path
         return None if path is None else str(path)
+
+    def _sandbox_opened(self) -> bool:
+        return self._opened is not None
 
     def _take_opened(self) -> Path | None:
         opened, self._opened = self._opened, None

@@ -7,7 +7,7 @@ has bootstrapped (gevent patches the standard library there).
 | Field | Flag | Variable | Default |
 |---|---|---|---|
 | queues | ``-q`` | ``REQLESS_QUEUES`` (comma-separated) | none (required) |
-| url | ``--url`` / ``--host --port`` | ``REQLESS_URL`` | ``redis://localhost:6379`` |
+| url | ``--url`` / ``--host --port`` | ``REQLESS_URL`` | the client's: ``redis://localhost:6379`` |
 | driver | ``--driver`` | ``REQLESS_DRIVER`` | chosen by the URL |
 | name | ``-n`` | ``REQLESS_WORKER_NAME`` | ``<hostname>-<parent pid>`` |
 | workers | ``-w`` | ``REQLESS_WORKERS`` | CPU count |
@@ -39,9 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_URL", "WorkerSettings"]
-
-DEFAULT_URL = "redis://localhost:6379"
+__all__ = ["WorkerSettings"]
 
 
 def _switch(text: str) -> bool:
@@ -106,7 +104,8 @@ class WorkerSettings:
     """
 
     queues: tuple[str, ...] = ()
-    url: str = DEFAULT_URL
+    #: None: the client's default (``REQLESS_URL`` was read already, so redis://localhost:6379).
+    url: str | None = None
     driver: str | None = None
     name: str | None = None
     workers: int = field(default_factory=_cpu_count)
@@ -168,8 +167,3 @@ class WorkerSettings:
 
     def with_changes(self, **changes: Any) -> WorkerSettings:
         return replace(self, **changes)
-
-    @property
-    def queue_specs(self) -> tuple[str, ...]:
-        """The queues as given: names, globs (``*``, ``!``) or ``@identifier`` patterns."""
-        return self.queues

@@ -31,9 +31,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from reqless import ClientSettings, Job, ReqlessError
+from reqless import ClientSettings, Job, ReqlessError, ServerUnavailableError
 from reqless.drivers import Driver, Message, PubSub, connect
 from reqless_worker._control import ChildControl
+from reqless_worker._outage import Outage
 
 __all__ = ["JobEventCallback", "WakeUp"]
 
@@ -57,7 +58,6 @@ ARM_TIMEOUT = 2.0
 # A put heard on ql:log waits this long for a child's waiting pop to take the
 # job (its wake key rides with our client's puts) before it wakes a child.
 PUT_GRACE = 0.002
-MAX_BACKOFF = 5.0
 
 
 class WakeUp:
@@ -77,8 +77,10 @@ class WakeUp:
         wants_queue: Callable[[str], bool],
         *,
         enabled: bool = True,
+        outage: Outage | None = None,
     ) -> None:
         self.settings = settings
+        self.outage = outage or Outage()
         self.worker_name = worker_name
         self.control = control
         self.wants_queue = wants_queue
@@ -168,19 +170,20 @@ class WakeUp:
     # ---------------------------------------------------------------- listener
 
     def _run(self) -> None:
-        backoff = 0.1
         while not self._stopped.is_set():
             pubsub: PubSub | None = None
             try:
                 pubsub = self._open()
-                backoff = 0.1
                 self._listen(pubsub)
             except ReqlessError as exc:
                 if self._stopped.is_set():
                     break
-                logger.warning("event listener lost its connection (%s); retrying", exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                if isinstance(exc, ServerUnavailableError):
+                    pause = self.outage.lost(exc)
+                else:
+                    logger.warning("event listener failed (%s); listening again", exc)
+                    pause = 1.0
+                self._stopped.wait(pause)
             finally:
                 with self._condition:
                     self._log_live = False

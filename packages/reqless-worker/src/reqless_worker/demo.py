@@ -65,7 +65,7 @@ def _ms(seconds: float) -> str:
 
 def run(jobs: int, workers: int, folder: Path) -> int:
     import reqless
-    from reqless._embedded import stop_embedded
+    import reqless.embedded
 
     url = f"embedded:{folder / 'valkey'}"
     print(f"reqless demo: an embedded Valkey in {folder}")
@@ -121,7 +121,7 @@ def run(jobs: int, workers: int, folder: Path) -> int:
             worker.terminate()
             worker.wait(30)
         client.close()
-        stop_embedded(folder / "valkey")
+        reqless.embedded.stop(folder / "valkey")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,20 +20,19 @@ neighbours) until it does.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reqless_worker.strategies import Strategy
+from reqless_worker.strategies._slots import Running, SlotChild
 
 if TYPE_CHECKING:
     import logging
 
     from reqless import Job, ReqlessError
-    from reqless_worker._child import ChildSession
     from reqless_worker._control import ChildControl
-    from reqless_worker._runner import JobRunner, WorkerJob
+    from reqless_worker._runner import WorkerJob
 
 __all__ = ["GeventStrategy"]
 
@@ -43,16 +42,10 @@ GUARD_PLUGIN = "reqless-worker-gevent"
 
 
 @dataclass
-class _Running:
+class _Running(Running):
     """One job in one greenlet, and how far it got."""
 
-    job: WorkerJob
-    index: int
     greenlet: Any = None
-    performing: bool = False
-    reporting: bool = False
-    #: Why the job must stop (JobCancelled or Shutdown), once it must.
-    stop: BaseException | None = None
 
 
 def _logger() -> logging.Logger:
@@ -63,7 +56,7 @@ def _logger() -> logging.Logger:
     return logging.getLogger(__name__)
 
 
-def _perform_guard(running: dict[str, _Running]) -> object:
+def _perform_guard(running: dict[str, Running]) -> object:
     """A plugin whose ``reqless_perform`` is the innermost wrapper: it knows when a
     job's method runs.
 
@@ -109,23 +102,13 @@ class GeventStrategy(Strategy):
         return _GeventChild(self, slot, stop).run()
 
 
-class _GeventChild:
+class _GeventChild(SlotChild):
     """The state of one child: its session, its greenlets and the jobs they run."""
 
     def __init__(self, strategy: GeventStrategy, slot: int, stop: ChildControl) -> None:
         import threading
 
-        from reqless_worker._child import ChildSession
-
-        self.stop = stop
-        self.settings = strategy.settings
-        self.session: ChildSession = ChildSession(self.settings, slot, stop, strategy.name)
-        size = self.settings.concurrency
-        self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
-        self.free: list[int] = list(reversed(range(size)))
-        self.running: dict[str, _Running] = {}
-        self.pending: deque[Job] = deque()
-        self.lost_pending: set[str] = set()
+        super().__init__(strategy.settings, slot, stop, strategy.name)
         self.session.plugins.register(_perform_guard(self.running), GUARD_PLUGIN)
         self.job_ended = threading.Event()
 
@@ -136,11 +119,12 @@ class _GeventChild:
         self.session.start(self._on_lost)
         if self.settings.resume:
             self.pending.extend(self.session.resume())
+        self.session.take_back()
         try:
             self._serve()
             self._finish_running()
         finally:
-            self._give_back_pending()
+            self.give_back_pending()
             self.session.stop(self.session.stop_reason())
         return self.stop.exit_code()
 
@@ -152,17 +136,14 @@ class _GeventChild:
                 stop.wait(self.settings.interval)
                 continue
             if not self.pending:
+                self.session.after_outage(self.in_hand())
                 self.pending.extend(self.session.pop(len(self.free)))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
                 self.pending.extend(self.session.wait_for_work(len(self.free)))
                 continue
-            while self.pending and self.free:
-                job = self.pending.popleft()
-                if job.jid in self.lost_pending:
-                    self.lost_pending.discard(job.jid)
-                    continue
+            for job in self.startable():
                 self._start(job)
 
     def _finish_running(self) -> None:
@@ -177,65 +158,38 @@ class _GeventChild:
             from reqless_worker._errors import Shutdown
 
             for run in list(self.running.values()):
-                self._interrupt(run, Shutdown("the worker is stopping"))
-        gevent.joinall([run.greenlet for run in self.running.values()], timeout=KILL_GRACE)
+                self.interrupt(run, Shutdown("the worker is stopping"))
+        greenlets = [run.greenlet for run in self.running.values() if isinstance(run, _Running)]
+        gevent.joinall(greenlets, timeout=KILL_GRACE)
         for run in self.running.values():
             _logger().error("job %s did not stop; leaving it", run.job.jid)
 
-    def _give_back_pending(self) -> None:
-        runner = self.runners[0]
-        while self.pending:
-            job = self.pending.popleft()
-            if job.jid not in self.lost_pending:
-                runner.give_back(job)
-
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: WorkerJob) -> None:
         import gevent
 
-        from reqless_worker._runner import as_worker_job
-
-        run = _Running(as_worker_job(job), self.free.pop())
-        self.running[job.jid] = run
+        run = _Running(job, self.free.pop())
+        self.occupy(run)
         run.greenlet = gevent.spawn(self._run_job, run)
 
     def _run_job(self, run: _Running) -> None:
-        from reqless_worker._errors import JobCancelled, Shutdown
-
-        runner = self.runners[run.index]
-        job = run.job
         try:
-            runner.run(job, cancelled=lambda: run.stop is not None)
-        except JobCancelled:
-            # Killed outside the job's method: the runner could not say so itself.
-            _logger().warning("stopped %s: it is no longer ours", job.jid)
-            runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)
-        except Shutdown:
-            runner.give_back(job)
-        except Exception:
-            _logger().exception("running %s failed in the worker", job.jid)
+            self.run_job(run, _logger())
         finally:
-            del self.running[job.jid]
-            self.free.append(run.index)
+            self.vacate(run)
             self.job_ended.set()
             self.stop.wake()
 
     def _on_lost(self, job: Job, error: ReqlessError) -> None:
         """A lease keeper or pub/sub callback: the job is no longer ours."""
-        from reqless_worker._errors import JobCancelled
+        self.lose(job.jid, error.detail)
 
-        run = self.running.get(job.jid)
-        if run is None:
-            self.lost_pending.add(job.jid)
-            return
-        self._interrupt(run, JobCancelled(error.detail))
-
-    def _interrupt(self, run: _Running, reason: BaseException) -> None:
+    def interrupt(self, run: Running, reason: BaseException) -> None:
         if run.stop is not None or run.reporting:
             return
         run.stop = reason
-        if run.performing:
+        if run.performing and isinstance(run, _Running):
             run.greenlet.kill(reason, block=False)
 
     # --------------------------------------------------------------- signals

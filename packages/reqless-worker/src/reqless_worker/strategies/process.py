@@ -22,7 +22,7 @@ from reqless import Job, ReqlessError
 from reqless_worker._child import ChildSession
 from reqless_worker._control import EXIT_LOCK_LOST, ChildControl
 from reqless_worker._errors import JobCancelled
-from reqless_worker._runner import JobRunner, as_worker_job
+from reqless_worker._runner import JobOutcome, JobRunner, WorkerJob
 from reqless_worker._signals import install_child_signals
 from reqless_worker.strategies import Strategy
 
@@ -42,9 +42,9 @@ class ProcessStrategy(Strategy):
     a batch are held and sent together, with the pop for the next batch, when
     its last job is done: one round trip per batch. So a child killed with
     SIGKILL may leave up to ``batch_seconds`` of finished jobs unreported,
-    which run again once their lease expires, like any job whose completion
-    was in flight; every orderly exit (signals, a lost lock, the job budget)
-    sends them first, and a completion is never held longer than
+    which its replacement (same name) takes back and runs again at once, like
+    the job it was killed in; every orderly exit (signals, a lost lock, the
+    job budget) sends them first, and a completion is never held longer than
     ``hold_limit`` (a batch whose last job turns out long sends the others'
     from a background thread: they must not wait, unheartbeated, behind it).
     """
@@ -57,7 +57,7 @@ class ProcessStrategy(Strategy):
     def run_child(self, slot: int, stop: ChildControl) -> int:
         session = ChildSession(self.settings, slot, stop, self.name)
         runner = session.runner()
-        pending: deque[Job] = deque()
+        pending: deque[WorkerJob] = deque()
         running: list[str] = []
         lost: set[str] = set()
         lock = threading.Lock()
@@ -69,12 +69,9 @@ class ProcessStrategy(Strategy):
                     return
             # The job's code cannot be stopped from here: tell the plugins, then die.
             cancelled = JobCancelled(error.detail)
-            worker_job = as_worker_job(job)
             info = runner.info
-            runner.plugins.notify(
-                "reqless_after_perform", worker=info, job=worker_job, error=cancelled
-            )
-            runner.plugins.notify("reqless_job_lock_lost", worker=info, job=worker_job)
+            runner.plugins.notify("reqless_after_perform", worker=info, job=job, error=cancelled)
+            runner.plugins.notify("reqless_job_lock_lost", worker=info, job=job)
             logger.warning("lost the lock of running job %s; restarting this child", job.jid)
             try:
                 runner.flush()  # the batch's finished jobs must not run again
@@ -87,6 +84,8 @@ class ProcessStrategy(Strategy):
         session.start(on_lost)
         late = _LateCompletions(runner, self.hold_limit)
         pending.extend(session.resume() if self.settings.resume else [])
+        # What a killed child of the same name left running restarts now, not after its lease.
+        session.take_back()
         try:
             self._loop(session, runner, stop, pending, running, lost, lock)
         finally:
@@ -104,7 +103,7 @@ class ProcessStrategy(Strategy):
         session: ChildSession,
         runner: JobRunner,
         stop: ChildControl,
-        pending: deque[Job],
+        pending: deque[WorkerJob],
         running: list[str],
         lost: set[str],
         lock: threading.Lock,
@@ -118,6 +117,7 @@ class ProcessStrategy(Strategy):
             if not pending:
                 if stop.stopping:
                     return
+                session.after_outage()
                 if not found_none:
                     pending.extend(session.pop(batch.size))
                 found_none = False
@@ -128,29 +128,30 @@ class ProcessStrategy(Strategy):
                     pending.extend(session.wait_for_work(batch.size))
                     continue
             job = pending.popleft()
-            # The last job of a batch sends the batch's completions and the next pop.
-            last = not pending or stop.stopping
-            then = session.next_pop(batch.size) if last and not stop.stopping else None
             with lock:
                 running[:] = [job.jid]
             started = time.perf_counter()
             try:
-                runner.run(
+                outcome = runner.perform(
                     job,
                     cancelled=lambda jid=job.jid: jid in lost,  # type: ignore[misc]
-                    then=then,
-                    hold=not last,
                 )
             finally:
                 with lock:
                     running.clear()
                     lost.discard(job.jid)
             batch.ran(time.perf_counter() - started)
-            if last:
-                runner.flush()  # held completions, if the last job did not send them
-            if then is not None and then.sent:
-                pending.extend(then.jobs)
-                found_none = not then.jobs and then.covered_all
+            if outcome is JobOutcome.RETURNED:
+                runner.completions.hold(job, runner)
+            if pending and not stop.stopping:
+                continue
+            # The batch is done: its completions and the next pop, in one round trip.
+            request = None if stop.stopping else session.pop_request(batch.size)
+            sent = runner.completions.send(request)
+            if request is not None:
+                popped = session.took(request, sent.popped)
+                pending.extend(popped)
+                found_none = sent.popped == [] and request.covered_all
 
 
 class _LateCompletions:

@@ -27,7 +27,6 @@ import ctypes
 import inspect
 import logging
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from reqless_worker.strategies import Strategy
+from reqless_worker.strategies._slots import Running, SlotChild
 
 if TYPE_CHECKING:
     from reqless import Job, ReqlessError
-    from reqless_worker._child import ChildSession
     from reqless_worker._control import ChildControl
-    from reqless_worker._runner import JobRunner, WorkerJob
+    from reqless_worker._runner import WorkerJob
 
 __all__ = ["TrioStrategy"]
 
@@ -52,20 +51,14 @@ GUARD_PLUGIN = "reqless-worker-trio"
 
 
 @dataclass
-class _Running:
+class _Running(Running):
     """One job in one task, and how far it got."""
 
-    job: WorkerJob
-    index: int
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     #: The worker thread running the job's synchronous parts.
     thread: int | None = None
-    performing: bool = False
-    reporting: bool = False
     #: True while an async method is awaited in the trio loop.
     in_trio: bool = False
-    #: Why the job must stop (JobCancelled or Shutdown), once it must.
-    stop: BaseException | None = None
     #: Orders "the method ended" against "raise into the method's thread".
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -79,26 +72,16 @@ class TrioStrategy(Strategy):
         return _TrioChild(self, slot, stop).run()
 
 
-class _TrioChild:
+class _TrioChild(SlotChild):
     """The state of one child: its session, its tasks and the jobs they run."""
 
     def __init__(self, strategy: TrioStrategy, slot: int, stop: ChildControl) -> None:
-        from reqless_worker._child import ChildSession
-
-        self.stop = stop
-        self.settings = strategy.settings
-        self.session: ChildSession = ChildSession(self.settings, slot, stop, strategy.name)
-        size = self.settings.concurrency
-        self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
-        self.free: list[int] = list(reversed(range(size)))
-        self.running: dict[str, _Running] = {}
-        self.pending: deque[Job] = deque()
-        self.lost_pending: set[str] = set()
+        super().__init__(strategy.settings, slot, stop, strategy.name)
         self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
         self._token: trio.lowlevel.TrioToken | None = None
         self._changed = trio.Event()
         self._aborted = False
-        self._threads = trio.CapacityLimiter(size)
+        self._threads = trio.CapacityLimiter(self.settings.concurrency)
 
     # ------------------------------------------------------------------ life
 
@@ -111,11 +94,7 @@ class _TrioChild:
         try:
             trio.run(self._main)
         finally:
-            runner = self.runners[0]
-            while self.pending:
-                job = self.pending.popleft()
-                if job.jid not in self.lost_pending:
-                    runner.give_back(job)
+            self.give_back_pending()
             self.session.stop(self.session.stop_reason())
         return self.stop.exit_code()
 
@@ -124,6 +103,7 @@ class _TrioChild:
         await trio.to_thread.run_sync(self.session.start, self._on_lost)
         if self.settings.resume:
             self.pending.extend(await trio.to_thread.run_sync(self.session.resume))
+        await trio.to_thread.run_sync(self.session.take_back)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch)
             await self._serve(nursery)
@@ -142,25 +122,25 @@ class _TrioChild:
             if not self.pending:
                 # Idle, one trip to a thread for both: a put wakes it and it pops at once.
                 fetch = self._wait_then_pop if idle else self._pop
-                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free)))
+                busy = self.in_hand()  # read here: the loop's thread owns the books
+                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free), busy))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
                 idle = True
                 continue
             idle = False
-            while self.pending and self.free:
-                job = self.pending.popleft()
-                if job.jid in self.lost_pending:
-                    self.lost_pending.discard(job.jid)
-                    continue
+            for job in self.startable():
                 self._start(nursery, job)
 
-    def _pop(self, count: int) -> list[Job]:
-        return [] if self.stop.stopping else self.session.pop(count)
+    def _pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+        if self.stop.stopping:
+            return []
+        self.session.after_outage(busy)
+        return self.session.pop(count)
 
-    def _wait_then_pop(self, count: int) -> list[Job]:
-        return self.session.wait_for_work(count) or self._pop(count)
+    def _wait_then_pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+        return self.session.wait_for_work(count) or self._pop(count, busy)
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop."""
@@ -171,7 +151,7 @@ class _TrioChild:
             if self.stop.aborting and not self._aborted:
                 self._aborted = True
                 for run in list(self.running.values()):
-                    self._interrupt(run, Shutdown("the worker is stopping"))
+                    self.interrupt(run, Shutdown("the worker is stopping"))
             if self.stop.stopping:
                 self._changed.set()
 
@@ -182,11 +162,9 @@ class _TrioChild:
 
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, nursery: trio.Nursery, job: Job) -> None:
-        from reqless_worker._runner import as_worker_job
-
-        run = _Running(as_worker_job(job), self.free.pop())
-        self.running[job.jid] = run
+    def _start(self, nursery: trio.Nursery, job: WorkerJob) -> None:
+        run = _Running(job, self.free.pop())
+        self.occupy(run)
         nursery.start_soon(self._run_job, run, name=f"job {job.jid}")
 
     async def _run_job(self, run: _Running) -> None:
@@ -200,26 +178,13 @@ class _TrioChild:
             # it must not end the nursery (and every other job) with it.
             logger.debug("late stop of %s ignored", run.job.jid)
         finally:
-            del self.running[run.job.jid]
-            self.free.append(run.index)
+            self.vacate(run)
             self._changed.set()
 
     def _run_in_thread(self, run: _Running) -> None:
-        from reqless_worker._errors import JobCancelled, Shutdown
-
-        runner = self.runners[run.index]
-        job = run.job
         run.thread = threading.get_ident()
         try:
-            runner.run(job, cancelled=lambda: run.stop is not None)
-        except JobCancelled:
-            # Raised outside the job's method: the runner could not say so itself.
-            logger.warning("stopped %s: it is no longer ours", job.jid)
-            runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)
-        except Shutdown:
-            runner.give_back(job)
-        except Exception:
-            logger.exception("running %s failed in the worker", job.jid)
+            self.run_job(run, logger)
         finally:
             with run.lock:
                 run.performing = False
@@ -253,15 +218,11 @@ class _TrioChild:
             token.run_sync_soon(self._lose, job.jid, error.detail)
 
     def _lose(self, jid: str, why: str) -> None:
-        from reqless_worker._errors import JobCancelled
+        self.lose(jid, why)
 
-        run = self.running.get(jid)
-        if run is None:
-            self.lost_pending.add(jid)
+    def interrupt(self, run: Running, reason: BaseException) -> None:
+        if not isinstance(run, _Running):
             return
-        self._interrupt(run, JobCancelled(why))
-
-    def _interrupt(self, run: _Running, reason: BaseException) -> None:
         with run.lock:
             if run.stop is not None or run.reporting:
                 return
@@ -283,7 +244,7 @@ def _perform_guard(child: _TrioChild) -> object:
     @hookimpl(wrapper=True, trylast=True)
     def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
         run = child.running.get(job.jid)
-        if run is None:
+        if not isinstance(run, _Running):
             return (yield)
         method = job.target
         if method is not None:

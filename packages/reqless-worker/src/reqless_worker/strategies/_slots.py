@@ -1,0 +1,118 @@
+"""What the concurrent strategies (gevent, trio) share: :class:`SlotChild`.
+
+Both run up to ``--concurrency`` jobs at once in one child, each in a slot (a
+greenlet, or a trio task with its thread), and keep the same books: which
+slots are free, which job runs where and how far it got (:class:`Running`),
+which popped jobs wait for a slot, which of those were lost before they
+started. How a job is started and interrupted is each strategy's own.
+
+Standard library only at import: the gevent strategy's module imports this one
+before gevent has monkey-patched.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+
+    from reqless_worker._child import ChildSession
+    from reqless_worker._control import ChildControl
+    from reqless_worker._runner import JobRunner, WorkerJob
+    from reqless_worker._settings import WorkerSettings
+
+__all__ = ["Running", "SlotChild"]
+
+
+@dataclass
+class Running:
+    """One job in one slot, and how far it got."""
+
+    job: WorkerJob
+    index: int
+    #: True while the job's method runs (only then may it be interrupted).
+    performing: bool = False
+    #: True once its method returned: its outcome is being reported, never interrupted.
+    reporting: bool = False
+    #: Why the job must stop (JobCancelled or Shutdown), once it must.
+    stop: BaseException | None = None
+
+
+class SlotChild:
+    """One child's session, its slots' runners, and the books of the jobs they run."""
+
+    def __init__(self, settings: WorkerSettings, slot: int, stop: ChildControl, name: str) -> None:
+        from reqless_worker._child import ChildSession
+
+        self.stop = stop
+        self.settings = settings
+        self.session: ChildSession = ChildSession(settings, slot, stop, name)
+        size = settings.concurrency
+        self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
+        self.free: list[int] = list(reversed(range(size)))
+        self.running: dict[str, Running] = {}
+        self.pending: deque[WorkerJob] = deque()
+        self.lost_pending: set[str] = set()
+
+    def startable(self) -> Iterator[WorkerJob]:
+        """The pending jobs to start now, one per free slot (those lost meanwhile skipped)."""
+        while self.pending and self.free:
+            job = self.pending.popleft()
+            if job.jid in self.lost_pending:
+                self.lost_pending.discard(job.jid)
+                continue
+            yield job
+
+    def in_hand(self) -> set[str]:
+        """The jids being run or reported, and those waiting for a slot."""
+        return {*self.running, *(job.jid for job in self.pending)}
+
+    def occupy(self, run: Running) -> None:
+        self.running[run.job.jid] = run
+
+    def vacate(self, run: Running) -> None:
+        del self.running[run.job.jid]
+        self.free.append(run.index)
+
+    def run_job(self, run: Running, log: logging.Logger) -> None:
+        """Run ``run``'s job with its slot's runner; a stop raised outside the job's
+        method (where the runner cannot see it) is reported here."""
+        from reqless_worker._errors import JobCancelled, Shutdown
+
+        runner = self.runners[run.index]
+        job = run.job
+        try:
+            runner.run(job, cancelled=lambda: run.stop is not None)
+        except JobCancelled:
+            log.warning("stopped %s: it is no longer ours", job.jid)
+            runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)
+        except Shutdown:
+            runner.give_back(job)
+        except Exception:
+            log.exception("running %s failed in the worker", job.jid)
+
+    def lose(self, jid: str, why: str) -> None:
+        """The job ``jid`` is no longer ours: stop it, or skip it when its turn comes."""
+        from reqless_worker._errors import JobCancelled
+
+        run = self.running.get(jid)
+        if run is None:
+            self.lost_pending.add(jid)
+            return
+        self.interrupt(run, JobCancelled(why))
+
+    def interrupt(self, run: Running, reason: BaseException) -> None:
+        """Stop ``run``'s job with ``reason`` (each strategy knows how)."""
+        raise NotImplementedError
+
+    def give_back_pending(self) -> None:
+        """Return the popped jobs no slot started (retried, never lost)."""
+        runner = self.runners[0]
+        while self.pending:
+            job = self.pending.popleft()
+            if job.jid not in self.lost_pending:
+                runner.give_back(job)
