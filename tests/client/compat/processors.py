@@ -113,6 +113,15 @@ class Returning(AbstractJobProcessor[Size]):
         return job.complete()
 
 
+class Area(AbstractJobProcessor[Size]):
+    """Stores what it computed from the decoded data, for a test in another process."""
+
+    @staticmethod
+    def process(job: Any, size: Size) -> None:
+        job.data = {"area": size.width * size.height, "seen": type(size).__name__}
+        job.complete()
+
+
 class AsyncProcessor(AbstractJobProcessor[Size]):
     @staticmethod
     async def process(job: Any, size: Size) -> None:
