@@ -23,12 +23,16 @@ from tests.worker.conftest import ROOT, worker_env
 def test_the_facade_exports_exactly_the_public_names() -> None:
     assert reqless_worker.__all__ == sorted(reqless_worker.__all__)
     assert reqless_worker.__all__ == [
+        "ForkingWorker",
+        "GeventWorker",
         "JobCancelled",
         "JobOutcome",
         "SandboxError",
+        "SerialWorker",
         "Shutdown",
         "Strategy",
         "UnknownStrategyError",
+        "Worker",
         "WorkerError",
         "WorkerSettings",
         "WorkerSettingsError",

@@ -1,9 +1,9 @@
 """reqless-worker: pops reqless jobs, runs them and reports how they ended.
 
 The public API is exported here and only here: the settings, the strategy
-seam, the errors and the outcome of a job; the machinery the shipped
-strategies are built from (runner, lease keeper, wake-up, child control)
-stays private. Names are loaded on first use (PEP 562), so ``import
+seam, the errors, the outcome of a job and :class:`Worker` (a worker run
+from Python); the machinery the shipped strategies are built from (runner,
+lease keeper, wake-up, child control) stays private. Names are loaded on first use (PEP 562), so ``import
 reqless_worker`` stays standard-library only: the CLI imports a strategy from
 this package before gevent has monkey-patched.
 """
@@ -26,15 +26,20 @@ if TYPE_CHECKING:
     )
     from reqless_worker._runner import JobOutcome
     from reqless_worker._settings import WorkerSettings
+    from reqless_worker._worker import ForkingWorker, GeventWorker, SerialWorker, Worker
     from reqless_worker.strategies import Strategy, available_strategies, load_strategy
 
 __all__ = [
+    "ForkingWorker",
+    "GeventWorker",
     "JobCancelled",
     "JobOutcome",
     "SandboxError",
+    "SerialWorker",
     "Shutdown",
     "Strategy",
     "UnknownStrategyError",
+    "Worker",
     "WorkerError",
     "WorkerSettings",
     "WorkerSettingsError",
@@ -44,6 +49,10 @@ __all__ = [
 ]
 
 _HOMES = {
+    "ForkingWorker": "reqless_worker._worker",
+    "GeventWorker": "reqless_worker._worker",
+    "SerialWorker": "reqless_worker._worker",
+    "Worker": "reqless_worker._worker",
     "JobCancelled": "reqless_worker._errors",
     "JobOutcome": "reqless_worker._runner",
     "SandboxError": "reqless_worker._errors",

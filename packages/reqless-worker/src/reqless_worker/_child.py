@@ -127,6 +127,8 @@ class ChildSession:
         self._waiter_queues: list[str] = []
         self._recoveries_seen = 0
         self._on_lost: LostCallback = lambda job, error: None
+        #: Burst: this child found its queues empty and is draining.
+        self.burst_over = False
 
     def worker_info(self, index: int | None = None) -> WorkerInfo:
         """What hooks are told about this child (``index``: a greenlet or task inside it;
@@ -189,6 +191,8 @@ class ChildSession:
         control = self.control
         if control.aborting:
             return "INT"
+        if self.burst_over:
+            return "burst"
         if control.draining:
             return "TERM"
         if control.recycling:
@@ -264,7 +268,18 @@ class ChildSession:
     def wait_for_work(self, wanted: int) -> list[WorkerJob]:
         """Idle: wait until a put for our queues, a signal, or ``--interval``; returns
         up to ``wanted`` jobs popped at once (from the first queue, or the one whose
-        put woke it); ``[]``: pop every queue again, the work may be elsewhere."""
+        put woke it); ``[]``: pop every queue again, the work may be elsewhere.
+
+        With ``burst``, a child holding no job pops every queue once more instead of
+        waiting; if that finds nothing (and the server answered), it drains: every
+        strategy calls this when idle, so this is where each of them stops."""
+        if self.settings.burst and not self._holding():
+            jobs = self.pop(wanted)
+            if not jobs and not self.outage.down and not self.control.stopping:
+                logger.info("%s: every queue is empty; stopping (burst)", self.worker_name)
+                self.burst_over = True
+                self.control.drain()
+            return jobs
         wakeup = self.wakeup
         if wakeup.arm():
             return []  # subscribed just now: a put may have come before, so pop first
@@ -288,6 +303,11 @@ class ChildSession:
                 control.unclaim(granted - len(jobs))
         wakeup.took(jobs)
         return self.adopt(jobs)
+
+    def _holding(self) -> bool:
+        """Whether some job of this child is still running or being reported (its end
+        may put work into our queues)."""
+        return bool(self.leases.jids or self.completions.unanswered())
 
     def _waiter_for(self, names: list[str]) -> reqless.PopWaiter | None:
         """The waiting pop for ``names`` (None: pure polling, or no queue yet)."""

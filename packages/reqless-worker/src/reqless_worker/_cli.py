@@ -215,6 +215,13 @@ def _parser() -> _Parser:
         help="never reimport, whatever REQLESS_RELOAD says (default: off; env REQLESS_RELOAD=0)",
     )
     add(
+        "--burst",
+        action="store_true",
+        default=None,
+        help="work until every queue is empty, then exit 0"
+        " (default: off, serve forever; env REQLESS_BURST=1)",
+    )
+    add(
         "--no-wakeup", dest="wakeup", action="store_false", default=None, help=argparse.SUPPRESS
     )  # benchmarks' polling baseline
     add("--list-strategies", action="store_true", help="show the installed strategies and exit")
@@ -250,6 +257,7 @@ def _settings_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "disabled_plugins": tuple(args.disabled_plugins) if args.disabled_plugins else None,
         "reload": args.reload,
         "wakeup": args.wakeup,
+        "burst": args.burst,
     }
 
 

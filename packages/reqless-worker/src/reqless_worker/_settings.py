@@ -27,6 +27,7 @@ has bootstrapped (gevent patches the standard library there).
 | plugins | ``--plugin`` | ``REQLESS_PLUGINS`` (comma-separated) | every installed plugin |
 | disabled_plugins | ``--no-plugin`` | ``REQLESS_DISABLED_PLUGINS`` (comma-separated) | none |
 | reload | ``--reload`` / ``--no-reload`` | ``REQLESS_RELOAD`` | off |
+| burst | ``--burst`` | ``REQLESS_BURST`` | off |
 
 Switches read ``1``, ``true``, ``yes``, ``on`` and ``0``, ``false``, ``no``, ``off``.
 """
@@ -82,6 +83,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "plugins": ("REQLESS_PLUGINS", _names),
     "disabled_plugins": ("REQLESS_DISABLED_PLUGINS", _names),
     "reload": ("REQLESS_RELOAD", _switch),
+    "burst": ("REQLESS_BURST", _switch),
 }
 
 
@@ -100,7 +102,9 @@ class WorkerSettings:
     giving them back. ``wakeup`` False disables the pub/sub wake-up (pure
     polling every ``interval``), for benchmarks. ``cwd_path`` asks the command
     line to put the directory it was started in on ``paths`` (as rq and Celery
-    do), so job modules beside it are found.
+    do), so job modules beside it are found. ``burst``: a child stops once it
+    holds no job and a pop finds every queue empty, and the worker exits 0 when
+    every child has (for tests and batch runs).
     """
 
     queues: tuple[str, ...] = ()
@@ -126,6 +130,7 @@ class WorkerSettings:
     reload: bool = False
     wakeup: bool = True
     drain_timeout: float = 30.0
+    burst: bool = False
 
     def __post_init__(self) -> None:
         problems = []

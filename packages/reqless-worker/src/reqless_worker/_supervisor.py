@@ -6,6 +6,9 @@ lost), with a growing backoff when it crashed or was killed, and the log says
 why it died. The parent never connects to the server and never imports job
 code, so a restarted child (or every child after SIGHUP) loads the code anew.
 
+With ``burst``, a child that exits 0 (it found its queues empty) is not
+replaced, and the parent exits 0 once every child has.
+
 Signals: TERM is passed on to the children (they drain) and the parent exits 0
 once they are gone; INT and QUIT are passed on too (children stop now and give
 their jobs back); HUP replaces every child, each after it drained.
@@ -183,6 +186,9 @@ class Supervisor:
             slot.restart_at = now
             return
         if code == EXIT_OK:
+            if self.settings.burst:
+                logger.info("child %d finished: its queues are empty (burst)", slot.index)
+                return
             if self.budget.spent:
                 logger.info("child %d finished: the job budget is spent", slot.index)
                 return

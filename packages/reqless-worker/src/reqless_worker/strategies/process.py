@@ -50,6 +50,9 @@ class ProcessStrategy(Strategy):
     """
 
     name = "process"
+    #: A child that lost a running job's lock exits to stop it; False when it runs
+    #: in the caller's process (:class:`reqless_worker.Worker`), which must live on.
+    exit_on_lost_lock = True
     batch_seconds = 0.005
     max_batch = 32
     hold_limit = 0.02
@@ -66,6 +69,11 @@ class ProcessStrategy(Strategy):
             with lock:
                 if job.jid not in running:
                     lost.add(job.jid)  # popped but not started: skipped when its turn comes
+                    return
+                if not self.exit_on_lost_lock:
+                    # Dying would end the caller's process: the job runs on, unreported.
+                    lost.add(job.jid)
+                    logger.warning("lost the lock of running job %s; its end is ignored", job.jid)
                     return
             # The job's code cannot be stopped from here: tell the plugins, then die.
             cancelled = JobCancelled(error.detail)
