@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
@@ -63,7 +64,8 @@ class Worker:
     ``fork``: None (the default) runs in the calling process when ``workers`` is
     1, and forks when it is more (or when the gevent strategy is asked for in a
     process gevent has not monkey-patched: the child patches itself). Raises
-    :class:`WorkerSettingsError` for a bad setting, naming it.
+    :class:`WorkerSettingsError` for a bad setting, naming it, and
+    :class:`UnknownStrategyError` for an unknown strategy.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class Worker:
             **options,
         )
         self.fork = fork
+        self._strategy_class = load_strategy(strategy)
 
     def __repr__(self) -> str:
         s = self.settings
@@ -123,10 +126,7 @@ class Worker:
         if threading.current_thread() is not threading.main_thread():
             raise WorkerError("Worker.run() must be called from the main thread (it handles signals)")
         settings = self.settings.with_changes(burst=burst)
-        try:
-            strategy_class = load_strategy(settings.strategy)
-        except LookupError as exc:
-            raise WorkerSettingsError(str(exc)) from exc
+        strategy_class = self._strategy_class
         saved = {signum: signal.getsignal(signum) for signum in _HANDLED}
         try:
             if self._forks(settings):
@@ -158,6 +158,7 @@ class Worker:
         if isinstance(strategy, ProcessStrategy):
             strategy.exit_on_lost_lock = False
         budget, claims = JobBudget(settings.max_jobs), PutClaims()
+        path = list(sys.path)
         try:
             while True:
                 control = ChildControl(
@@ -170,6 +171,8 @@ class Worker:
         finally:
             # The session froze what existed at its start; the caller's objects are theirs again.
             gc.unfreeze()
+            # The session put settings.paths in front; the caller's import path is theirs too.
+            sys.path[:] = path
 
 
 def _gevent_patched() -> bool:
@@ -183,7 +186,11 @@ def _bootstrapped_in_child(strategy_class: type[Strategy]) -> type[Strategy]:
 
     class Bootstrapped(strategy_class):  # type: ignore[valid-type,misc]
         def run_child(self, slot: int, stop: ChildControl) -> int:
-            strategy_class.bootstrap()
+            # Late by design (the caller imported ssl, threading, ...): gevent warns,
+            # and a warnings filter set to "error" must not turn that into a crash loop.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                strategy_class.bootstrap()
             return int(super().run_child(slot, stop))
 
     Bootstrapped.__name__ = Bootstrapped.__qualname__ = strategy_class.__name__
