@@ -37,7 +37,7 @@ DRIVERS = ["redis", "valkey"]
 # A user's job module, written as the original client's README shows job classes:
 # one method per queue, each moving the job on to the next step. Spawner puts a new
 # job into ``second`` after ``seconds``: work a running job makes for the worker.
-USER_JOBS = '''
+USER_JOBS = """
 import json
 import os
 import time
@@ -83,7 +83,7 @@ class Spawner:
     @staticmethod
     def second(job):
         note(job)
-'''
+"""
 
 STEPS = ["underpants", "unknown", "profit"]
 

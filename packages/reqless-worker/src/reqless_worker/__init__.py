@@ -3,9 +3,9 @@
 The public API is exported here and only here: the settings, the strategy
 seam, the errors, the outcome of a job and :class:`Worker` (a worker run
 from Python); the machinery the shipped strategies are built from (runner,
-lease keeper, wake-up, child control) stays private. Names are loaded on first use (PEP 562), so ``import
-reqless_worker`` stays standard-library only: the CLI imports a strategy from
-this package before gevent has monkey-patched.
+lease keeper, wake-up, child control) stays private. Names are loaded on
+first use (PEP 562), so ``import reqless_worker`` stays standard-library only:
+the CLI imports a strategy from this package before gevent has monkey-patched.
 """
 
 from __future__ import annotations

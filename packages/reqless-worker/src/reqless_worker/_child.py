@@ -274,12 +274,12 @@ class ChildSession:
         waiting; if that finds nothing (and the server answered), it drains: every
         strategy calls this when idle, so this is where each of them stops."""
         if self.settings.burst and not self._holding():
-            jobs = self.pop(wanted)
-            if not jobs and not self.outage.down and not self.control.stopping:
+            found = self.pop(wanted)
+            if not found and not self.outage.down and not self.control.stopping:
                 logger.info("%s: every queue is empty; stopping (burst)", self.worker_name)
                 self.burst_over = True
                 self.control.drain()
-            return jobs
+            return found
         wakeup = self.wakeup
         if wakeup.arm():
             return []  # subscribed just now: a put may have come before, so pop first

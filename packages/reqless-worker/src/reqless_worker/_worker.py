@@ -124,7 +124,9 @@ class Worker:
         with ``burst``, until every queue is empty and no job is running. Returns the
         exit code the command line would give (0: all went well)."""
         if threading.current_thread() is not threading.main_thread():
-            raise WorkerError("Worker.run() must be called from the main thread (it handles signals)")
+            raise WorkerError(
+                "Worker.run() must be called from the main thread (it handles signals)"
+            )
         settings = self.settings.with_changes(burst=burst)
         strategy_class = self._strategy_class
         saved = {signum: signal.getsignal(signum) for signum in _HANDLED}
@@ -210,7 +212,8 @@ class SerialWorker(Worker):
         **options: Any,
     ) -> None:
         options.setdefault("fork", False)
-        super().__init__(queues, client, strategy="process", workers=1, interval=interval, **options)
+        options.update(strategy="process", workers=1, interval=interval)
+        super().__init__(queues, client, **options)
 
 
 class ForkingWorker(Worker):
