@@ -158,6 +158,24 @@ def test_burst_on_empty_queues_returns_at_once_and_restores_the_callers_state(
     assert client.queues["nothing-here"].counts.waiting == 0
 
 
+def test_a_job_module_in_the_current_directory_is_found_unless_cwd_path_is_off(
+    server: Server,
+    client: reqless.Client,
+    gnomes: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = {"log": str(tmp_path / "gnomes.log")}
+    left_out = client.queues["profit"].put(f"{gnomes}.GnomesJob", data)
+    assert Worker("profit", client, cwd_path=False).run(burst=True) == 0
+    failure = get_job(client, left_out).failure
+    assert failure is not None and failure.group == "profit-ModuleNotFoundError"
+    found = client.queues["profit"].put(f"{gnomes}.GnomesJob", data)
+    assert Worker("profit", client).run(burst=True) == 0
+    assert get_job(client, found).state == "complete"
+
+
 def test_serial_worker_is_the_in_process_worker(
     server: Server, client: reqless.Client, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ are put back when it returns.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -59,7 +60,9 @@ class Worker:
     ``workers``, ``concurrency`` and ``interval`` mean what ``--strategy``,
     ``-w``, ``-c`` and ``-i`` do; ``options`` are the other
     :class:`WorkerSettings` fields (``workdir``, ``paths``, ``imports``,
-    ``resume``, ``max_jobs``, ``plugins``, ...).
+    ``resume``, ``max_jobs``, ``plugins``, ...). As with the command line, the
+    current directory is put on the import path (``cwd_path=False`` leaves it
+    out); in the calling process, :meth:`run` restores ``sys.path`` when it returns.
 
     ``fork``: None (the default) runs in the calling process when ``workers`` is
     1, and forks when it is more (or when the gevent strategy is asked for in a
@@ -128,6 +131,11 @@ class Worker:
                 "Worker.run() must be called from the main thread (it handles signals)"
             )
         settings = self.settings.with_changes(burst=burst)
+        if settings.cwd_path:
+            # As the command line does: job modules beside the caller are found, and
+            # ``paths`` (inserted after it, in front) win.
+            with contextlib.suppress(OSError):  # a deleted working directory
+                settings = settings.with_changes(paths=(os.getcwd(), *settings.paths))
         strategy_class = self._strategy_class
         saved = {signum: signal.getsignal(signum) for signum in _HANDLED}
         try:
