@@ -116,11 +116,7 @@ class PopWaiter:
         *,
         job_class: type[Job] = Job,
     ) -> None:
-        driver = client._driver
-        if not isinstance(driver, BlockingDriver):
-            raise InvalidArgumentError(
-                f"the {driver.name!r} driver has no blocking connections for a PopWaiter"
-            )
+        driver = self._blocking_driver(client)
         self._client = client
         self._job_class = job_class
         self._driver: BlockingDriver = driver
@@ -137,6 +133,15 @@ class PopWaiter:
         self._connection: BlockingConnection | None = None
         self._client_id = 0
         self._open_pipe()
+
+    def _blocking_driver(self, client: Client) -> BlockingDriver:
+        """The driver whose connections the waits use (the asyncio twin brings its own)."""
+        driver = client._driver
+        if not isinstance(driver, BlockingDriver):
+            raise InvalidArgumentError(
+                f"the {driver.name!r} driver has no blocking connections for a PopWaiter"
+            )
+        return driver
 
     def __repr__(self) -> str:
         return f"<PopWaiter {self.queue!r} wake_on={list(self.wake_on)!r}>"
@@ -333,12 +338,15 @@ class PopWaiter:
             return None
         return self._client._script.server_clock_command(call.command, *call.args)
 
+    def _now_command(self, call: p.Call[Any]) -> tuple[Arg, ...]:
+        """``call`` as written to run at once on our connection."""
+        script = self._client._script
+        return self._pipelined(call) or script.command(call.command, *call.args)
+
     def _pop_now(self, queue: str, count: int) -> Steps[list[Job]]:
         """Pop on our connection, now: after the wake-up, or from the queue that woke us."""
         call = p.pop(queue, self._client.worker_name, count)
-        script = self._client._script
-        command = self._pipelined(call) or script.command(call.command, *call.args)
-        yield ("_send", command)
+        yield ("_send", self._now_command(call))
         (reply,) = yield ("_read", 1)
         return (yield from self._jobs(call, reply))
 
