@@ -44,7 +44,7 @@ class Strategy:
 
     @property
     def library(self) -> str | None:
-        return None if self.name == "process" else self.name
+        return None if self.name in ("process", "asyncio") else self.name
 
     @property
     def slots(self) -> int:
@@ -95,6 +95,13 @@ STRATEGIES = [
         lost_lock_replaces_child=False,
         lost_lock_log="no longer ours",
         async_sleeper="tests.worker.test_trio.AsyncSleepy",
+    ),
+    Strategy(
+        "asyncio",
+        concurrency=2,
+        lost_lock_replaces_child=False,
+        lost_lock_log="no longer ours",
+        async_sleeper="tests.worker.test_asyncio.AsyncSleepy",
     ),
 ]
 CONCURRENT = [strategy for strategy in STRATEGIES if strategy.concurrency]
