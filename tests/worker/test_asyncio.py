@@ -83,7 +83,7 @@ class UsesAsyncClient:
         async with reqless.aio.Client(job.payload["url"]) as client:
             found = await client.jobs[job.jid]
             other = await client.queues["other"].put(f"{HERE}.WhereAmI", {"log": "/dev/null"})
-        assert found is not None
+        assert isinstance(found, reqless.aio.Job)
         record(job, "seen", state=found.state, worker=found.worker_name, other=other)
 
 

@@ -11,7 +11,7 @@ has bootstrapped (gevent patches the standard library there).
 | driver | ``--driver`` | ``REQLESS_DRIVER`` | chosen by the URL |
 | name | ``-n`` | ``REQLESS_WORKER_NAME`` | ``<hostname>-<parent pid>`` |
 | workers | ``-w`` | ``REQLESS_WORKERS`` | CPU count |
-| concurrency | ``-c`` / ``-g`` | ``REQLESS_CONCURRENCY`` | 10 for gevent, trio and asyncio, else 1 |
+| concurrency | ``-c`` / ``-g`` | ``REQLESS_CONCURRENCY`` | 10 (gevent, trio, asyncio), else 1 |
 | strategy | ``--strategy`` | ``REQLESS_STRATEGY`` | ``process`` |
 | loop | ``--loop`` | ``REQLESS_LOOP`` | ``asyncio`` (or ``uvloop``, for ``--strategy asyncio``) |
 | interval | ``-i`` | ``REQLESS_INTERVAL`` | 1.0 s |
@@ -153,7 +153,7 @@ class WorkerSettings:
         if self.loop not in LOOPS:
             problems.append(f"loop must be one of {', '.join(LOOPS)}, not {self.loop!r}")
         elif self.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
-            problems.append("loop 'uvloop' needs uvloop, which is not installed: pip install uvloop")
+            problems.append("loop 'uvloop' needs uvloop, not installed: pip install uvloop")
         if not self.interval > 0:
             problems.append(f"interval must be a positive number of seconds, not {self.interval}")
         for name in ("max_jobs", "max_jobs_per_child"):
