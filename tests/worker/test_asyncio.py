@@ -12,6 +12,8 @@ also gives asyncio's slots the async jobs below.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 import signal
 import threading
 import time
@@ -58,6 +60,7 @@ class WhereAmI:
             task=None if task is None else task.get_name(),
             loop_thread=threading.current_thread() is threading.main_thread(),
             loop_running=loop.is_running(),
+            loop_module=type(loop).__module__,
         )
 
     @staticmethod
@@ -209,8 +212,6 @@ def test_usr1_logs_every_tasks_stack(
     worker = start_worker(server.url, "-q", "q", *ASYNCIO)
     wait_until(lambda: events(log, "started"), timeout=15)
     [child] = worker.children()
-    import os
-
     os.kill(child, signal.SIGUSR1)
     wait_until(lambda: "asyncio tasks on request" in worker.output(), timeout=10)
     output = worker.output()
@@ -220,12 +221,23 @@ def test_usr1_logs_every_tasks_stack(
     assert worker.wait(15) == 0, worker.output()
 
 
+def test_loop_uvloop_runs_the_jobs_on_uvloop(
+    server: Server, client: reqless.Client, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    pytest.importorskip("uvloop")
+    log = tmp_path / "jobs.log"
+    jids = [client.queues["q"].put(f"{HERE}.WhereAmI", {"log": str(log)}) for _ in range(2)]
+    worker = start_worker(
+        server.url, "-q", "q", *ASYNCIO, "--loop", "uvloop", "-i", "0.2", "--max-jobs", "2"
+    )
+    assert worker.wait(30) == 0, worker.output()
+    assert {line["loop_module"] for line in events(log, "async")} == {"uvloop"}
+    assert {get_job(client, jid).state for jid in jids} == {"complete"}
+
+
 def test_loop_uvloop_without_uvloop_is_refused_clearly(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("importlib.util")
-    import importlib.util
-
     if importlib.util.find_spec("uvloop") is not None:
         pytest.skip("uvloop is installed here")
     code = cli_main(["--url", server.url, "-q", "q", "--strategy", "asyncio", "--loop", "uvloop"])

@@ -9,6 +9,10 @@ loop and awaited there, in a task of its own, so asyncio libraries (httpx,
 asyncpg, ``reqless.aio``) work in it as anywhere. Each slot has its own
 sandbox ``sandbox-<child>/greenlet-<m>``.
 
+The job's own calls on ``job`` (``job.complete()``, ``job.heartbeat()``, ...)
+stay synchronous, one short round trip each, also from an ``async def``
+method; a method that talks to the server much uses :mod:`reqless.aio`.
+
 Idle, the child waits on the server with :class:`reqless.aio.PopWaiter` (a
 put starts a job within the process strategy's latency) without holding the
 loop; other calls to the server (pops, take-backs) go through the synchronous
