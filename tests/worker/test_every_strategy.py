@@ -1,12 +1,12 @@
 """What every strategy must show end to end (issue 4, item 9), once per strategy, on a real server.
 
-Each test here runs for ``process`` (serial jobs in one child), ``gevent`` and
-``trio`` (one child with ``-c`` greenlets or tasks); the one about a child
-running several jobs at once, for gevent and trio only. Where the strategies
+Each test here runs for ``process`` (serial jobs in one child), ``gevent``,
+``trio`` and ``asyncio`` (one child with ``-c`` greenlets or tasks); the one
+about a child running several jobs at once, for the last three only. Where the strategies
 differ only in detail (how many jobs one child runs at once, where its
 sandboxes are, whether a lost lock costs the child), :class:`Strategy` says
 so. What only one strategy does stays in its own module: test_process_lifecycle.py,
-test_gevent.py, test_trio.py.
+test_gevent.py, test_trio.py, test_asyncio.py.
 """
 
 from __future__ import annotations
