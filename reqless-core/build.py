@@ -69,12 +69,44 @@ def strip_comments(source: str) -> str:
     return "\n".join(kept)
 
 
+# `function Table.name(` or `Table.name =` at the start of a line: a field a
+# module table gets while the modules load.
+_MEMBER = re.compile(r"^(?:function\s+)?([A-Z]\w*)\.(\w+)\s*[(=]", re.MULTILINE)
+# A module table's declaration in base.lua.
+_DECLARATION = re.compile(r"^local ([A-Z]\w*) = \{\}$", re.MULTILINE)
+
+
+def presize(source: str) -> str:
+    """Declare each module table with every field its modules give it.
+
+    The EVAL form builds every module table anew on each call. A table made
+    empty grows by rehashing each time it fills; one made by a constructor
+    that names all its fields (as nil, so nothing changes in meaning) gets
+    room for them at once. See docs/performance.md, "EVAL form: presized
+    module tables".
+    """
+    members: dict[str, list[str]] = {}
+    for table, field in _MEMBER.findall(source):
+        names = members.setdefault(table, [])
+        if field not in names:
+            names.append(field)
+
+    def declare(found: re.Match[str]) -> str:
+        table = found.group(1)
+        names = members.get(table)
+        if not names:
+            return found.group(0)
+        return f"local {table} = {{ " + ", ".join(f"{name} = nil" for name in names) + " }"
+
+    return _DECLARATION.sub(declare, source)
+
+
 def body() -> str:
-    """All modules, comments stripped, in dependency order."""
+    """All modules, comments stripped, in dependency order, their tables presized."""
     parts = []
     for name in MODULES:
         parts.append(strip_comments((LIB / name).read_text()))
-    return "\n".join(parts)
+    return presize("\n".join(parts))
 
 
 def library_id() -> str:

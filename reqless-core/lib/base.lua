@@ -10,6 +10,8 @@
 -- each call, and Lua finds each upvalue a new function captures by walking
 -- the captured locals from the last declared: the locals nearly every
 -- function uses (call, Reqless) come last, so those walks stay short.
+local frexp = math.frexp
+local ldexp = math.ldexp
 local huge = math.huge
 local concat = table.concat
 local match = string.match
@@ -72,6 +74,14 @@ function Reqless.json(value, message)
     error(message .. tostring(value))
   end
   return decoded
+end
+
+-- Reqless.json for an argument that is only checked, not used: "{}", the
+-- data of many jobs, needs no decoder to be known good.
+function Reqless.check_json(value, message)
+  if value ~= '{}' then
+    Reqless.json(value, message)
+  end
 end
 
 -- Top-level JSON lists go out as "[]" when empty (cjson would send "{}").
@@ -194,9 +204,18 @@ function Reqless.tags_text(tags, empty)
   return '[' .. concat(parts, ',') .. ']'
 end
 
--- Start of the UTC day containing t (floored modulo), as key text.
+-- Start of the UTC day containing t (floored modulo), as key text. Most
+-- calls fall on the day the last one did: the Function library remembers it.
+Reqless.last_day = false
+Reqless.last_day_text = false
+
 function Reqless.day(t)
-  return format('%d', t - (t % 86400))
+  local start = t - (t % 86400)
+  if start ~= Reqless.last_day then
+    Reqless.last_day = start
+    Reqless.last_day_text = format('%d', start)
+  end
+  return Reqless.last_day_text
 end
 
 -- A stored number field as JSON text (absent or not a number: 0). Lua's
@@ -229,9 +248,42 @@ function Reqless.number_text(text, whole)
   return out
 end
 
--- The job hash's `time` field is written with %.20f, as the reference does.
+-- The job hash's `time` field is written with %.20f, as the reference does:
+-- t's exact binary value rounded (half to even) to 20 decimals, which the C
+-- library works out in multi-precision arithmetic, at a cost above most
+-- Redis calls. Whole numbers, and the times of this era (2^26 <= t < 2^33,
+-- so 20 to 26 fraction bits), are written here with the same digits in
+-- plain arithmetic; see docs/performance.md, "The hot path after issue 16".
 function Reqless.time_text(t)
-  return format('%.20f', t)
+  local whole = floor(t)
+  local fraction = t - whole
+  if fraction == 0 and t > 0 and t < 9007199254740992 then
+    return format('%d', whole) .. '.00000000000000000000'
+  elseif t < 67108864 or t >= 8589934592 then
+    return format('%.20f', t)
+  end
+  -- fraction = m / 2^bits exactly; its 20 decimals are m * 5^20 / 2^(bits - 20),
+  -- up to 2^26 * 5^20: too wide for a double, so held as high * 10^7 + low.
+  local _, exponent = frexp(t)
+  local bits = 53 - exponent
+  local m = ldexp(fraction, bits)
+  local high = m * 9536743
+  local low = m * 1640625
+  local carry = floor(low / 1e7)
+  high, low = high + carry, low - carry * 1e7
+  local divisor = ldexp(1, bits - 20)
+  local top = floor(high / divisor)
+  low = (high - top * divisor) * 1e7 + low
+  local bottom = floor(low / divisor)
+  local twice_rest = 2 * (low - bottom * divisor)
+  if twice_rest > divisor or (twice_rest == divisor and bottom % 2 == 1) then
+    bottom = bottom + 1
+    -- (A fraction of at most 26 bits stays below 1 - 10^-8: never 1.0.)
+    if bottom == 1e7 then
+      bottom, top = 0, top + 1
+    end
+  end
+  return format('%d.%013d%07d', whole, top, bottom)
 end
 
 -- Call a variadic Redis command in slices, so a long argument list cannot

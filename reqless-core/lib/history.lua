@@ -34,13 +34,28 @@ end
 -- floor(now) as text, as Lua's number-to-text conversion (%.14g) writes it:
 -- for a positive whole number below 1e14 that is the plain integer, which %d
 -- writes for half the cost (%d would drop the sign of -0).
+-- Most calls fall in the second the last one did: the Function library
+-- remembers it.
+History.last_when = false
+History.last_when_text = false
+
 function History.when_text(now)
   local when = floor(now)
   if when > 0 and when < 1e14 then
-    return format('%d', when)
+    if when ~= History.last_when then
+      History.last_when, History.last_when_text = when, format('%d', when)
+    end
+    return History.last_when_text
   end
   return tostring(when)
 end
+
+-- The JSON text of the entry names the core writes (cjson's for each).
+History.QUOTED = {
+  put = '"put"', popped = '"popped"', done = '"done"', failed = '"failed"',
+  ['failed-retries'] = '"failed-retries"', ['timed-out'] = '"timed-out"',
+  throttled = '"throttled"',
+}
 
 -- Append one entry. `details` is a table or its JSON text (nil for none).
 -- `legacy` is the job's `history` field when the caller already read it
@@ -57,12 +72,12 @@ function History.append(jid, now, what, details, legacy)
   local entry
   local when = History.when_text(now)
   if details == nil then
-    entry = '[' .. when .. ',' .. encode(what) .. ']'
+    entry = '[' .. when .. ',' .. (History.QUOTED[what] or encode(what)) .. ']'
   else
     if type(details) == 'table' then
       details = encode(details)
     end
-    entry = '[' .. when .. ',' .. encode(what) .. ',' .. details .. ']'
+    entry = '[' .. when .. ',' .. (History.QUOTED[what] or encode(what)) .. ',' .. details .. ']'
   end
   local key = History.key(jid)
   -- The reference pops the first entry, trims the rest to its newest m - 2,
@@ -101,12 +116,32 @@ History.DROPPED = 'reqless:dropped-history-entry'
 function History.render(jid, newest)
   local entries = call('lrange', History.key(jid), 0, newest and -2 or -1)
   local out = {}
+  local memo = History.rendered
   for i = 1, #entries do
-    out[i] = History.render_entry(entries[i])
+    local entry = entries[i]
+    local rendered = memo[entry]
+    if rendered == nil then
+      rendered = History.render_entry(entry)
+      if #entry <= 128 then
+        if History.rendered_size >= 1000 then
+          memo = {}
+          History.rendered, History.rendered_size = memo, 0
+        end
+        memo[entry] = rendered
+        History.rendered_size = History.rendered_size + 1
+      end
+    end
+    out[i] = rendered
   end
   out[#out + 1] = newest
   return out
 end
+
+-- Rendered entries by their stored text. Jobs put to one queue in the same
+-- second share their first entry's text, so the Function library keeps the
+-- renderings of short entries across calls, and starts over past a bound.
+History.rendered = {}
+History.rendered_size = 0
 
 -- One stored entry [when, what(, {details})] as the object clients get.
 -- Entries we wrote are rearranged as text; anything unusual (escaped

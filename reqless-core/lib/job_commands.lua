@@ -52,20 +52,36 @@ function JobCommands.finish(now, a, next_queue, options)
   if queue == nil then
     error('Complete(): Arg "queue_name" missing')
   end
-  Reqless.json(data, 'Complete(): Arg "data" missing or not JSON: ')
+  Reqless.check_json(data, 'Complete(): Arg "data" missing or not JSON: ')
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.COMPLETE, JobCommands.COMPLETE_FIELDS)
   if f[3] ~= queue then
     error('Complete(): Job running in another queue: ' .. tostring(f[3]))
   end
-  -- Usually nothing is tracked, nobody depends on the job and nobody waits
-  -- for its throttles: one EXISTS tells, instead of a look-up for each.
+  -- Usually nothing is tracked, nobody depends on the job, nobody waits
+  -- for its throttles, and its queue has none of the three sets a running
+  -- job is rarely in: one EXISTS tells all that, instead of a look-up for
+  -- each; only when it finds a key does a second EXISTS tell which it was.
   local tids = Throttle.parse_list(f[5])
-  local watched = { 'ql:tracked', key .. '-dependents' }
-  for i = 1, #tids do
-    watched[#watched + 1] = 'ql:th:' .. tids[i] .. '-pending'
+  local base = 'ql:q:' .. queue .. '-'
+  local scheduled, depends, throttled = base .. 'scheduled', base .. 'depends', base .. 'throttled'
+  local found
+  if #tids == 1 then
+    -- The usual case, asked without building the key list.
+    found = call('exists', scheduled, depends, throttled, 'ql:tracked', key .. '-dependents',
+      'ql:th:' .. tids[1] .. '-pending')
+  else
+    local watched = { scheduled, depends, throttled, 'ql:tracked', key .. '-dependents' }
+    for i = 1, #tids do
+      watched[#watched + 1] = 'ql:th:' .. tids[i] .. '-pending'
+    end
+    found = call('exists', unpack(watched))
   end
-  local quiet = call('exists', unpack(watched)) == 0
+  local in_sets = 0
+  if found > 0 then
+    in_sets = call('exists', scheduled, depends, throttled)
+  end
+  local quiet = found == in_sets
   if quiet then
     Job.nothing_tracked = true
   end
@@ -73,7 +89,13 @@ function JobCommands.finish(now, a, next_queue, options)
   -- All five sets (3.9 step 2): a running job is usually only in the locks,
   -- but a retry into another queue or a spawn onto an existing jid can leave
   -- it in others, and a finished job left there would be handed out again.
-  Job.leave_queue_after_running(queue, jid)
+  call('zrem', base .. 'locks', jid)
+  call('zrem', base .. 'work', jid)
+  if in_sets > 0 then
+    call('zrem', scheduled, jid)
+    call('zrem', depends, jid)
+    call('zrem', throttled, jid)
+  end
   for i = 1, #tids do
     Throttle.release(tids[i], jid, now, quiet)
   end

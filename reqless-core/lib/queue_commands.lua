@@ -10,7 +10,7 @@ function QueueCommands.parse_put(a)
   if klass == nil then
     error('Put(): Arg "klass" missing')
   end
-  Reqless.json(data, 'Put(): Arg "data" missing or not JSON: ')
+  Reqless.check_json(data, 'Put(): Arg "data" missing or not JSON: ')
   local delay = Reqless.number(a[6])
   if delay == nil then
     error('Put(): Arg "delay" not a number: ' .. tostring(a[6]))
@@ -185,10 +185,12 @@ function QueueCommands.place(now, put)
     -- (Alone, the queue's own throttle is unlimited on a quiet put.)
     blocked_by = Throttle.first_unavailable(throttles)
   end
-  call('hset', key, 'jid', jid, 'klass', put.klass, 'data', put.data, 'priority', priority,
-    'tags', tags_text, 'state', state, 'worker', '', 'expires', 0, 'queue', queue,
-    'retries', retries, 'remaining', retries, 'time', Reqless.time_text(now),
-    'throttles', Reqless.string_array(throttles))
+  -- A small hash keeps its fields in a list that every read and write
+  -- scans from the start: the fields the hot commands use come first.
+  call('hset', key, 'state', state, 'worker', '', 'queue', queue, 'time', Reqless.time_text(now),
+    'expires', 0, 'throttles', Reqless.string_array(throttles), 'retries', retries,
+    'remaining', retries, 'priority', priority, 'klass', put.klass, 'data', put.data,
+    'tags', tags_text, 'jid', jid)
   if has_dependencies then
     call('zadd', Reqless.queue_key(queue, 'depends'), now, jid)
     if put.delay > 0 then

@@ -230,7 +230,7 @@ def test_the_minimal_acl_rule_is_enough_for_client_waiter_and_events(
             assert time.monotonic() - started < 5
             timer.join()
         # Events.
-        client.events.on("log", lambda event: heard.append(event.kind))
+        client.events.on_event("log", lambda event: heard.append(event.kind))
         with client.events:
             client.config["reqless-acl-test"] = "x"
             client.events.listen(timeout=2.0)
@@ -378,7 +378,7 @@ def test_a_client_certificate_in_the_url_gets_the_client_waiter_and_events_throu
         client.queues[name].put("tests.Job", {}, jid=f"{name}-1")
         with PopWaiter(client, name) as waiter:
             assert [job.jid for job in waiter.pop(1, 1.0)] == [f"{name}-1"]
-        client.events.on("log", lambda event: heard.append(event.kind))
+        client.events.on_event("log", lambda event: heard.append(event.kind))
         with client.events:
             client.config["reqless-tls-test"] = "x"
             client.events.listen(timeout=2.0)

@@ -447,11 +447,11 @@ def test_config_reads_sets_and_restores(cli: Cli, client: reqless.Client) -> Non
     assert "heartbeat" in cli("config").out
     assert cli("config", "heartbeat").out == f"{client.config['heartbeat']}\n"
     assert cli("config", "heartbeat", "120").out == "set heartbeat = 120\n"
-    assert client.config["heartbeat"] == "120"
+    assert client.config["heartbeat"] == 120
     assert cli("config", "heartbeat", "--json").json == {"key": "heartbeat", "value": "120"}
     restored = cli("config", "heartbeat", "--unset")
     assert restored.out == f"restored heartbeat = {every['heartbeat']}\n"
-    assert client.config["heartbeat"] == every["heartbeat"]
+    assert client.config["heartbeat"] == int(every["heartbeat"])
     unknown = cli("config", "heartbeet")
     assert unknown.code == 1
     assert unknown.err == "reqless: no config option 'heartbeet'; did you mean 'heartbeat'?\n"
@@ -517,7 +517,7 @@ def test_every_command_on_an_embedded_server(
             assert client.queues["q"].paused
             assert cli("unpause", "q").code == 0
             assert cli("config", "grace", "20").code == 0
-            assert client.config["grace"] == "20"
+            assert client.config["grace"] == 20
             assert cli("watch", "--once").code == 0
             assert cli("cancel", jid).code == 0
             assert client.jobs[jid] is None

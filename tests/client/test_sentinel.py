@@ -386,7 +386,7 @@ def test_clients_waiters_and_events_follow_a_failover(
     client = reqless.Client(url, driver=driver_name, worker_name="w1")
     waiter = PopWaiter(client, "jobs")
     heard: list[str] = []
-    client.events.on("log", lambda event: heard.append(str(event.kind)))
+    client.events.on_event("log", lambda event: heard.append(str(event.kind)))
     plain = Putter(url, driver_name, "plain")
     durable = Putter(f"{url}?wait_replicas=1&wait_timeout_ms=300", driver_name, "durable")
     try:

@@ -248,3 +248,10 @@ def test_a_plugin_name_is_registered_once() -> None:
 def test_unregistering_an_unknown_name_lists_the_registered_ones() -> None:
     with pytest.raises(UnknownPluginError, match="available: logging, sandbox"):
         PluginManager.load().unregister("sandbx")
+
+
+def test_the_plugin_managers_errors_are_reqless_errors() -> None:
+    import reqless
+    from reqless_plugins import PluginError
+
+    assert issubclass(PluginError, reqless.ReqlessError)

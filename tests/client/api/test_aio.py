@@ -82,7 +82,7 @@ def test_job_methods_and_async_process(run: Callable[[Scenario], None], clock: C
 
 def test_config_workers_throttles_and_tags(run: Callable[[Scenario], None]) -> None:
     async def scenario(client: reqless.aio.Client) -> None:
-        assert await client.config.get("heartbeat") == "60"
+        assert await client.config.get("heartbeat") == 60
         assert await client.config.get("missing", "") == ""
         await client.config.set("heartbeat", 5)
         assert (await client.config.all())["heartbeat"] == "5"
@@ -139,9 +139,9 @@ def test_events_callbacks_with_listen(run: Callable[[Scenario], None]) -> None:
             got.append(event)
             client.events.stop()
 
-        client.events.on("log", on_put)
+        client.events.on_event("log", on_put)
         client.events.off("log")
-        client.events.on("log", on_put)
+        client.events.on_event("log", on_put)
         async with client.events as events:
             jid = await client.queues["q"].put(Plain, {})
             await events.listen(timeout=5)

@@ -26,7 +26,7 @@ class Recorder:
 
 def test_log_events_reach_the_callback(client: reqless.Client, other: reqless.Client) -> None:
     recorder = Recorder(client.events)
-    client.events.on("log", recorder)
+    client.events.on_event("log", recorder)
     with client.events as events:
         jid = other.queues["q"].put(Plain, {})
         events.listen(timeout=5)
@@ -40,8 +40,8 @@ def test_tracked_job_channels_carry_the_jid(client: reqless.Client, other: reqle
     assert isinstance(tracked, reqless.Job)
     tracked.track()
     recorder = Recorder(client.events, stop_after=2)
-    client.events.on("popped", recorder)
-    client.events.on("completed", recorder)
+    client.events.on_event("popped", recorder)
+    client.events.on_event("completed", recorder)
     with client.events as events:
         job = other.queues["q"].pop()
         assert job is not None
@@ -54,7 +54,7 @@ def test_tracked_job_channels_carry_the_jid(client: reqless.Client, other: reqle
 
 
 def test_stop_from_another_thread_ends_listen(client: reqless.Client) -> None:
-    client.events.on("log", lambda event: None)
+    client.events.on_event("log", lambda event: None)
     listener = threading.Thread(target=client.events.listen)
     listener.start()
     client.events.stop()
@@ -64,17 +64,17 @@ def test_stop_from_another_thread_ends_listen(client: reqless.Client) -> None:
 
 def test_off_then_on_again_still_delivers(client: reqless.Client, other: reqless.Client) -> None:
     first = Recorder(client.events)
-    client.events.on("log", first)
+    client.events.on_event("log", first)
     client.events.off("log")
     second = Recorder(client.events)
-    client.events.on("log", second)
+    client.events.on_event("log", second)
     with client.events as events:
         other.queues["q"].put(Plain, {})
         events.listen(timeout=5)
         assert first.got == [] and len(second.got) == 1
         events.off("log")
         third = Recorder(events)
-        events.on("log", third)
+        events.on_event("log", third)
         other.queues["q"].put(Plain, {})
         events.listen(timeout=5)
     assert len(third.got) == 1 and len(second.got) == 1
@@ -87,7 +87,7 @@ def test_moving_a_running_job_notifies_its_worker(
     job = client.queues["q"].pop()
     assert job is not None
     recorder = Recorder(client.events)
-    client.events.on(f"w:{client.worker_name}", recorder)
+    client.events.on_event(f"w:{client.worker_name}", recorder)
     with client.events as events:
         theirs = other.jobs[jid]
         assert isinstance(theirs, reqless.Job)
@@ -105,7 +105,7 @@ def test_requeueing_a_running_job_notifies_its_worker(
     jid = client.queues["q"].put(Plain, {})
     assert client.queues["q"].pop() is not None
     recorder = Recorder(client.events)
-    client.events.on("w:worker-a", recorder)
+    client.events.on_event("w:worker-a", recorder)
     with client.events as events:
         other.queues["q"].put(Plain, {}, jid=jid)
         events.listen(timeout=5)
@@ -119,8 +119,8 @@ def test_a_failing_callback_does_not_stop_the_others(
         raise RuntimeError("observer bug")
 
     recorder = Recorder(client.events)
-    client.events.on("log", broken)
-    client.events.on("log", recorder)
+    client.events.on_event("log", broken)
+    client.events.on_event("log", recorder)
     with client.events as events:
         other.queues["q"].put(Plain, {})
         events.listen(timeout=5)

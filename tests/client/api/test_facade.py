@@ -6,6 +6,8 @@ import reqless
 import reqless.aio
 
 PUBLIC = {
+    "AbstractJobData", "AbstractJobProcessor", "EventThread", "JobPage", "UnknownEventError",
+    "retry",
     "AsyncCoreScript", "AuthenticationError", "Client", "ClientSettings", "Config", "CoreScript",
     "DriverNotInstalledError", "EmbeddedServerError", "Event", "Events", "Failure",
     "InvalidArgumentError", "JidPage", "Job", "JobNotFoundError", "JobSpec", "Jobs",

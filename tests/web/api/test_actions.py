@@ -231,6 +231,6 @@ def test_set_and_unset_a_config_option(api: TestClient, rq: reqless.Client) -> N
         "key": "heartbeat",
         "value": "30",
     }
-    assert rq.config["heartbeat"] == "30"
+    assert rq.config["heartbeat"] == 30
     assert api.delete("/api/v1/config/heartbeat").json()["value"] == "60"
     assert api.put("/api/v1/config/heartbeat", json={"value": None}).status_code == 400

@@ -282,3 +282,10 @@ def test_a_bound_host_name_is_allowed_and_a_wildcard_warns(
     assert "--allowed-host" in caplog.text
     chosen = settings.with_options(allowed_hosts="ops.example.com")
     assert _with_bound_host(chosen, "10.0.0.5").allowed_hosts == ("ops.example.com",)
+
+
+def test_a_settings_error_is_a_reqless_error() -> None:
+    import reqless
+
+    assert issubclass(WebSettingsError, reqless.InvalidArgumentError)
+    assert issubclass(WebSettingsError, ValueError)

@@ -68,7 +68,7 @@ def test_config_options_are_set_and_reset_from_the_config_page(tab: Tab) -> None
     page.get_by_role("button", name="Set", exact=True).click()
     row = page.locator('tr[data-option="emails-heartbeat"]')
     expect(row).to_be_visible()
-    assert client.config["emails-heartbeat"] == "120"
+    assert client.config["emails-heartbeat"] == 120
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator('tr[data-option="heartbeat"]').get_by_role("button", name="Reset").click()
@@ -76,7 +76,7 @@ def test_config_options_are_set_and_reset_from_the_config_page(tab: Tab) -> None
     page.locator('tr[data-option="grace-period"] input').fill("3")
     page.locator('tr[data-option="grace-period"]').get_by_role("button", name="Save").click()
     expect(page.locator("#flash")).to_contain_text("Saved grace-period")
-    assert client.config["grace-period"] == "3"
+    assert client.config["grace-period"] == 3
 
 
 def test_priority_patterns_are_saved_from_the_patterns_page(tab: Tab) -> None:

@@ -22,15 +22,18 @@ from reqless._errors import (
     ScriptNotLoadedError,
     ServerUnavailableError,
     UnknownDriverError,
+    UnknownEventError,
 )
-from reqless._events import Events
+from reqless._events import Events, EventThread
 from reqless._job import Job, RecurringJob
 from reqless._jobs import Jobs
 from reqless._patterns import QueuePatterns
+from reqless._processor import AbstractJobData, AbstractJobProcessor, retry
 from reqless._protocol import (
     Event,
     Failure,
     JidPage,
+    JobPage,
     JobSpec,
     PriorityPattern,
     QueueCounts,
@@ -50,6 +53,8 @@ from reqless._waiter import PopWaiter
 from reqless._workers import Workers
 
 __all__ = [
+    "AbstractJobData",
+    "AbstractJobProcessor",
     "AsyncCoreScript",
     "AuthenticationError",
     "Client",
@@ -59,12 +64,14 @@ __all__ = [
     "DriverNotInstalledError",
     "EmbeddedServerError",
     "Event",
+    "EventThread",
     "Events",
     "Failure",
     "InvalidArgumentError",
     "JidPage",
     "Job",
     "JobNotFoundError",
+    "JobPage",
     "JobSpec",
     "Jobs",
     "LostLockError",
@@ -89,8 +96,10 @@ __all__ = [
     "TimingStats",
     "TrackedJobs",
     "UnknownDriverError",
+    "UnknownEventError",
     "WorkerCounts",
     "WorkerJobs",
     "Workers",
     "__version__",
+    "retry",
 ]

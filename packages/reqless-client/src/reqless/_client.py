@@ -54,12 +54,23 @@ class ClientBase:
         clock: Callable[[], float] | None = None,
         form: Form = "auto",
         wake_workers: bool = True,
+        hostname: str | None = None,
     ) -> None:
         self.settings = ClientSettings.from_url(url, driver)
         self.clock: Callable[[], float] = clock or time.time
-        self.worker_name = worker_name or default_worker_name()
+        # hostname: reqless-py's name for the worker name.
+        self.worker_name = worker_name or hostname or default_worker_name()
         self.wake_workers = wake_workers
         self._connect(form)
+
+    @property
+    def database(self) -> Any:
+        """The driver library's own client (``redis.Redis``, ``valkey.Valkey`` or their
+        asyncio twins), as reqless-py's ``client.database``; None for a driver without one."""
+        driver: Any = getattr(self, "_driver", None)
+        while driver is not None and not hasattr(driver, "client"):
+            driver = getattr(driver, "_inner", None)
+        return None if driver is None else driver.client
 
     def _connect(self, form: Form) -> None:
         raise NotImplementedError
@@ -175,6 +186,19 @@ class Client(ClientBase):
         with ``return_errors``.
         """
         return self._do(ops.execute(self, calls, return_errors, job_class))
+
+    def track(self, jid: str) -> bool:
+        """Track the job ``jid`` (see :meth:`reqless.Job.track`) without fetching it."""
+        return self._do(ops.track_jid(jid, True))
+
+    def untrack(self, jid: str) -> bool:
+        """Stop tracking the job ``jid``."""
+        return self._do(ops.track_jid(jid, False))
+
+    def unfail(self, group: str, queue: str, count: int = 500) -> int:
+        """Move up to ``count`` of the oldest jobs failed in ``group`` into ``queue``
+        (reqless-py's argument order; :meth:`reqless.Queue.unfail` is the same)."""
+        return self._do(ops.unfail(queue, group, count))
 
     def server_info(self) -> dict[str, Any]:
         """The server's ``INFO`` (version, memory, clients, ...) as one flat mapping."""

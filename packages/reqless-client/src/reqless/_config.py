@@ -1,9 +1,9 @@
-"""``client.config``: the core's options as a mutable mapping of strings (sync)."""
+"""``client.config``: the core's options as a mutable mapping (sync)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reqless import _ops as ops
 from reqless import _protocol as p
@@ -16,17 +16,19 @@ __all__ = ["Config"]
 D = TypeVar("D")
 
 
-class Config(MutableMapping[str, str]):
-    """Every option with its default (protocol 4.19); values are strings, as the core keeps them.
+class Config(MutableMapping[str, Any]):
+    """Every option with its default (protocol 4.19).
 
-    ``del config[key]`` restores the default, so a deleted option with a default
-    still reads back.
+    ``config[key]`` and ``get`` read values JSON-decoded, as reqless-py gave them
+    (``config["heartbeat"]`` is ``60``, not ``'60'``; text that is not JSON stays
+    text); :attr:`all` gives them as the core keeps them, text. ``del config[key]``
+    restores the default, so a deleted option with a default still reads back.
     """
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> Any:
         value = self.get(key)
         if value is None:
             raise KeyError(key)
@@ -44,8 +46,8 @@ class Config(MutableMapping[str, str]):
     def __len__(self) -> int:
         return len(self.all)
 
-    def get(self, key: str, default: D | None = None) -> str | D | None:  # type: ignore[override]
-        """The option's value, or ``default`` if it has none."""
+    def get(self, key: str, default: D | None = None) -> Any | D | None:
+        """The option's value (decoded), or ``default`` if it has none."""
         value = self._client._do(ops.config_get(key))
         return default if value is None else value
 
@@ -59,6 +61,7 @@ class Config(MutableMapping[str, str]):
 
     @property
     def all(self) -> dict[str, str]:
+        """Every option and its value as the core keeps it (text), as reqless-py's ``all``."""
         return self._client._do(p.config_all())
 
     def clear(self) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "ScriptNotLoadedError",
     "ServerUnavailableError",
     "UnknownDriverError",
+    "UnknownEventError",
     "translate_server_error",
 ]
 
@@ -53,6 +54,10 @@ def _rebuild(cls: type[ReqlessError], message: str, detail: str) -> ReqlessError
 
 class InvalidArgumentError(ReqlessError, ValueError):
     """Malformed input: a missing, non-numeric or non-JSON argument, an unknown command."""
+
+
+class UnknownEventError(InvalidArgumentError, NotImplementedError):
+    """An event name no channel carries; a NotImplementedError too, as reqless-py raised."""
 
 
 class JobNotFoundError(ReqlessError, LookupError):

@@ -21,10 +21,13 @@ if TYPE_CHECKING:
     from reqless._client import Client
     from reqless.drivers import Message, PubSub
 
-__all__ = ["EventCallback", "EventNames", "Events"]
+__all__ = ["EventCallback", "EventNames", "EventThread", "Events", "PayloadCallback"]
 
 logger = logging.getLogger(__name__)
 
+#: A callback of :meth:`EventNames.on`: gets the channel's payload (a jid, or JSON text).
+PayloadCallback = Callable[[str], Any]
+#: A callback of :meth:`EventNames.on_event`: gets the parsed :class:`reqless.Event`.
 EventCallback = Callable[[p.Event], Any]
 # How often a blocked listen() looks at stop() and at changed subscriptions.
 POLL_SECONDS = 0.05
@@ -34,44 +37,72 @@ CONFIRM_SECONDS = 5.0
 class EventNames:
     """The event names followed and their callbacks: what both clients' ``Events`` share.
 
-    Callbacks may be registered from any thread. The channels followed are
-    those of the registered names, or, with none registered, every channel
-    but the ``w:<worker>`` ones.
+    Two registrations: :meth:`on` calls back with the channel's payload as
+    reqless-py did (the jid on the tracked-job channels, the JSON text on
+    ``log``); :meth:`on_event` with a parsed :class:`reqless.Event`. Callbacks
+    may be registered from any thread. The channels followed are those of the
+    registered names, or, with none registered, every channel but the
+    ``w:<worker>`` ones.
     """
 
     def __init__(self) -> None:
-        self._callbacks: dict[str, list[EventCallback]] = {}
+        # name -> [(callback, whether it takes Event objects)], in registration order
+        self._callbacks: dict[str, list[tuple[Callable[[Any], Any], bool]]] = {}
         self._lock = threading.Lock()
 
-    def on(self, name: str, callback: EventCallback) -> None:
-        """Call ``callback(event)`` for each event of ``name``; an unknown name raises."""
+    def on(self, name: str, callback: PayloadCallback) -> None:
+        """Call ``callback(payload)`` for each event of ``name``: the jid, as reqless-py did.
+
+        The tracked-job channels (``put``, ``popped``, ``completed``, ...) carry a
+        jid; ``log`` and ``w:<worker>`` carry JSON text. An unknown name raises
+        :class:`reqless.UnknownEventError` (also a ``NotImplementedError``).
+        """
+        self._add(name, callback, False)
+
+    def on_event(self, name: str, callback: EventCallback) -> None:
+        """Call ``callback(event)`` with a parsed :class:`reqless.Event` for each ``name`` event."""
+        self._add(name, callback, True)
+
+    def _add(self, name: str, callback: Callable[[Any], Any], parsed: bool) -> None:
         p.event_channel(name)
         with self._lock:
-            self._callbacks.setdefault(name, []).append(callback)
+            self._callbacks.setdefault(name, []).append((callback, parsed))
 
-    def off(self, name: str, callback: EventCallback | None = None) -> None:
-        """Remove one callback of ``name``, or all of them."""
+    def off(
+        self, name: str, callback: Callable[[Any], Any] | None = None
+    ) -> Callable[[Any], Any] | None:
+        """Remove one callback of ``name`` (of either kind), or all of them.
+
+        Returns the callback removed (the latest one when all were), else None.
+        """
         with self._lock:
             callbacks = self._callbacks.get(name, [])
-            if callback is None:
-                callbacks.clear()
-            elif callback in callbacks:
-                callbacks.remove(callback)
+            removed = [entry for entry in callbacks if callback is None or entry[0] == callback]
+            if callback is not None:
+                removed = removed[-1:]
+            for entry in removed:
+                callbacks.remove(entry)
             if not callbacks:
                 self._callbacks.pop(name, None)
+        return removed[-1][0] if removed else None
 
     def _wanted(self) -> set[str]:
         with self._lock:
             names = list(self._callbacks) or p.EVENT_NAMES
         return {p.event_channel(name) for name in names}
 
-    def _callbacks_of(self, event: p.Event) -> list[EventCallback]:
+    def _callbacks_of(self, name: str) -> list[tuple[Callable[[Any], Any], bool]]:
         with self._lock:
-            return list(self._callbacks.get(event.name, ()))
+            return list(self._callbacks.get(name, ()))
+
+
+def event_name(channel: str) -> str:
+    """The event name of a channel: the channel without its ``ql:`` prefix."""
+    return channel[3:] if channel.startswith("ql:") else channel
 
 
 class Events(EventNames):
-    """``on(name, callback)``, then ``listen()`` (blocking) until ``stop()``.
+    """``on(name, callback)``, then ``listen()`` (blocking) until ``stop()``, or ``thread()``.
 
     Names are ``log`` (every JSON event), the tracked-job channels ``put``,
     ``popped``, ``stalled``, ``completed``, ``failed``, ``canceled``, ``track``,
@@ -93,6 +124,23 @@ class Events(EventNames):
         """Make ``listen()`` return; safe to call from any thread or a callback."""
         self._stopping.set()
 
+    def unlisten(self) -> None:
+        """:meth:`stop`, by reqless-py's name."""
+        self.stop()
+
+    def thread(self) -> EventThread:
+        """``listen()`` in a started daemon thread, subscribed before this returns.
+
+        ``with client.events.thread():`` stops and joins it on exit (the
+        ``with`` gives the events object, as reqless-py's did); without a
+        ``with``, call :meth:`stop` and ``join()`` the thread.
+        """
+        self._held = True
+        self._follow(self._open())
+        listener = EventThread(self)
+        listener.start()
+        return listener
+
     def listen(self, timeout: float | None = None) -> None:
         """Run callbacks as events arrive, until ``stop()`` (or ``timeout`` seconds)."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -108,7 +156,7 @@ class Events(EventNames):
                     else pubsub.get_message(timeout=POLL_SECONDS)
                 )
                 if message is not None and message.kind in ("message", "pmessage"):
-                    self._dispatch(p.parse_event(message.channel, message.data))
+                    self._dispatch(message.channel, message.data)
         finally:
             self._stopping.clear()
             if not self._held:
@@ -165,10 +213,46 @@ class Events(EventNames):
             else:
                 self._backlog.append(message)
 
-    def _dispatch(self, event: p.Event) -> None:
-        for callback in self._callbacks_of(event):
+    def _dispatch(self, channel: str, data: str) -> None:
+        event: p.Event | None = None
+        for callback, parsed in self._callbacks_of(event_name(channel)):
             try:
-                callback(event)
+                if parsed:
+                    event = event or p.parse_event(channel, data)
+                    callback(event)
+                else:
+                    callback(data)
             except Exception:
                 # One failing observer must not stop the others or the listener.
-                logger.exception("event callback %r failed on %s", callback, event)
+                logger.exception("event callback %r failed on %s %r", callback, channel, data)
+
+
+class EventThread(threading.Thread):
+    """A daemon thread running :meth:`Events.listen`; as a context manager, stopped on exit."""
+
+    def __init__(self, events: Events) -> None:
+        super().__init__(target=self._listen, name="reqless-events", daemon=True)
+        self.events = events
+
+    def _listen(self) -> None:
+        try:
+            self.events.listen()
+        finally:
+            self.events._held = False
+            self.events._close()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """End ``listen()`` and wait for the thread."""
+        self.events.stop()
+        self.join(timeout)
+
+    def __enter__(self) -> Events:
+        return self.events
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

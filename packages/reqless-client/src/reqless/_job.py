@@ -87,6 +87,16 @@ class JobFields:
         return self._state.remaining
 
     @property
+    def original_retries(self) -> int:
+        """:attr:`retries` (the retries the job started with), by reqless-py's name."""
+        return self._state.retries
+
+    @property
+    def retries_left(self) -> int:
+        """:attr:`remaining`, by reqless-py's name."""
+        return self._state.remaining
+
+    @property
     def worker_name(self) -> str:
         return self._state.worker_name
 
@@ -122,9 +132,11 @@ class JobFields:
     def spawned_from_jid(self) -> str | None:
         return self._state.spawned_from_jid
 
+    #: The class's name in ``repr``: reqless-py's ``<reqless.job.Job JID>``.
+    _REPR_NAME = "reqless.job.Job"
+
     def __repr__(self) -> str:
-        name = type(self).__name__
-        return f"<{name} {self.jid} {self.klass_name} {self.state} in {self.queue_name!r}>"
+        return f"<{self._REPR_NAME} {self.jid}>"
 
     def _process_target(self) -> tuple[Callable[..., Any] | None, str, str]:
         """The function ``process()`` calls, or the failure group and message if there is none."""
@@ -386,6 +398,11 @@ class RecurringJob(RecurringFields):
         self.update(queue=queue)
 
     requeue = move
+
+    @property
+    def next(self) -> float | None:
+        """When the next job spawns (seconds since the epoch); None once the template is gone."""
+        return self._client._do(ops.recurring_next(self))
 
     def cancel(self) -> None:
         self._client._do(p.no_reply("recurringJob.cancel", self.jid))

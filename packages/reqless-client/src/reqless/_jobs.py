@@ -29,7 +29,8 @@ class Jobs:
         return self._client._do(ops.get_jobs(self._client, jids))
 
     def tagged(self, tag: str, offset: int = 0, limit: int = 25) -> p.JidPage:
-        """Jids carrying ``tag``, oldest tagging first."""
+        """Jids carrying ``tag``, oldest tagging first: iterate the page for them;
+        ``page["total"]`` / ``page["jobs"]`` read it as reqless-py's dict."""
         return self._client._do(ops.tagged(tag, offset, limit))
 
     def tracked(self) -> p.TrackedJobs[Job]:
@@ -39,13 +40,13 @@ class Jobs:
     @overload
     def failed(self, group: None = None, start: int = 0, limit: int = 25) -> dict[str, int]: ...
     @overload
-    def failed(self, group: str, start: int = 0, limit: int = 25) -> p.JidPage: ...
+    def failed(self, group: str, start: int = 0, limit: int = 25) -> p.JobPage[Job]: ...
     def failed(
         self, group: str | None = None, start: int = 0, limit: int = 25
-    ) -> dict[str, int] | p.JidPage:
+    ) -> dict[str, int] | p.JobPage[Job]:
         """Without a group: how many jobs failed in each group. With one: a page of its jids,
-        newest failure first."""
-        return self._client._do(ops.failed(group, start, limit))  # type: ignore[no-any-return]
+        newest failure first, with the jobs themselves in ``jobs`` (``page["jobs"]``)."""
+        return self._client._do(ops.failed(self._client, group, start, limit))  # type: ignore[no-any-return]
 
     def complete(self, offset: int = 0, limit: int = 25) -> list[str]:
         """Jids of completed jobs, most recent first."""

@@ -7,12 +7,12 @@ empty list inside JSON as ``{}``; everything here hands back ``[]`` instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
 from reqless import _json
-from reqless._errors import InvalidArgumentError
+from reqless._errors import UnknownEventError
 
 # What a TrackedJobs holds: job states, or job objects bound to a client.
 J = TypeVar("J")
@@ -58,8 +58,52 @@ def loads(text: str) -> Any:
 # --------------------------------------------------------------------------- replies
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class ReadOnlyMapping(Mapping[str, Any]):
+    """A typed reply that also reads as the mapping reqless-py returned for it.
+
+    ``result["key"]``, ``dict(result)`` and ``result == {...}`` use the keys of
+    the core's JSON, as the original client handed it out; the attributes stay
+    the typed way. Two results of one class compare field by field.
+    """
+
+    __slots__ = ()
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._as_dict())
+
+    def __len__(self) -> int:
+        return len(self._as_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is type(self):
+            return self._fields() == other._fields()
+        if isinstance(other, Mapping):
+            return self._as_dict() == dict(other)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(_hashable(value) for value in self._fields())))
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, item.name) for item in fields(self))  # type: ignore[arg-type]
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Failure(ReadOnlyMapping):
     """The last failure of a job."""
 
     group: str
@@ -190,8 +234,8 @@ def parse_recurring(reply: Any) -> RecurringState | None:
     return None if reply is None else recurring_from_dict(json.loads(reply))
 
 
-@dataclass(frozen=True, slots=True)
-class QueueCounts:
+@dataclass(frozen=True, slots=True, eq=False)
+class QueueCounts(ReadOnlyMapping):
     """How many jobs a queue holds in each state (protocol 2.8)."""
 
     name: str
@@ -219,8 +263,8 @@ def counts_from_dict(raw: Mapping[str, Any]) -> QueueCounts:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TimingStats:
+@dataclass(frozen=True, slots=True, eq=False)
+class TimingStats(ReadOnlyMapping):
     """Wait or run time samples of one day."""
 
     count: int
@@ -229,8 +273,8 @@ class TimingStats:
     histogram: list[int]
 
 
-@dataclass(frozen=True, slots=True)
-class QueueStats:
+@dataclass(frozen=True, slots=True, eq=False)
+class QueueStats(ReadOnlyMapping):
     """A queue's statistics for one day (protocol 2.9)."""
 
     retries: int
@@ -260,12 +304,71 @@ def parse_stats(reply: Any) -> QueueStats:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class JidPage:
-    """One page of a listing: ``total`` jids exist, ``jids`` are those on this page."""
+    """One page of a listing: ``total`` jids exist, ``jids`` are those on this page.
+
+    Iterating, ``len`` and ``in`` go over the page's jids; ``page["total"]`` and
+    ``page["jobs"]`` read it as reqless-py's ``{"total": ..., "jobs": [...]}``.
+    """
 
     total: int
     jids: list[str]
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "total":
+            return self.total
+        if key == "jobs":
+            return self._jobs()
+        raise KeyError(key)
+
+    def _jobs(self) -> list[Any]:
+        return list(self.jids)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        return ["total", "jobs"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.jids)
+
+    def __len__(self) -> int:
+        return len(self.jids)
+
+    def __contains__(self, jid: object) -> bool:
+        return jid in self.jids
+
+    def __eq__(self, other: object) -> bool:
+        # A JobPage equals the JidPage of its jids: the jobs are the same jids, fetched.
+        if isinstance(other, JidPage):
+            return (self.total, self.jids) == (other.total, other.jids)
+        if isinstance(other, Mapping):
+            return dict(other) == {"total": self.total, "jobs": self._jobs()}
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class JobPage(JidPage, Generic[J]):
+    """A page of one failure group: its jids, and the jobs themselves in ``jobs``.
+
+    ``page["jobs"]`` gives the job objects, as reqless-py's ``failed(group)`` did.
+    """
+
+    jobs: list[J] = field(default_factory=list)
+
+    def _jobs(self) -> list[Any]:
+        return list(self.jobs)
 
 
 def parse_page(reply: Any) -> JidPage:
@@ -273,15 +376,15 @@ def parse_page(reply: Any) -> JidPage:
     return JidPage(total=int(raw.get("total", 0)), jids=as_list(raw.get("jobs")))
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerCounts:
+@dataclass(frozen=True, slots=True, eq=False)
+class WorkerCounts(ReadOnlyMapping):
     name: str
     jobs: int
     stalled: int
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerJobs:
+@dataclass(frozen=True, slots=True, eq=False)
+class WorkerJobs(ReadOnlyMapping):
     """The jids a worker holds: ``jobs`` with live locks, ``stalled`` with expired ones."""
 
     jobs: list[str]
@@ -297,8 +400,8 @@ class ThrottleInfo:
     ttl: int
 
 
-@dataclass(frozen=True, slots=True)
-class TrackedJobs(Generic[J]):
+@dataclass(frozen=True, slots=True, eq=False)
+class TrackedJobs(ReadOnlyMapping, Generic[J]):
     """Tracked jobs that still exist, and the jids of tracked jobs that are gone.
 
     ``jobs`` holds :class:`reqless.Job` objects (``reqless.aio.Job`` from the
@@ -309,6 +412,10 @@ class TrackedJobs(Generic[J]):
     jobs: list[J]
     expired: list[str]
 
+    def _as_dict(self) -> dict[str, Any]:
+        # The core's JSON (cjson) sends an empty list as {}; reqless-py handed that on.
+        return {"jobs": list(self.jobs), "expired": list(self.expired) or {}}
+
 
 @dataclass(frozen=True, slots=True)
 class PriorityPattern:
@@ -316,6 +423,16 @@ class PriorityPattern:
 
     pattern: list[str]
     fairly: bool = False
+
+    @property
+    def patterns(self) -> list[str]:
+        """:attr:`pattern`, by reqless-py's name."""
+        return self.pattern
+
+    @property
+    def should_distribute_fairly(self) -> bool:
+        """:attr:`fairly`, by reqless-py's name."""
+        return self.fairly
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +463,7 @@ def event_channel(name: str) -> str:
     """The pub/sub channel of an event name; ``w:<worker>`` follows one worker's lock losses."""
     if name in EVENT_NAMES or (name.startswith("w:") and len(name) > 2):
         return "ql:" + name
-    raise InvalidArgumentError(
+    raise UnknownEventError(
         f"unknown event {name!r}; expected one of {', '.join(EVENT_NAMES)} or 'w:<worker>'"
     )
 

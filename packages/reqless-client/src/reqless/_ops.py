@@ -29,6 +29,7 @@ __all__ = [
     "Batch",
     "Host",
     "Op",
+    "Raw",
     "Stream",
     "Waking",
     "run",
@@ -59,6 +60,12 @@ class Waking(NamedTuple, Generic[T]):
     queue: str
 
 
+class Raw(NamedTuple):
+    """One plain server command outside the core (a read of a core key); its reply as given."""
+
+    argv: tuple[p.Arg, ...]
+
+
 class Stream(NamedTuple):
     """``command`` once per argument list, streamed, with ``trailer`` behind; the raw replies."""
 
@@ -67,7 +74,7 @@ class Stream(NamedTuple):
     trailer: Sequence[p.Arg] | None
 
 
-Step: TypeAlias = "p.Call[Any] | Waking[Any] | Batch | Stream"
+Step: TypeAlias = "p.Call[Any] | Waking[Any] | Batch | Stream | Raw"
 #: An operation written as a generator: it yields steps, gets their results, returns its own.
 Gen: TypeAlias = Generator[Step, Any, T]
 #: An operation: one call (waking a worker or not), or a generator of steps.
@@ -112,6 +119,8 @@ def _step(script: CoreScript, step: Step) -> Any:
     if isinstance(step, Batch):
         results = script.call_many([(call.command, call.args) for call in step.calls])
         return results if step.raw else parsed(step.calls, results)
+    if isinstance(step, Raw):
+        return script.driver.execute_command(*step.argv)
     return script.call_each(step.command, step.arg_lists, step.trailer)
 
 
@@ -139,6 +148,8 @@ async def _step_async(script: AsyncCoreScript, step: Step) -> Any:
     if isinstance(step, Batch):
         results = await script.call_many([(call.command, call.args) for call in step.calls])
         return results if step.raw else parsed(step.calls, results)
+    if isinstance(step, Raw):
+        return await script.driver.execute_command(*step.argv)
     return await script.call_each(step.command, step.arg_lists, step.trailer)
 
 
@@ -261,6 +272,41 @@ def peek(host: Host[J, Any], queue: str, count: int | None) -> Gen[J | list[J] |
     return take(host, lambda n: p.peek(queue, n), count)
 
 
+def requeue_new(
+    host: Host[Any, Any],
+    queue: str,
+    klass: p.KlassArg,
+    data: p.DataArg,
+    priority: int | None,
+    tags: Sequence[str] | None,
+    delay: float,
+    retries: int | None,
+    jid: str | None,
+    depends: Sequence[str] | None,
+    throttles: Sequence[str] | None,
+) -> p.Call[str] | Waking[str]:
+    """``Queue.requeue``: ``job.requeue`` with put's arguments (the job must exist)."""
+    args = p.put_args(
+        host.worker_name, queue, klass, data, priority, tags, delay, retries, jid, depends,
+        throttles,
+    )  # fmt: skip
+    call = p.Call("job.requeue", args, str)
+    return call if delay else ready(host, call, queue)
+
+
+def queue_heartbeat(queue: str) -> Gen[int]:
+    """The queue's lock duration: its ``<queue>-heartbeat`` option, else ``heartbeat``."""
+    own, general = yield Batch([config_get(f"{queue}-heartbeat"), config_get("heartbeat")])
+    value = own if own is not None else general
+    return 60 if value is None else int(value)
+
+
+def recurring_next(job: Any) -> Gen[float | None]:
+    """When the recurring job spawns next: its score in ``ql:q:<queue>-recur`` (None if gone)."""
+    score = yield Raw(("ZSCORE", f"ql:q:{job.queue_name}-recur", job.jid))
+    return None if score is None else float(score)
+
+
 def queue_length(queue: str) -> p.Call[int]:
     return p.Call("queue.length", (queue,), int)
 
@@ -318,15 +364,23 @@ def tracked(host: Host[J, Any]) -> Gen[p.TrackedJobs[J]]:
     return p.TrackedJobs([host._job(state) for state in found.jobs], found.expired)
 
 
-def failed(group: str | None, start: int, limit: int) -> p.Call[Any]:
+def failed(host: Host[J, Any], group: str | None, start: int, limit: int) -> Gen[Any]:
+    """Failure counts by group; or one group's page, its jobs fetched too (as reqless-py's)."""
     if group is None:
-        return p.failure_counts()
-    return p.page(
+        return (yield p.failure_counts())
+    found: p.JidPage = yield p.page(
         "jobs.failedByGroup",
         p.check_str("group", group),
         p.check_int("start", start, minimum=0),
         p.check_int("limit", limit, minimum=0),
     )
+    states = (yield p.Call("job.getMulti", tuple(found.jids), p.parse_jobs)) if found.jids else []
+    return p.JobPage(found.total, found.jids, [host._job(state) for state in states])
+
+
+def track_jid(jid: str, on: bool) -> p.Call[bool]:
+    """``client.track(jid)`` / ``untrack``: flag a job by jid, without fetching it."""
+    return p.track("job.track" if on else "job.untrack", p.check_str("jid", jid))
 
 
 # --------------------------------------------------------------------------- one job
@@ -428,12 +482,8 @@ def update_recurring(job: Any, changes: Mapping[str, Any]) -> Gen[None]:
 # --------------------------------------------------------------------------- the rest
 
 
-def config_get(key: str) -> p.Call[str | None]:
-    return p.Call(
-        "config.get",
-        (p.check_str("key", key),),
-        lambda value: None if value is None else str(value),
-    )
+def config_get(key: str) -> p.Call[Any]:
+    return p.Call("config.get", (p.check_str("key", key),), p.config_decoded)
 
 
 def config_set(key: str, value: str | int | float) -> p.Call[None]:
@@ -458,6 +508,11 @@ def forget_workers(workers: Sequence[str]) -> Gen[None]:
 def release(throttle: str, jids: Sequence[str]) -> Gen[None]:
     if jids:
         yield p.no_reply("throttle.release", throttle, *p.check_strings("jids", jids))
+
+
+def set_throttle(name: str, maximum: int | None, expiration: int | None) -> p.Call[None]:
+    """``throttle.set``; None stands for 0 (no limit, no expiry), as reqless-py accepted."""
+    return p.throttle_set(name, 0 if maximum is None else maximum, expiration or 0)
 
 
 def throttle_field(name: str, field: str) -> p.Call[int]:

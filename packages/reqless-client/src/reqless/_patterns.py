@@ -49,14 +49,41 @@ def match_queues(patterns: Iterable[str], names: Iterable[str]) -> list[str]:
 def resolve_queues(
     specs: Iterable[str], identifiers: Mapping[str, Sequence[str]], names: Iterable[str]
 ) -> list[str]:
-    """Expand queue specs: ``@name`` is an identifier's globs, anything else a glob itself."""
-    patterns: list[str] = []
+    """Expand queue specs into queue names, in the order the specs are given.
+
+    ``@name`` stands for an identifier's globs, anything else is a glob itself;
+    a leading ``!`` excludes what follows (``!@name`` every queue the
+    identifier selects). A plain name (no ``*``, no ``!``, no ``@``) is kept
+    even if no job was put in it yet. Each spec adds its matches, in ``names``
+    order, after those of the specs before it.
+    """
+    known = list(names)
+    include: list[tuple[str, bool]] = []  # (glob, given as a plain name)
+    exclude: list[str] = []
     for spec in specs:
-        if spec.startswith("@"):
-            patterns += identifiers.get(spec[1:], [])
+        negated = spec.startswith("!")
+        body = spec[1:] if negated else spec
+        if body.startswith("@"):
+            expanded = [(pattern, False) for pattern in identifiers.get(body[1:], [])]
         else:
-            patterns.append(spec)
-    return match_queues(patterns, names)
+            expanded = [(body, not negated and "*" not in body)]
+        for pattern, plain in expanded:
+            if pattern.startswith("!"):
+                # A negation inside a negated identifier would exclude from the exclusion: none.
+                if not negated:
+                    exclude.append(pattern[1:])
+            elif negated:
+                exclude.append(pattern)
+            else:
+                include.append((pattern, plain))
+    excluded = [_glob(pattern) for pattern in exclude]
+    chosen: dict[str, None] = {}
+    for pattern, plain in include:
+        matches = [pattern] if plain else [n for n in known if _glob(pattern).match(n)]
+        for name in matches:
+            if name not in chosen and not any(g.match(name) for g in excluded):
+                chosen[name] = None
+    return list(chosen)
 
 
 def order_queues(
@@ -111,5 +138,22 @@ class QueuePatterns:
         self._client._do(p.set_priority_patterns(patterns))
 
     def resolve(self, *specs: str) -> list[str]:
-        """The known queues the specs select (default ``@default``), in priority order."""
+        """The queues the specs select (default ``@default``), in priority order."""
         return self._client._do(ops.resolve(specs))
+
+    def get_queue_identifier_patterns(self) -> dict[str, list[str]]:
+        """:attr:`identifiers`, by reqless-py's name."""
+        return self._client._do(p.identifier_patterns())
+
+    def set_queue_identifier_patterns(self, patterns: Mapping[str, Sequence[str]]) -> None:
+        """:meth:`set_identifiers`, by reqless-py's name."""
+        self._client._do(p.set_identifier_patterns(patterns))
+
+    def get_queue_priority_patterns(self) -> list[p.PriorityPattern]:
+        """:attr:`priorities`, by reqless-py's name (each also reads as
+        :class:`reqless.models.QueuePriorityPattern`'s fields)."""
+        return self._client._do(p.priority_patterns())
+
+    def set_queue_priority_patterns(self, patterns: Sequence[p.PriorityPattern]) -> None:
+        """:meth:`set_priorities`, by reqless-py's name."""
+        self._client._do(p.set_priority_patterns(patterns))

@@ -28,6 +28,7 @@ from reqless._models import (
     Event,
     Failure,
     JidPage,
+    JobPage,
     JobState,
     PriorityPattern,
     QueueCounts,
@@ -50,6 +51,7 @@ from reqless._models import (
     parse_recurring,
     parse_stats,
 )
+from reqless._processor import encode_data_object
 
 # Reply types and parsers live in _models; they are re-exported so callers need one import.
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "Event",
     "Failure",
     "JidPage",
+    "JobPage",
     "JobState",
     "PriorityPattern",
     "QueueCounts",
@@ -191,6 +194,11 @@ def encode_data(data: DataArg, name: str = "data") -> str:
         except ValueError:
             raise InvalidArgumentError(f"{name} is a str but not JSON text: {data!r}") from None
         return data
+    if type(data) not in (list, int, float, bool):
+        # A data object of the job-processor API (dataclass, pydantic model, AbstractJobData).
+        text = encode_data_object(data)
+        if text is not None:
+            return text
     try:
         return dumps(data)
     except _UNENCODABLE as exc:
@@ -708,9 +716,24 @@ def failure_counts() -> Call[dict[str, int]]:
     return Call("failureGroups.counts", (), parse)
 
 
+def config_decoded(value: Any) -> Any:
+    """A config value as reqless-py handed it out: JSON text decoded (``60``, not ``'60'``).
+
+    Text that is not JSON (``application``'s ``reqless``) stays text; None stays None.
+    """
+    if isinstance(value, bytes):
+        value = value.decode()
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def config_all() -> Call[dict[str, str]]:
     return Call(
-        "config.getAll", (), lambda reply: {k: str(v) for k, v in json.loads(reply).items()}
+        "config.getAll", (), lambda reply: {str(k): str(v) for k, v in json.loads(reply).items()}
     )
 
 

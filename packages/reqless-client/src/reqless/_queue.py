@@ -11,6 +11,7 @@ from reqless import _protocol as p
 from reqless._bulk import PUT, PutManyItem
 from reqless._errors import ScriptNotLoadedError, ServerUnavailableError
 from reqless._job import Job
+from reqless._script import format_now
 from reqless._wake import wake_argv
 from reqless.drivers._resp import bulk, pack_command
 
@@ -94,11 +95,11 @@ class PutWriter:
         text = p.encode_data(data)
         jid = p.new_jid()
         if self._nanoseconds is not None:
-            # Rounded to the millisecond, as the clock's f"{now:.3f}" is on the general path.
-            milliseconds = str((self._nanoseconds() + 500_000) // 1_000_000)
+            # Rounded down to the millisecond, as format_now() does on the general path.
+            milliseconds = str(self._nanoseconds() // 1_000_000)
             now = f"{milliseconds[:-3]}.{milliseconds[-3:]}"
         else:
-            now = f"{self._clock():.3f}"
+            now = format_now(self._clock())
         size = len(text) if text.isascii() else len(text.encode())
         packed = (
             f"{self._head}${len(now)}\r\n{now}\r\n{self._lead}{jid}\r\n"
@@ -157,6 +158,17 @@ class Queue:
     def __repr__(self) -> str:
         return f"<Queue {self.name!r}>"
 
+    def __eq__(self, other: object) -> bool:
+        # A queue equals its name, so ``job.queue == "underpants"`` reads as users write it.
+        if isinstance(other, str):
+            return self.name == other
+        if isinstance(other, type(self)):
+            return self.name == other.name and self._client is other._client
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
     def put(
         self,
         klass: p.KlassArg,
@@ -194,6 +206,41 @@ class Queue:
                 throttles,
             )
         )  # fmt: skip
+
+    def requeue(
+        self,
+        klass: p.KlassArg,
+        data: p.DataArg = None,
+        *,
+        priority: int | None = None,
+        tags: Sequence[str] | None = None,
+        delay: float = 0,
+        retries: int | None = None,
+        jid: str | None = None,
+        depends: Sequence[str] | None = None,
+        throttles: Sequence[str] | None = None,
+    ) -> str:
+        """:meth:`put` for a job that must already exist (``job.requeue``); returns its jid.
+
+        The job named by ``jid`` moves here whatever its state; a missing one raises
+        :class:`reqless.JobNotFoundError`.
+        """
+        return self._client._do(
+            ops.requeue_new(
+                self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
+                throttles,
+            )
+        )  # fmt: skip
+
+    @property
+    def heartbeat(self) -> int:
+        """Seconds a popped job's lock lasts here: the ``<queue>-heartbeat`` option, else
+        ``heartbeat``; assigning sets this queue's own."""
+        return self._client._do(ops.queue_heartbeat(self.name))
+
+    @heartbeat.setter
+    def heartbeat(self, value: int) -> None:
+        self._client._do(ops.config_set(f"{self.name}-heartbeat", value))
 
     def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         """Enqueue many jobs in one round trip; returns their jids in order.

@@ -62,8 +62,20 @@ Steps = Generator[tuple[Any, ...], Any, T]
 
 
 def format_now(now: float) -> str:
-    """``now`` as sent to the core: seconds with exactly three decimals."""
-    return f"{now:.3f}"
+    """``now`` as sent to the core: seconds with exactly three decimals, rounded down.
+
+    Rounded down, not to the nearest: a lock taken at a rounded-up ``now``
+    would expire up to half a millisecond late, so right after a pop
+    ``job.ttl`` could exceed the heartbeat. A clock reading ``.123`` whose
+    float is a hair below it still sends ``.123``.
+    """
+    milliseconds = int(now * 1000)
+    if (milliseconds + 1) / 1000 == now:
+        milliseconds += 1
+    if milliseconds < 1000:
+        return f"{milliseconds / 1000:.3f}"
+    text = str(milliseconds)
+    return f"{text[:-3]}.{text[-3:]}"
 
 
 class CoreCode:
@@ -245,7 +257,7 @@ class CoreScript(_CoreBase):
     def call(self, command: str, *args: Arg) -> Any:
         """Run one core command; its reply, or its typed :class:`reqless.ReqlessError`."""
         mode = self.mode or self._start()
-        now = f"{self.clock():.3f}"  # format_now(), inlined: this is every call's path
+        now = format_now(self.clock())
         try:
             if mode == "function":
                 return self.driver.fcall(FUNCTION, command, now, *args)

@@ -13,6 +13,19 @@ if TYPE_CHECKING:
 __all__ = ["Throttle", "Throttles"]
 
 
+class _Reading(int):
+    """An int that a call also answers with itself.
+
+    ``throttle.maximum`` and ``throttle.ttl`` are properties here and methods in
+    reqless-py (``throttle.maximum()``): the value read serves both spellings.
+    """
+
+    __slots__ = ()
+
+    def __call__(self) -> int:
+        return int(self)
+
+
 class Throttle:
     """One throttle; ``maximum`` 0 means unlimited."""
 
@@ -28,20 +41,24 @@ class Throttle:
 
     @property
     def maximum(self) -> int:
-        return self._client._do(ops.throttle_field(self.name, "maximum"))
+        """The limit (0: unlimited); ``throttle.maximum()`` reads it too, as in reqless-py."""
+        return _Reading(self._client._do(ops.throttle_field(self.name, "maximum")))
 
     @maximum.setter
     def maximum(self, value: int) -> None:
         self.set_maximum(value)
 
-    def set_maximum(self, maximum: int, expiration: int = 0) -> None:
-        """Set the limit; with ``expiration`` seconds the whole definition then disappears."""
-        self._client._do(p.throttle_set(self.name, maximum, expiration))
+    def set_maximum(self, maximum: int | None = None, expiration: int | None = 0) -> None:
+        """Set the limit (None: 0, unlimited); with ``expiration`` seconds the whole definition
+        then disappears."""
+        self._client._do(ops.set_throttle(self.name, maximum, expiration))
 
     @property
     def ttl(self) -> int:
-        """Seconds until the definition expires; -1 if it does not, -2 if it is not set."""
-        return self._client._do(ops.throttle_field(self.name, "ttl"))
+        """Seconds until the definition expires; -1 if it does not, -2 if it is not set.
+
+        ``throttle.ttl()`` reads it too, as in reqless-py."""
+        return _Reading(self._client._do(ops.throttle_field(self.name, "ttl")))
 
     def locks(self) -> list[str]:
         """Jids holding the throttle."""

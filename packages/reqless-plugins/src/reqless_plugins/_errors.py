@@ -8,9 +8,11 @@ loaded, a hook called the wrong way.
 
 from collections.abc import Sequence
 
+from reqless import ReqlessError
 
-class PluginError(Exception):
-    """Root of every error the plugin manager raises itself."""
+
+class PluginError(ReqlessError):
+    """Root of every error the plugin manager raises itself (a :class:`reqless.ReqlessError`)."""
 
 
 class UnknownPluginError(PluginError):

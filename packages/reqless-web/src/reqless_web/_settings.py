@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import reqless
+
 __all__ = ["AuthMode", "Role", "User", "WebSettings", "WebSettingsError"]
 
 AuthMode = Literal["none", "basic", "proxy"]
@@ -20,7 +22,7 @@ AUTH_MODES: tuple[AuthMode, ...] = ("none", "basic", "proxy")
 LOOPBACK_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
 
-class WebSettingsError(ValueError):
+class WebSettingsError(reqless.InvalidArgumentError):
     """A setting is malformed; the message names the setting and the bad value."""
 
 

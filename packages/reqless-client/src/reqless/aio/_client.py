@@ -54,12 +54,13 @@ class Jobs:
         self, group: None = None, start: int = 0, limit: int = 25
     ) -> dict[str, int]: ...
     @overload
-    async def failed(self, group: str, start: int = 0, limit: int = 25) -> p.JidPage: ...
+    async def failed(self, group: str, start: int = 0, limit: int = 25) -> p.JobPage[Job]: ...
     async def failed(
         self, group: str | None = None, start: int = 0, limit: int = 25
-    ) -> dict[str, int] | p.JidPage:
-        """Failure counts by group, or a page of one group's jids (see :class:`reqless.Jobs`)."""
-        return await self._client._do(ops.failed(group, start, limit))
+    ) -> dict[str, int] | p.JobPage[Job]:
+        """Failure counts by group, or a page of one group's jids and jobs (see
+        :class:`reqless.Jobs`)."""
+        return await self._client._do(ops.failed(self._client, group, start, limit))
 
     async def complete(self, offset: int = 0, limit: int = 25) -> list[str]:
         """Jids of completed jobs, most recent first."""
@@ -67,13 +68,14 @@ class Jobs:
 
 
 class Config:
-    """The core's options; values are strings. ``unset`` restores an option's default."""
+    """The core's options, values decoded as in :class:`reqless.Config`. ``unset`` restores
+    an option's default."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def get(self, key: str, default: D | None = None) -> str | D | None:
-        """The option's value, or ``default`` if it has none."""
+    async def get(self, key: str, default: D | None = None) -> Any | D | None:
+        """The option's value (decoded), or ``default`` if it has none."""
         value = await self._client._do(ops.config_get(key))
         return default if value is None else value
 
@@ -84,6 +86,7 @@ class Config:
         await self._client._do(ops.config_unset(key))
 
     async def all(self) -> dict[str, str]:
+        """Every option and its value as the core keeps it (text)."""
         return await self._client._do(p.config_all())
 
     async def clear(self) -> None:
@@ -134,9 +137,10 @@ class Throttle:
     async def maximum(self) -> int:
         return await self._client._do(ops.throttle_field(self.name, "maximum"))
 
-    async def set_maximum(self, maximum: int, expiration: int = 0) -> None:
-        """Set the limit; with ``expiration`` seconds the whole definition then disappears."""
-        await self._client._do(p.throttle_set(self.name, maximum, expiration))
+    async def set_maximum(self, maximum: int | None = None, expiration: int | None = 0) -> None:
+        """Set the limit (None: 0, unlimited); with ``expiration`` seconds the whole definition
+        then disappears."""
+        await self._client._do(ops.set_throttle(self.name, maximum, expiration))
 
     async def ttl(self) -> int:
         """Seconds until the definition expires; -1 if it does not, -2 if it is not set."""
@@ -186,8 +190,24 @@ class QueuePatterns:
         await self._client._do(p.set_priority_patterns(patterns))
 
     async def resolve(self, *specs: str) -> list[str]:
-        """The known queues the specs select (default ``@default``), in priority order."""
+        """The queues the specs select (default ``@default``), in priority order."""
         return await self._client._do(ops.resolve(specs))
+
+    async def get_queue_identifier_patterns(self) -> dict[str, list[str]]:
+        """:meth:`identifiers`, by reqless-py's name."""
+        return await self._client._do(p.identifier_patterns())
+
+    async def set_queue_identifier_patterns(self, patterns: Mapping[str, Sequence[str]]) -> None:
+        """:meth:`set_identifiers`, by reqless-py's name."""
+        await self._client._do(p.set_identifier_patterns(patterns))
+
+    async def get_queue_priority_patterns(self) -> list[p.PriorityPattern]:
+        """:meth:`priorities`, by reqless-py's name."""
+        return await self._client._do(p.priority_patterns())
+
+    async def set_queue_priority_patterns(self, patterns: Sequence[p.PriorityPattern]) -> None:
+        """:meth:`set_priorities`, by reqless-py's name."""
+        await self._client._do(p.set_priority_patterns(patterns))
 
 
 class Client(ClientBase):
@@ -236,6 +256,18 @@ class Client(ClientBase):
     ) -> list[Any]:
         """Run ``calls`` in one round trip (see :meth:`reqless.Client.execute`)."""
         return await self._do(ops.execute(self, calls, return_errors, job_class))
+
+    async def track(self, jid: str) -> bool:
+        """Track the job ``jid`` without fetching it."""
+        return await self._do(ops.track_jid(jid, True))
+
+    async def untrack(self, jid: str) -> bool:
+        """Stop tracking the job ``jid``."""
+        return await self._do(ops.track_jid(jid, False))
+
+    async def unfail(self, group: str, queue: str, count: int = 500) -> int:
+        """Move up to ``count`` of the oldest jobs failed in ``group`` into ``queue``."""
+        return await self._do(ops.unfail(queue, group, count))
 
     async def server_info(self) -> dict[str, Any]:
         """The server's ``INFO`` (see :meth:`reqless.Client.server_info`)."""

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from reqless import _protocol as p
-from reqless._events import EventNames
+from reqless._events import EventNames, event_name
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
@@ -27,7 +27,8 @@ CONFIRM_SECONDS = 5.0
 class Events(EventNames):
     """:class:`reqless.Events` for asyncio: ``on(name, callback)`` then ``await listen()``.
 
-    A callback may be a coroutine function. ``async with client.events as
+    ``on`` callbacks get the channel's payload, ``on_event`` ones a
+    :class:`reqless.Event`; either may be a coroutine function. ``async with client.events as
     events: async for event in events: ...`` subscribes on entry (to the
     registered names' channels, or with none registered to every channel
     but ``w:<worker>``); iteration ends after ``stop()``.
@@ -45,22 +46,34 @@ class Events(EventNames):
         """End ``listen()`` and iteration (call it from the loop's thread)."""
         self._stopping.set()
 
+    def unlisten(self) -> None:
+        """:meth:`stop`, by reqless-py's name."""
+        self.stop()
+
     async def listen(self, timeout: float | None = None) -> None:
         """Run callbacks (coroutine functions are awaited) until ``stop()`` or ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         try:
             while deadline is None or loop.time() < deadline:
-                event = await self._next()
-                if event is None:
+                message = await self._next_message()
+                if message is None:
                     break
-                for callback in self._callbacks_of(event):
+                channel, data = message
+                event: p.Event | None = None
+                for callback, parsed in self._callbacks_of(event_name(channel)):
                     try:
-                        result = callback(event)
+                        if parsed:
+                            event = event or p.parse_event(channel, data)
+                            result = callback(event)
+                        else:
+                            result = callback(data)
                         if inspect.isawaitable(result):
                             await result
                     except Exception:
-                        logger.exception("event callback %r failed on %s", callback, event)
+                        logger.exception(
+                            "event callback %r failed on %s %r", callback, channel, data
+                        )
         finally:
             self._stopping.clear()
 
@@ -95,6 +108,11 @@ class Events(EventNames):
 
     async def _next(self) -> p.Event | None:
         """The next event, or None once stop() was called."""
+        message = await self._next_message()
+        return None if message is None else p.parse_event(*message)
+
+    async def _next_message(self) -> tuple[str, str] | None:
+        """The next message's channel and data, or None once stop() was called."""
         pubsub = await self._open()
         while not self._stopping.is_set():
             await self._follow(pubsub)
@@ -104,7 +122,7 @@ class Events(EventNames):
                 else await pubsub.get_message(timeout=POLL_SECONDS)
             )
             if message is not None and message.kind in ("message", "pmessage"):
-                return p.parse_event(message.channel, message.data)
+                return message.channel, message.data
         return None
 
     async def _open(self) -> AsyncPubSub:

@@ -25,6 +25,8 @@ __all__ = ["Job", "RecurringJob"]
 class Job(JobFields):
     """A job, bound to the asyncio client that fetched it."""
 
+    _REPR_NAME = "reqless.aio.Job"
+
     def __init__(self, client: Client, state: p.JobState) -> None:
         self._client = client
         self._state = state
@@ -202,6 +204,10 @@ class RecurringJob(RecurringFields):
         await self.update(queue=queue)
 
     requeue = move
+
+    async def next(self) -> float | None:
+        """When the next job spawns (see :attr:`reqless.RecurringJob.next`)."""
+        return await self._client._do(ops.recurring_next(self))
 
     async def cancel(self) -> None:
         await self._client._do(p.no_reply("recurringJob.cancel", self.jid))

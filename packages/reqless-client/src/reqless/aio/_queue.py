@@ -57,6 +57,17 @@ class Queue:
     def __repr__(self) -> str:
         return f"<aio.Queue {self.name!r}>"
 
+    def __eq__(self, other: object) -> bool:
+        # A queue equals its name, so ``job.queue == "underpants"`` reads as users write it.
+        if isinstance(other, str):
+            return self.name == other
+        if isinstance(other, type(self)):
+            return self.name == other.name and self._client is other._client
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
     async def put(
         self,
         klass: p.KlassArg,
@@ -81,6 +92,35 @@ class Queue:
                 throttles,
             )
         )  # fmt: skip
+
+    async def requeue(
+        self,
+        klass: p.KlassArg,
+        data: p.DataArg = None,
+        *,
+        priority: int | None = None,
+        tags: Sequence[str] | None = None,
+        delay: float = 0,
+        retries: int | None = None,
+        jid: str | None = None,
+        depends: Sequence[str] | None = None,
+        throttles: Sequence[str] | None = None,
+    ) -> str:
+        """:meth:`put` for a job that must already exist (see :meth:`reqless.Queue.requeue`)."""
+        return await self._client._do(
+            ops.requeue_new(
+                self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
+                throttles,
+            )
+        )  # fmt: skip
+
+    async def heartbeat(self) -> int:
+        """Seconds a popped job's lock lasts here (see :attr:`reqless.Queue.heartbeat`)."""
+        return await self._client._do(ops.queue_heartbeat(self.name))
+
+    async def set_heartbeat(self, value: int) -> None:
+        """Set this queue's own ``<queue>-heartbeat`` option."""
+        await self._client._do(ops.config_set(f"{self.name}-heartbeat", value))
 
     async def put_many(self, jobs: Iterable[PutManyItem]) -> list[str]:
         """Enqueue many jobs in one round trip; returns their jids in order.

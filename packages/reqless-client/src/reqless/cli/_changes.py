@@ -219,12 +219,11 @@ def config(client: reqless.Client, args: argparse.Namespace) -> int:
 
 
 def _show_option(client: reqless.Client, args: argparse.Namespace, verb: str | None) -> int:
-    try:
-        value: str | None = client.config[args.key]
-    except KeyError:
-        if verb is None:
-            raise unknown_name("config option", args.key, sorted(client.config.all)) from None
-        value = None
+    # The stored text, not config[key]'s decoded value: the CLI shows what the core keeps.
+    options = client.config.all
+    value: str | None = options.get(args.key)
+    if value is None and verb is None:
+        raise unknown_name("config option", args.key, sorted(options))
     if args.json:
         emit_json({"key": args.key, "value": value})
     elif verb is None:

@@ -121,8 +121,8 @@ class LibraryBlockingConnection(Border):
             if self._reader is None:
                 return self._read_through_library(count)
         # An idle worker's pick-up: the wait's reply and the pop's, read straight off
-        # the socket into a buffer kept from one read to the next. On code that has
-        # not run for a while, the library's read costs 20-30 µs more.
+        # the socket into a buffer kept from one read to the next: cheaper than the
+        # library's read on cold code (docs/performance.md, "The waiter's read").
         try:
             replies = take_replies(sock, self._reader, self._buffer, count, OSError)
         except OSError as exc:

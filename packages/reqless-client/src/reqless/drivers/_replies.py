@@ -2,11 +2,11 @@
 
 A pipeline of ``n`` commands is answered by ``n`` replies. The libraries read
 them one ``read_response()`` at a time, and each of those checks the
-connection, the parser's buffer and the timeout again: about 1.3 µs a reply
-with redis-py's hiredis parser, 4 µs with valkey-py's pure-Python one. When
-hiredis is installed, :func:`read_replies` instead feeds whatever the socket
-holds to one ``hiredis.Reader`` and takes every complete reply it finds (under
-1 µs a reply on either library).
+connection, the parser's buffer and the timeout again. When hiredis is
+installed, :func:`read_replies` instead feeds whatever the socket holds to one
+``hiredis.Reader`` and takes every complete reply it finds, which is cheaper
+per reply on either library (docs/performance.md, "Reading replies with
+hiredis").
 
 That reads the connection's socket and builds error replies with its parser's
 ``parse_error`` (so they are the library's own exception classes, exactly as

@@ -418,7 +418,7 @@ async def set_config(request: Request) -> Any:
         raise ApiError(400, f"value must be a string or a number, got {value!r}")
     client = dashboard(request).client
     await client.config.set(key, value)
-    return {"key": key, "value": await client.config.get(key)}
+    return {"key": key, "value": (await client.config.all()).get(key)}
 
 
 @endpoint("DELETE", "/config/{key}", role=ADMIN, summary="Restore a core option's default")
@@ -426,4 +426,4 @@ async def unset_config(request: Request) -> Any:
     key = check_name("option", path_param(request, "key"))
     client = dashboard(request).client
     await client.config.unset(key)
-    return {"key": key, "value": await client.config.get(key)}
+    return {"key": key, "value": (await client.config.all()).get(key)}
