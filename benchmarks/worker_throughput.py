@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="-c for gevent and trio")
     parser.add_argument(
         "--strategies",
-        default="process,process-log,gevent,trio",
+        default="process,process-log,gevent,trio,asyncio",
         help="comma-separated, besides polling (process-log: the putter writes no wake key)",
     )
     parser.add_argument(
@@ -403,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         "process-log": Variant("process, put heard on ql:log", "process", wake_key=False),
         "gevent": Variant(f"gevent -c {args.concurrency}", "gevent", concurrency),
         "trio": Variant(f"trio -c {args.concurrency}", "trio", concurrency),
+        "asyncio": Variant(f"asyncio -c {args.concurrency}", "asyncio", concurrency),
     }
     baseline = Variant(
         f"process, polling {POLL_INTERVAL}s", "process", ("--no-wakeup", "-i", POLL_INTERVAL)

@@ -48,6 +48,7 @@ def test_installed_strategies_and_plugins_are_listed(tmp_path: Path) -> None:
     plugins = run_cli("--list-plugins", site=site)
     assert strategies.returncode == plugins.returncode == 0
     assert [line.split("\t")[0] for line in strategies.stdout.splitlines()] == [
+        "asyncio",
         "gevent",
         "marking",
         "process",

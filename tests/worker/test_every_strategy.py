@@ -1,12 +1,12 @@
 """What every strategy must show end to end (issue 4, item 9), once per strategy, on a real server.
 
-Each test here runs for ``process`` (serial jobs in one child), ``gevent`` and
-``trio`` (one child with ``-c`` greenlets or tasks); the one about a child
-running several jobs at once, for gevent and trio only. Where the strategies
+Each test here runs for ``process`` (serial jobs in one child), ``gevent``,
+``trio`` and ``asyncio`` (one child with ``-c`` greenlets or tasks); the one
+about a child running several jobs at once, for the last three only. Where the strategies
 differ only in detail (how many jobs one child runs at once, where its
 sandboxes are, whether a lost lock costs the child), :class:`Strategy` says
 so. What only one strategy does stays in its own module: test_process_lifecycle.py,
-test_gevent.py, test_trio.py.
+test_gevent.py, test_trio.py, test_asyncio.py.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Strategy:
 
     @property
     def library(self) -> str | None:
-        return None if self.name == "process" else self.name
+        return None if self.name in ("process", "asyncio") else self.name
 
     @property
     def slots(self) -> int:
@@ -95,6 +95,13 @@ STRATEGIES = [
         lost_lock_replaces_child=False,
         lost_lock_log="no longer ours",
         async_sleeper="tests.worker.test_trio.AsyncSleepy",
+    ),
+    Strategy(
+        "asyncio",
+        concurrency=2,
+        lost_lock_replaces_child=False,
+        lost_lock_log="no longer ours",
+        async_sleeper="tests.worker.test_asyncio.AsyncSleepy",
     ),
 ]
 CONCURRENT = [strategy for strategy in STRATEGIES if strategy.concurrency]

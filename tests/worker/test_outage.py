@@ -58,7 +58,7 @@ def kill_a_child(worker: Any, killed: set[int]) -> None:
     killed.add(victim)
 
 
-@pytest.mark.parametrize("strategy", ["process", "gevent", "trio"])
+@pytest.mark.parametrize("strategy", ["process", "gevent", "trio", "asyncio"])
 def test_no_job_is_failed_or_lost_through_a_restart_and_killed_children(
     durable_server: RestartableServer, start_worker: StartWorker, tmp_path: Path, strategy: str
 ) -> None:
@@ -133,7 +133,7 @@ def test_a_job_that_moves_itself_while_the_server_is_away_moves_once_it_is_back(
     assert output.count("is back after an outage of") == 1, output
 
 
-@pytest.mark.parametrize("strategy", ["process", "gevent", "trio"])
+@pytest.mark.parametrize("strategy", ["process", "gevent", "trio", "asyncio"])
 def test_a_replacement_child_takes_back_the_job_its_predecessor_was_killed_in(
     server: Server, start_worker: StartWorker, client: reqless.Client, tmp_path: Path, strategy: str
 ) -> None:

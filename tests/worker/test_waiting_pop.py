@@ -22,7 +22,7 @@ from tests.worker.conftest import StartWorker, Worker, get_job, wait_until
 from tests.worker.jobs_for_tests import events, read_log
 
 JOBS = "tests.worker.jobs_for_tests"
-STRATEGIES = ["process", "gevent", "trio"]
+STRATEGIES = ["process", "gevent", "trio", "asyncio"]
 # Far beyond every wait_until() here: a job that runs was woken, not polled.
 NEVER = "60"
 
@@ -86,7 +86,7 @@ def test_a_put_by_a_client_that_writes_no_wake_key_still_wakes_the_child(
         assert not other._driver.execute_command("KEYS", "reqless:wake:*")
 
 
-@pytest.mark.parametrize("strategy", ["gevent", "trio"])
+@pytest.mark.parametrize("strategy", ["gevent", "trio", "asyncio"])
 def test_a_free_slot_waits_on_the_server_while_another_slot_runs_its_job(
     server: Server,
     client: reqless.Client,

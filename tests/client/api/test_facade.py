@@ -20,8 +20,8 @@ PUBLIC = {
 }  # fmt: skip
 
 PUBLIC_AIO = {
-    "Client", "Config", "Events", "Job", "Jobs", "Queue", "QueueJobs", "QueuePatterns",
-    "Queues", "RecurringJob", "Tags", "Throttle", "Throttles", "Workers",
+    "Client", "Config", "Events", "Job", "Jobs", "PopWaiter", "Queue", "QueueJobs",
+    "QueuePatterns", "Queues", "RecurringJob", "Tags", "Throttle", "Throttles", "Workers",
 }  # fmt: skip
 
 

@@ -34,9 +34,9 @@ import math
 import os
 import select
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from reqless import _protocol as p
 from reqless._errors import (
@@ -55,6 +55,10 @@ if TYPE_CHECKING:
 __all__ = ["PopWaiter"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Sans-IO steps: yield ``(method name, *arguments)``, get its result, return a ``T``.
+Steps: TypeAlias = Generator[tuple[Any, ...], Any, T]
 
 # How long the server may take to answer once its own timeout has passed, when
 # the client's settings give no socket timeout to go by.
@@ -94,7 +98,7 @@ class PopWaiter:
     waiter used in the child drops it and opens its own, but a worker should
     make its waiters in the child. Needs a driver with blocking connections
     (both shipped drivers have them) and Redis or Valkey 6 or later.
-    Synchronous only: ``reqless.aio`` has no waiter yet.
+    :class:`reqless.aio.PopWaiter` is its asyncio twin.
     """
 
     # Set by _open_pipe(): the self-pipe, the owning process, the polled socket.
@@ -112,11 +116,7 @@ class PopWaiter:
         *,
         job_class: type[Job] = Job,
     ) -> None:
-        driver = client._driver
-        if not isinstance(driver, BlockingDriver):
-            raise InvalidArgumentError(
-                f"the {driver.name!r} driver has no blocking connections for a PopWaiter"
-            )
+        driver = self._blocking_driver(client)
         self._client = client
         self._job_class = job_class
         self._driver: BlockingDriver = driver
@@ -134,6 +134,15 @@ class PopWaiter:
         self._client_id = 0
         self._open_pipe()
 
+    def _blocking_driver(self, client: Client) -> BlockingDriver:
+        """The driver whose connections the waits use (the asyncio twin brings its own)."""
+        driver = client._driver
+        if not isinstance(driver, BlockingDriver):
+            raise InvalidArgumentError(
+                f"the {driver.name!r} driver has no blocking connections for a PopWaiter"
+            )
+        return driver
+
     def __repr__(self) -> str:
         return f"<PopWaiter {self.queue!r} wake_on={list(self.wake_on)!r}>"
 
@@ -149,7 +158,7 @@ class PopWaiter:
             return []
         connection = self._open()
         try:
-            return self._wait_and_pop(connection, count, float(timeout))
+            return self._drive(self._waiting(count, float(timeout)))
         except BaseException:
             # A reply may still be on its way: the next pop starts on a new connection.
             connection.close()
@@ -190,42 +199,63 @@ class PopWaiter:
 
     # -- waiting --------------------------------------------------------------------------
 
-    def _wait_and_pop(
-        self, connection: BlockingConnection, count: int, timeout: float
-    ) -> list[Job]:
+    def _drive(self, steps: Steps[T]) -> T:
+        """Run the sans-IO ``steps`` (see :meth:`_waiting`) with this class's blocking I/O."""
+        result: Any = None
+        while True:
+            try:
+                name, *args = steps.send(result)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            result = getattr(self, name)(*args)
+
+    def _waiting(self, count: int, timeout: float) -> Steps[list[Job]]:
+        """One wait and its pop, sans-IO: each step yields ``(method name, *arguments)`` of
+        the twin that drives it (this class, or :class:`reqless.aio.PopWaiter`, whose
+        methods of those names are coroutines) and gets the result back."""
         call = p.pop(self.queue, self._client.worker_name, count)
         ahead = self._pipelined(call)
         block = ("BZPOPMIN", *self._keys, f"{max(timeout, 0.001):.3f}")
-        connection.send(*([block] if ahead is None else [block, ahead]))
+        yield ("_send", block) if ahead is None else ("_send", block, ahead)
         limit = timeout + self._grace
-        interrupted = not self._until_readable(connection, limit)
-        if interrupted and not self._unblock(connection, limit):
+        interrupted = not (yield ("_until_readable", limit))
+        if interrupted and not (yield ("_unblock", limit)):
             return []  # our connection was closed: the server dropped the wait and the pop
-        replies = connection.read(1 if ahead is None else 2)
+        replies = yield ("_read", 1 if ahead is None else 2)
         wake = replies[0]
-        jobs = [] if ahead is None else self._jobs(call, replies[1])
+        jobs = [] if ahead is None else (yield from self._jobs(call, replies[1]))
         if isinstance(wake, ReqlessError):
             # A key of that name and another type (or an ACL) refuses the wait:
             # sleep out the timeout instead, then poll.
             self._warn_once(wake)
-            if jobs or interrupted or self._sleep(timeout):
+            if jobs or interrupted or (yield ("_sleep", timeout)):
                 return jobs
-            return self._pop_now(connection, self.queue, count)
+            return (yield from self._pop_now(self.queue, count))
         woken_by = self.woken_by = None if wake is None else queue_of(str(wake[0]))
         if interrupted:
             if woken_by is not None and (ahead is None or woken_by != self.queue):
                 # A put's wake-up came with the interrupt: hand it on to another waiter.
-                connection.send(("ZADD", wake[0], 0, wake[1]))
-                connection.read(1)
+                yield ("_send", ("ZADD", wake[0], 0, wake[1]))
+                yield ("_read", 1)
             return jobs
         if ahead is None and woken_by in (None, self.queue):
-            jobs = self._pop_now(connection, self.queue, count)
+            jobs = yield from self._pop_now(self.queue, count)
         if woken_by not in (None, self.queue) and len(jobs) < count:
-            jobs += self._pop_now(connection, str(woken_by), count - len(jobs))
+            jobs += yield from self._pop_now(str(woken_by), count - len(jobs))
         return jobs
 
-    def _until_readable(self, connection: BlockingConnection, limit: float) -> bool:
+    def _send(self, *commands: Sequence[Arg]) -> None:
+        self._current().send(*commands)
+
+    def _read(self, count: int) -> list[Any]:
+        return self._current().read(count)
+
+    def _run(self, call: p.Call[Any]) -> Any:
+        return self._client._run(call)
+
+    def _until_readable(self, limit: float) -> bool:
         """True once a reply can be read, False on an interrupt; raises after ``limit`` s."""
+        connection = self._current()
         deadline = time.monotonic() + limit
         poller = self._poller_for(connection)
         while True:
@@ -248,8 +278,9 @@ class PopWaiter:
                 if self._take_interrupt():
                     return False
 
-    def _unblock(self, connection: BlockingConnection, limit: float) -> bool:
+    def _unblock(self, limit: float) -> bool:
         """End the server's wait from another connection; False if ours had to be closed."""
+        connection = self._current()
         deadline = time.monotonic() + limit
         while self._client_id > 0 and time.monotonic() < deadline:
             try:
@@ -307,20 +338,23 @@ class PopWaiter:
             return None
         return self._client._script.server_clock_command(call.command, *call.args)
 
-    def _pop_now(self, connection: BlockingConnection, queue: str, count: int) -> list[Job]:
+    def _now_command(self, call: p.Call[Any]) -> tuple[Arg, ...]:
+        """``call`` as written to run at once on our connection."""
+        script = self._client._script
+        return self._pipelined(call) or script.command(call.command, *call.args)
+
+    def _pop_now(self, queue: str, count: int) -> Steps[list[Job]]:
         """Pop on our connection, now: after the wake-up, or from the queue that woke us."""
         call = p.pop(queue, self._client.worker_name, count)
-        script = self._client._script
-        command = self._pipelined(call) or script.command(call.command, *call.args)
-        connection.send(command)
-        (reply,) = connection.read(1)
-        return self._jobs(call, reply)
+        yield ("_send", self._now_command(call))
+        (reply,) = yield ("_read", 1)
+        return (yield from self._jobs(call, reply))
 
-    def _jobs(self, call: p.Call[list[p.JobState]], reply: Any) -> list[Job]:
+    def _jobs(self, call: p.Call[list[p.JobState]], reply: Any) -> Steps[list[Job]]:
         client = self._client
         if isinstance(reply, ScriptNotLoadedError):
             # The core is gone from the server: the ordinary path loads it and pops again.
-            states = client._run(call)
+            states = yield ("_run", call)
         elif isinstance(reply, ReqlessError):
             raise reply
         else:
@@ -329,6 +363,12 @@ class PopWaiter:
         return [job_class(client, state) for state in states]
 
     # -- the connection and the pipe ------------------------------------------------------
+
+    def _current(self) -> BlockingConnection:
+        connection = self._connection
+        if connection is None:
+            raise ServerUnavailableError("the waiting pop's connection is closed")
+        return connection
 
     def _open(self) -> BlockingConnection:
         if self._connection is None:

@@ -99,13 +99,19 @@ def _parser() -> _Parser:
         "--greenlets",
         dest="concurrency",
         type=int,
-        help="greenlets or trio tasks per child, for gevent and trio"
-        " (default: 1; env REQLESS_CONCURRENCY)",
+        help="jobs at once per child, for gevent, trio and asyncio (default: 10 for those,"
+        " 1 for process; env REQLESS_CONCURRENCY)",
     )
     add(
         "--strategy",
-        help="how children run jobs: process, gevent, trio, ..."
+        help="how children run jobs: process, gevent, trio, asyncio, ..."
         " (default: process, see --list-strategies; env REQLESS_STRATEGY)",
+    )
+    add(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        help="event loop for --strategy asyncio; uvloop must be installed"
+        " (default: asyncio; env REQLESS_LOOP)",
     )
     add(
         "-i",
@@ -242,6 +248,7 @@ def _settings_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "concurrency": args.concurrency,
         "strategy": args.strategy,
+        "loop": args.loop,
         "interval": args.interval,
         "paths": tuple(os.path.abspath(p) for p in args.paths) if args.paths else None,
         "cwd_path": args.cwd_path,

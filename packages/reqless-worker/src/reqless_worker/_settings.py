@@ -11,8 +11,9 @@ has bootstrapped (gevent patches the standard library there).
 | driver | ``--driver`` | ``REQLESS_DRIVER`` | chosen by the URL |
 | name | ``-n`` | ``REQLESS_WORKER_NAME`` | ``<hostname>-<parent pid>`` |
 | workers | ``-w`` | ``REQLESS_WORKERS`` | CPU count |
-| concurrency | ``-c`` / ``-g`` | ``REQLESS_CONCURRENCY`` | 1 |
+| concurrency | ``-c`` / ``-g`` | ``REQLESS_CONCURRENCY`` | 10 (gevent, trio, asyncio), else 1 |
 | strategy | ``--strategy`` | ``REQLESS_STRATEGY`` | ``process`` |
+| loop | ``--loop`` | ``REQLESS_LOOP`` | ``asyncio`` (or ``uvloop``, for ``--strategy asyncio``) |
 | interval | ``-i`` | ``REQLESS_INTERVAL`` | 1.0 s |
 | workdir | ``-d`` | ``REQLESS_WORKDIR`` | the current directory |
 | paths | ``-p`` | ``REQLESS_PATHS`` (``os.pathsep``-separated) | none |
@@ -34,6 +35,7 @@ Switches read ``1``, ``true``, ``yes``, ``on`` and ``0``, ``false``, ``no``, ``o
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -69,6 +71,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "workers": ("REQLESS_WORKERS", int),
     "concurrency": ("REQLESS_CONCURRENCY", int),
     "strategy": ("REQLESS_STRATEGY", str),
+    "loop": ("REQLESS_LOOP", str),
     "interval": ("REQLESS_INTERVAL", float),
     "workdir": ("REQLESS_WORKDIR", Path),
     "paths": ("REQLESS_PATHS", _paths),
@@ -85,6 +88,19 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "reload": ("REQLESS_RELOAD", _switch),
     "burst": ("REQLESS_BURST", _switch),
 }
+
+
+#: The event loops ``--strategy asyncio`` can run on.
+LOOPS = ("asyncio", "uvloop")
+
+#: ``--concurrency`` when neither the command line nor the environment gives it: the
+#: concurrent strategies run jobs that mostly wait, one per slot, so one slot wastes them.
+DEFAULT_CONCURRENCY = {"gevent": 10, "trio": 10, "asyncio": 10}
+
+
+def default_concurrency(strategy: str) -> int:
+    """The ``--concurrency`` a strategy runs with unless told (1 for the others)."""
+    return DEFAULT_CONCURRENCY.get(strategy, 1)
 
 
 def _cpu_count() -> int:
@@ -115,6 +131,7 @@ class WorkerSettings:
     workers: int = field(default_factory=_cpu_count)
     concurrency: int = 1
     strategy: str = "process"
+    loop: str = "asyncio"
     interval: float = 1.0
     paths: tuple[str, ...] = ()
     cwd_path: bool = True
@@ -138,6 +155,10 @@ class WorkerSettings:
             problems.append(f"workers must be at least 1, not {self.workers}")
         if self.concurrency < 1:
             problems.append(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.loop not in LOOPS:
+            problems.append(f"loop must be one of {', '.join(LOOPS)}, not {self.loop!r}")
+        elif self.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            problems.append("loop 'uvloop' needs uvloop, not installed: pip install uvloop")
         if not self.interval > 0:
             problems.append(f"interval must be a positive number of seconds, not {self.interval}")
         for name in ("max_jobs", "max_jobs_per_child"):
@@ -168,6 +189,8 @@ class WorkerSettings:
                 from reqless_worker._errors import WorkerSettingsError
 
                 raise WorkerSettingsError(f"{variable}={text!r}: {exc}") from exc
+        if "concurrency" not in values:
+            values["concurrency"] = default_concurrency(values.get("strategy", "process"))
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> WorkerSettings:

@@ -13,6 +13,7 @@ from reqless.aio._client import (
 from reqless.aio._events import Events
 from reqless.aio._job import Job, RecurringJob
 from reqless.aio._queue import Queue, QueueJobs, Queues
+from reqless.aio._waiter import PopWaiter
 
 __all__ = [
     "Client",
@@ -20,6 +21,7 @@ __all__ = [
     "Events",
     "Job",
     "Jobs",
+    "PopWaiter",
     "Queue",
     "QueueJobs",
     "QueuePatterns",

@@ -214,8 +214,8 @@ class Client(ClientBase):
     """A connection to one reqless server, for asyncio. Close it with ``await aclose()``.
 
     The arguments are :class:`reqless.Client`'s, ``wake_workers`` included:
-    puts wake workers waiting with :class:`reqless.PopWaiter` unless it is
-    False (this package has no asyncio waiter yet).
+    puts wake workers waiting with :class:`reqless.PopWaiter` or
+    :class:`reqless.aio.PopWaiter` unless it is False.
     """
 
     _LABEL = "reqless.aio.Client"

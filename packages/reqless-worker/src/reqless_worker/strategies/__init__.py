@@ -34,6 +34,7 @@ _BUILTIN = {
     "process": "reqless_worker.strategies.process:ProcessStrategy",
     "gevent": "reqless_worker.strategies.gevent:GeventStrategy",
     "trio": "reqless_worker.strategies.trio:TrioStrategy",
+    "asyncio": "reqless_worker.strategies.asyncio:AsyncioStrategy",
 }
 
 
