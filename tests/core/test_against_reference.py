@@ -157,6 +157,42 @@ def _stale_waiter(step: Step) -> bool:
     )
 
 
+# Calls that spawn recurring children (4.9), and so reach D-29.
+SPAWNING = ("queue.pop", "queue.peek")
+
+
+def _spawns_onto_a_job(step: Step) -> bool:
+    """A template whose next children's jids already hold jobs (D-29's situation)."""
+    jobs = step.jobs()
+    for key, (kind, value) in step.before.items():
+        if kind != "hash" or not key.startswith("ql:r:"):
+            continue
+        template, count = key[len("ql:r:") :], _number(value.get("count")) or 0
+        for jid in jobs:
+            child, _, number = jid.rpartition("-")
+            if child == template and number.isdigit() and int(number) > count:
+                return True
+    return False
+
+
+def _retries_elsewhere(step: Step) -> bool:
+    """A job.retry into a queue other than the job's `queue` field."""
+    args = step.call.args
+    if step.call.command != "job.retry" or len(args) < 2:
+        return False
+    job = step.jobs().get(args[0])
+    return job is not None and job.get("queue") != args[1]
+
+
+def _touches_an_away_job(step: Step) -> bool:
+    """A call naming a job that waits in the queue a retry sent it to, or one that may
+    hand it out, spawn onto it or release it from a throttle (D-30's situation)."""
+    away = [jid for jid, job in step.jobs().items() if "in-queue" in job]
+    return bool(away) and (
+        step.call.command in (*SPAWNING, *RELEASING) or any(jid in step.call.args for jid in away)
+    )
+
+
 def _fractional(value: Any) -> bool:
     number = _number(value) if isinstance(value, str) else None
     return number is not None and not number.is_integer()
@@ -240,6 +276,25 @@ DECLARED: list[Deviation] = [
         lambda step: (
             step.theirs.error is not None
             and any(_fractional(job.get("remaining")) for job in step.jobs().values())
+        ),
+    ),
+    Deviation(
+        "D-29",
+        "a recurring spawn onto an existing jid clears the job there first",
+        lambda step: step.call.command in SPAWNING and _spawns_onto_a_job(step),
+    ),
+    Deviation(
+        "D-30",
+        "a job a retry sent to another queue is found there (in-queue), and runs in its own",
+        lambda step: _retries_elsewhere(step) or _touches_an_away_job(step),
+    ),
+    Deviation(
+        "D-31",
+        "a re-put of a running job gives back its throttle slots",
+        lambda step: (
+            step.call.command in PUTS
+            and len(step.call.args) > 2
+            and step.jobs().get(step.call.args[2], {}).get("state") == "running"
         ),
     ),
     # Last: the specific entries above say better why a refused put differs.

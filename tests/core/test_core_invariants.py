@@ -15,18 +15,21 @@ servers and in both forms. After every command it reads the keys and checks:
   and a running job has a worker (``""`` is a worker name);
 * ``queue.counts`` and ``workers.counts`` equal the sizes of the sets;
 * nothing references a job that no longer exists: state sets, failure lists,
-  tag indexes, dependency edges (both ends agree), throttle waiters.
+  tag indexes, dependency edges (both ends agree), throttle waiters;
+* every throttle holder is a running job that lists that throttle
+  (reqless-core/DEVIATIONS.md D-31).
+
+A job's own queue is its ``queue`` field, or the ``in-queue`` field while a
+retry into another queue keeps it there (reqless-core/EXTENSIONS.md E.5).
 
 Exempt, as the spec keeps them: tracked jids (4.16: tracking survives
 deletion); worker job sets (4.14 and pitfall 23: ``job.timeout`` leaves the jid
-in the old worker's set); throttle holders (4.10: a re-put keeps a running job's
-throttle locks, and cancel releases only the throttles the job lists then).
+in the old worker's set).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -127,8 +130,9 @@ def violations(keys: Keys, now: float) -> list[str]:
         name, place = here[0]
         if name not in PLACES.get(state, set()):
             found.append(f"job {jid!r} in state {state!r} is in {name} {place!r}")
-        if name in QUEUE_SETS and place != job.get("queue"):
-            found.append(f"job {jid!r} of queue {job.get('queue')!r} is in {name} of {place!r}")
+        own = job.get("in-queue", job.get("queue"))
+        if name in QUEUE_SETS and place != own:
+            found.append(f"job {jid!r} of queue {own!r} is in {name} of {place!r}")
         if name == "failed":
             failure = job.get("failure")
             group = failure.get("group") if isinstance(failure, dict) else None
@@ -177,15 +181,22 @@ def violations(keys: Keys, now: float) -> list[str]:
                 forth = keys.get(f"ql:j:{dependent}-dependencies", ("set", []))[1]
                 if dependent not in jobs or jid not in forth:
                     found.append(f"{dependent!r} is a dependent of {jid!r} without its edge")
-        elif kind == "zset" and key.startswith("ql:th:") and key.endswith("-pending"):
-            # Only waiters: spec 4.10 keeps a running job's throttle locks through a
-            # re-put, and job.cancel releases only the throttles the job lists now, so
-            # a lock can outlive its job (reqless-core/DEVIATIONS.md notes it).
+        elif kind == "zset" and key.startswith("ql:th:") and key.endswith("-locks"):
+            tid = key[len("ql:th:") : -len("-locks")]
             for member, _score in value:
                 job = jobs.get(member)
-                throttled = (
-                    keys.get(f"ql:q:{job.get('queue')}-throttled", ("zset", []))[1] if job else []
-                )
+                if job is None:
+                    found.append(f"{key} holds {member!r}, which has no job")
+                elif job.get("state") != "running" or tid not in (job.get("throttles") or []):
+                    found.append(
+                        f"{key} holds {member!r} ({job.get('state')}, throttles"
+                        f" {job.get('throttles')!r})"
+                    )
+        elif kind == "zset" and key.startswith("ql:th:") and key.endswith("-pending"):
+            for member, _score in value:
+                job = jobs.get(member)
+                own = job.get("in-queue", job.get("queue")) if job else None
+                throttled = keys.get(f"ql:q:{own}-throttled", ("zset", []))[1] if job else []
                 if job is None:
                     found.append(f"{key} holds {member!r}, which has no job")
                 elif member not in [jid for jid, _ in throttled]:
@@ -251,33 +262,6 @@ def count_violations(caller: Caller, now: float, keys_before: Keys) -> tuple[lis
     return found, keys
 
 
-def _no_spawned_jid(command: tuple[str, tuple[str, ...]]) -> bool:
-    """Whether the call leaves alone the jids recurring templates spawn (``r1-1``...).
-
-    Spec 4.9 writes a spawned child's hash and queues it, and says nothing of a job
-    already at that jid; ours, like the reference, leaves that job in its old sets
-    (work, depends, tag indexes...), so it can be handed out twice. Reported to the
-    lead as spec silent; until the core clears such a job first, this test keeps
-    jobs off those jids (test_against_reference still drives them).
-    """
-    return not any(re.search(r"\br[12]-\d", arg) for arg in command[1])
-
-
-def _own_queue(args: tuple[str, ...], keys: Keys) -> tuple[str, ...]:
-    """job.retry's arguments with the queue argument set to the job's own queue.
-
-    Spec 3.19 queues a retried job in the queue argument and leaves its `queue`
-    field; every later put, complete or cancel then clears the field's queue, not
-    the one the job is in, so the job stays there too and is handed out twice (the
-    reference does the same; reported to the lead). test_against_reference drives
-    retries across queues; here a retry names the job's queue, as clients do.
-    """
-    job = keys.get(f"ql:j:{args[0]}", ("none", {}))[1] if args else {}
-    if len(args) < 2 or not isinstance(job, dict) or "queue" not in job:
-        return args
-    return (args[0], job["queue"], *args[2:])
-
-
 def _machine(caller: Caller, label: str) -> type[RuleBasedStateMachine]:
     class Invariants(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -293,15 +277,11 @@ def _machine(caller: Caller, label: str) -> type[RuleBasedStateMachine]:
                 f" database):\n{transcript(self.calls)}\n{what}"
             )
 
-        @rule(tick=TICKS, command=commands().filter(_no_spawned_jid))
+        @rule(tick=TICKS, command=commands())
         def step(self, tick: float, command: tuple[str, tuple[str, ...]]) -> None:
             self.now += tick
             before = snapshot(caller.redis)
-            call = Call(
-                command[0],
-                self.now,
-                _own_queue(command[1], before) if command[0] == "job.retry" else command[1],
-            )
+            call = Call(command[0], self.now, command[1])
             reply = caller.call(call.command, call.now, call.args)
             after = snapshot(caller.redis)
             if after != before:
