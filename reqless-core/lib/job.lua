@@ -3,15 +3,14 @@
 -- dependency edges, queue sets, deletion.
 
 -- The fields Job.render reads, in its order. A pop reads only the first
--- fourteen (it knows the jid, worker and expiry it hands out; the `queue`
--- shown is the hash's, which a retry into another queue leaves behind, with
--- `in-queue` naming where the job waits then), and
+-- thirteen (it knows the jid, worker and expiry it hands out; the `queue`
+-- shown is the hash's, which a retry into another queue leaves behind), and
 -- every field read costs the server time; `klass` first: every job hash has it.
 -- Job.object reads them all, and `jid` last: a hash without it is no job.
 -- Both lists are written out: the EVAL form would derive one on every call.
 Job.HAND_OUT_FIELDS = {
   'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',
-  'spawned_from_jid', 'history', 'time', 'queue', 'in-queue',
+  'spawned_from_jid', 'history', 'time', 'queue',
 }
 Job.OBJECT_FIELDS = {
   'klass', 'state', 'priority', 'retries', 'remaining', 'data', 'tags', 'failure', 'throttles',

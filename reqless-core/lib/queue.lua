@@ -73,10 +73,11 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
   call('hset', key, 'time', Reqless.time_text(now), 'worker', worker, 'expires', expires,
     'state', 'running')
   -- A job a retry sent to another queue runs in its own (the one complete,
-  -- fail and heartbeat name), so that no running job is away (D-30).
+  -- fail and heartbeat name), so that no running job is away (D-30); only
+  -- such a job is handed out by another queue than its field's.
   local home = queue
-  if f[14] then
-    home = f[13] or queue
+  if f[13] and f[13] ~= queue then
+    home = f[13]
     call('hdel', key, 'in-queue')
   end
   call('zadd', Reqless.queue_key(home, 'locks'), expires, jid)
