@@ -13,8 +13,9 @@ A difference fails the test with the shortest sequence hypothesis finds, as
 ``command now args...`` lines from an empty database, and the first difference.
 A difference is allowed only where ``DECLARED`` names the section of
 ``reqless-core/DEVIATIONS.md`` that declares it (``SPEC_WINS``: where the
-0.13.3 core predates the spec and ours follows it, declared there too); the reference's keys are then replaced by
-ours so the sequence goes on comparing from the same state. Older shapes of
+0.13.3 core predates the spec and ours follows it, declared there too); the
+reference's keys are then replaced by ours so the sequence goes on comparing
+from the same state. Older shapes of
 the 0.13.3 core that carry the same meaning are translated to the spec's
 before comparing (``TRANSLATED``).
 

@@ -90,20 +90,14 @@ def _tag_text(tag: Any) -> str:
     return str(tag) if not isinstance(tag, str) else tag
 
 
-def violations(keys: Keys, now: float) -> list[str]:
-    """Every broken invariant in one snapshot of the keys."""
-    found: list[str] = []
-    jobs = {
-        key[len("ql:j:") :]: value
-        for key, (kind, value) in keys.items()
-        if kind == "hash" and key.startswith("ql:j:") and "jid" in value
-    }
-    templates = {
-        key[len("ql:r:") :]: value
-        for key, (kind, value) in keys.items()
-        if kind == "hash" and key.startswith("ql:r:")
-    }
-    places: dict[str, list[tuple[str, str]]] = defaultdict(list)
+Places = dict[str, list[tuple[str, str]]]
+Jobs = dict[str, dict[str, Any]]
+
+
+def _places(keys: Keys) -> tuple[Places, dict[str, list[str]]]:
+    """Where each jid is: (set, queue or group) per state set, and each template's
+    ``-recur`` queues."""
+    places: Places = defaultdict(list)
     recur_places: dict[str, list[str]] = defaultdict(list)
     for key, (kind, value) in keys.items():
         where = _queue_set(key)
@@ -120,93 +114,151 @@ def violations(keys: Keys, now: float) -> list[str]:
         elif kind == "zset" and key == "ql:completed":
             for member, _score in value:
                 places[member].append(("completed", ""))
+    return places, recur_places
 
+
+def _own_queue(job: dict[str, Any]) -> Any:
+    """The queue whose sets hold the job: ``in-queue`` after a retry elsewhere."""
+    return job.get("in-queue", job.get("queue"))
+
+
+def _job_violations(jid: str, job: dict[str, Any], here: list[tuple[str, str]]) -> list[str]:
+    state = job.get("state")
+    if len(here) != 1:
+        return [f"job {jid!r} ({state}) is in {len(here)} state sets: {here}"]
+    found = []
+    name, place = here[0]
+    if name not in PLACES.get(str(state), set()):
+        found.append(f"job {jid!r} in state {state!r} is in {name} {place!r}")
+    if name in QUEUE_SETS and place != _own_queue(job):
+        found.append(f"job {jid!r} of queue {_own_queue(job)!r} is in {name} of {place!r}")
+    if name == "failed":
+        failure = job.get("failure")
+        group = failure.get("group") if isinstance(failure, dict) else None
+        if group != place:
+            found.append(f"failed job {jid!r} (group {group!r}) is in ql:f:{place}")
+    if (state == "running") != (name == "locks"):
+        found.append(f"job {jid!r} in state {state!r} is in {name}")
+    if state == "running" and "worker" not in job:
+        found.append(f"running job {jid!r} has no worker field")
+    return found
+
+
+def _members(keys: Keys, key: str) -> list[str]:
+    kind, value = keys.get(key, ("none", []))
+    if kind == "zset":
+        return [member for member, _ in value]
+    return list(value) if kind in ("set", "list") else []
+
+
+def _tag_index(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    tag = key[len("ql:t:") :]
+    found = []
+    for member, _score in value:
+        job = jobs.get(member)
+        if job is None:
+            found.append(f"{key} holds {member!r}, which has no job")
+        elif tag not in [_tag_text(t) for t in job.get("tags") or []]:
+            found.append(f"{key} holds {member!r}, whose tags are {job.get('tags')!r}")
+    return found
+
+
+def _dependencies(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    jid = key[len("ql:j:") : -len("-dependencies")]
+    found = []
+    if value and jid not in jobs:
+        found.append(f"{key} belongs to no job")
+    for dep in value:
+        if dep not in jobs or jid not in _members(keys, f"ql:j:{dep}-dependents"):
+            found.append(f"{jid!r} depends on {dep!r}, which has no job or no edge back")
+    if value and jid in jobs and jobs[jid].get("state") != "depends":
+        found.append(f"{jid!r} has dependencies {value} in state {jobs[jid].get('state')!r}")
+    return found
+
+
+def _dependents(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    jid = key[len("ql:j:") : -len("-dependents")]
+    return [
+        f"{dependent!r} is a dependent of {jid!r} without its edge"
+        for dependent in value
+        if dependent not in jobs or jid not in _members(keys, f"ql:j:{dependent}-dependencies")
+    ]
+
+
+def _holders(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    # A slot is held only by a running job that lists the throttle (DEVIATIONS D-31).
+    tid = key[len("ql:th:") : -len("-locks")]
+    found = []
+    for member, _score in value:
+        job = jobs.get(member)
+        if job is None:
+            found.append(f"{key} holds {member!r}, which has no job")
+        elif job.get("state") != "running" or tid not in (job.get("throttles") or []):
+            found.append(
+                f"{key} holds {member!r} ({job.get('state')}, throttles {job.get('throttles')!r})"
+            )
+    return found
+
+
+def _waiters(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    found = []
+    for member, _score in value:
+        job = jobs.get(member)
+        if job is None:
+            found.append(f"{key} holds {member!r}, which has no job")
+        elif member not in _members(keys, f"ql:q:{_own_queue(job)}-throttled"):
+            found.append(f"{key} holds {member!r}, which is not throttled in its queue")
+    return found
+
+
+# Which keys each check reads: (kind, prefix, suffix, check).
+KEY_CHECKS = (
+    ("zset", "ql:t:", "", _tag_index),
+    ("set", "ql:j:", "-dependencies", _dependencies),
+    ("set", "ql:j:", "-dependents", _dependents),
+    ("zset", "ql:th:", "-locks", _holders),
+    ("zset", "ql:th:", "-pending", _waiters),
+)
+
+
+def violations(keys: Keys, now: float) -> list[str]:
+    """Every broken invariant in one snapshot of the keys."""
+    found: list[str] = []
+    jobs: Jobs = {
+        key[len("ql:j:") :]: value
+        for key, (kind, value) in keys.items()
+        if kind == "hash" and key.startswith("ql:j:") and "jid" in value
+    }
+    templates = {
+        key[len("ql:r:") :]: value
+        for key, (kind, value) in keys.items()
+        if kind == "hash" and key.startswith("ql:r:")
+    }
+    places, recur_places = _places(keys)
     for jid, job in jobs.items():
-        state = job.get("state")
-        here = places.get(jid, [])
-        if len(here) != 1:
-            found.append(f"job {jid!r} ({state}) is in {len(here)} state sets: {here}")
-            continue
-        name, place = here[0]
-        if name not in PLACES.get(state, set()):
-            found.append(f"job {jid!r} in state {state!r} is in {name} {place!r}")
-        own = job.get("in-queue", job.get("queue"))
-        if name in QUEUE_SETS and place != own:
-            found.append(f"job {jid!r} of queue {own!r} is in {name} of {place!r}")
-        if name == "failed":
-            failure = job.get("failure")
-            group = failure.get("group") if isinstance(failure, dict) else None
-            if group != place:
-                found.append(f"failed job {jid!r} (group {group!r}) is in ql:f:{place}")
-        if (state == "running") != (name == "locks"):
-            found.append(f"job {jid!r} in state {state!r} is in {name}")
-        if state == "running" and "worker" not in job:
-            found.append(f"running job {jid!r} has no worker field")
-    for member, here in places.items():
-        if member not in jobs:
-            found.append(f"{here} hold {member!r}, which has no job")
-
+        found += _job_violations(jid, job, places.get(jid, []))
+        found += [
+            f"job {jid!r} has tag {tag!r} but is not in its index"
+            for tag in job.get("tags") or []
+            if jid not in _members(keys, f"ql:t:{_tag_text(tag)}")
+        ]
+    found += [
+        f"{here} hold {jid!r}, which has no job" for jid, here in places.items() if jid not in jobs
+    ]
     for jid, template in templates.items():
         queues = recur_places.get(jid, [])
         if queues != [template.get("queue")]:
             found.append(f"recurring {jid!r} of queue {template.get('queue')!r} is in {queues}")
-    for member, queues in recur_places.items():
-        if member not in templates:
-            found.append(f"-recur of {queues} holds {member!r}, which has no template")
-
+    found += [
+        f"-recur of {queues} holds {jid!r}, which has no template"
+        for jid, queues in recur_places.items()
+        if jid not in templates
+    ]
     for key, (kind, value) in keys.items():
-        if kind == "zset" and key.startswith("ql:t:"):
-            tag = key[len("ql:t:") :]
-            for member, _score in value:
-                job = jobs.get(member)
-                if job is None:
-                    found.append(f"{key} holds {member!r}, which has no job")
-                elif tag not in [_tag_text(t) for t in job.get("tags") or []]:
-                    found.append(f"{key} holds {member!r}, whose tags are {job.get('tags')!r}")
-        elif kind == "set" and key.startswith("ql:j:") and key.endswith("-dependencies"):
-            jid = key[len("ql:j:") : -len("-dependencies")]
-            if value and jid not in jobs:
-                found.append(f"{key} belongs to no job")
-            for dep in value:
-                back = keys.get(f"ql:j:{dep}-dependents", ("set", []))[1]
-                if dep not in jobs or jid not in back:
-                    found.append(f"{jid!r} depends on {dep!r}, which has no job or no edge back")
-            if value and jid in jobs and jobs[jid].get("state") != "depends":
-                found.append(
-                    f"{jid!r} has dependencies {value} in state {jobs[jid].get('state')!r}"
-                )
-        elif kind == "set" and key.startswith("ql:j:") and key.endswith("-dependents"):
-            jid = key[len("ql:j:") : -len("-dependents")]
-            for dependent in value:
-                forth = keys.get(f"ql:j:{dependent}-dependencies", ("set", []))[1]
-                if dependent not in jobs or jid not in forth:
-                    found.append(f"{dependent!r} is a dependent of {jid!r} without its edge")
-        elif kind == "zset" and key.startswith("ql:th:") and key.endswith("-locks"):
-            tid = key[len("ql:th:") : -len("-locks")]
-            for member, _score in value:
-                job = jobs.get(member)
-                if job is None:
-                    found.append(f"{key} holds {member!r}, which has no job")
-                elif job.get("state") != "running" or tid not in (job.get("throttles") or []):
-                    found.append(
-                        f"{key} holds {member!r} ({job.get('state')}, throttles"
-                        f" {job.get('throttles')!r})"
-                    )
-        elif kind == "zset" and key.startswith("ql:th:") and key.endswith("-pending"):
-            for member, _score in value:
-                job = jobs.get(member)
-                own = job.get("in-queue", job.get("queue")) if job else None
-                throttled = keys.get(f"ql:q:{own}-throttled", ("zset", []))[1] if job else []
-                if job is None:
-                    found.append(f"{key} holds {member!r}, which has no job")
-                elif member not in [jid for jid, _ in throttled]:
-                    found.append(f"{key} holds {member!r}, which is not throttled in its queue")
-
-    for jid, job in jobs.items():
-        for tag in job.get("tags") or []:
-            index = keys.get(f"ql:t:{_tag_text(tag)}", ("zset", []))[1]
-            if jid not in [member for member, _ in index]:
-                found.append(f"job {jid!r} has tag {tag!r} but is not in its index")
+        for wanted, prefix, suffix, check in KEY_CHECKS:
+            if kind == wanted and key.startswith(prefix) and key.endswith(suffix):
+                found += check(key, value, keys, jobs)
+                break
     return found
 
 

@@ -8,6 +8,7 @@ spec, read literally) hands one job to two workers or leaks a throttle slot.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from tests.core.conftest import Core
 
@@ -24,11 +25,11 @@ def pop(core: Core, queue: str, worker: str = "w1", *, now: float) -> list[str]:
 
 def places(core: Core, jid: str) -> list[str]:
     """Every state set that holds ``jid``."""
-    found = []
-    for key in core.redis.keys("ql:q:*"):
+    found: list[str] = []
+    for key in cast(list[str], core.redis.keys("ql:q:*")):
         if core.redis.type(key) == "zset" and core.redis.zscore(key, jid) is not None:
             found.append(key)
-    for key in core.redis.keys("ql:f:*"):
+    for key in cast(list[str], core.redis.keys("ql:f:*")):
         if jid in core.redis.lrange(key, 0, -1):
             found.append(key)
     if core.redis.zscore("ql:completed", jid) is not None:
