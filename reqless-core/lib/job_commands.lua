@@ -269,12 +269,21 @@ function JobCommands.retry(now, a)
     Stats.failure(queue, now)
     Job.file_failure(jid, failed_group, now)
   else
+    -- The `queue` field stays (3.19); `in-queue` names the queue whose sets
+    -- now hold the job, so that a put, cancel or priority change finds it
+    -- there (EXTENSIONS E.5, DEVIATIONS D-30). A running job has none: its
+    -- pop took it home.
+    local state = 'waiting'
     if delay > 0 then
       call('zadd', Reqless.queue_key(queue, 'scheduled'), now + delay, jid)
-      call('hset', key, 'state', 'scheduled')
+      state = 'scheduled'
     else
       call('zadd', Reqless.queue_key(queue, 'work'), Queue.score(tonumber(f[6]) or 0, now), jid)
-      call('hset', key, 'state', 'waiting')
+    end
+    if queue ~= f[3] then
+      call('hset', key, 'state', state, 'in-queue', queue)
+    else
+      call('hset', key, 'state', state)
     end
     if group and message then
       call('hset', key, 'failure', encode({
@@ -336,9 +345,14 @@ function JobCommands.set_priority(now, a)
     error('Priority(): Arg "priority" missing or not a number: ' .. tostring(a[2]))
   end
   local key = Reqless.job_key(jid)
-  local queue = call('hget', key, 'queue')
+  local fields = call('hmget', key, 'queue', 'in-queue')
+  local queue = fields[1]
   if queue == false then
     error('Queue(): no queue name provided')
+  end
+  -- Where the job waits after a retry into another queue (D-30).
+  if fields[2] then
+    queue = fields[2]
   end
   if queue ~= '' then
     local work = Reqless.queue_key(queue, 'work')
@@ -373,7 +387,8 @@ end
 
 function JobCommands.cancel_one(jid, now)
   local key = Reqless.job_key(jid)
-  local f = call('hmget', key, 'state', 'queue', 'worker', 'throttles', 'failure', 'tags')
+  local f = call('hmget', key, 'state', 'queue', 'worker', 'throttles', 'failure', 'tags',
+    'in-queue')
   local state, queue, worker = f[1], f[2], f[3]
   if state == 'complete' then
     return
@@ -386,6 +401,9 @@ function JobCommands.cancel_one(jid, now)
   end
   if queue then
     Job.leave_queue(queue, jid)
+  end
+  if f[7] and f[7] ~= queue then
+    Job.leave_queue(f[7], jid)
   end
   Throttle.release_all(f[4], jid, now)
   local dependencies = call('smembers', key .. '-dependencies')

@@ -72,7 +72,15 @@ function Queue.hand_out(queue, jid, worker, now, lease, f)
   call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)
   call('hset', key, 'time', Reqless.time_text(now), 'worker', worker, 'expires', expires,
     'state', 'running')
-  call('zadd', Reqless.queue_key(queue, 'locks'), expires, jid)
+  -- A job a retry sent to another queue runs in its own (the one complete,
+  -- fail and heartbeat name), so that no running job is away (D-30); only
+  -- such a job is handed out by another queue than its field's.
+  local home = queue
+  if f[13] and f[13] ~= queue then
+    home = f[13]
+    call('hdel', key, 'in-queue')
+  end
+  call('zadd', Reqless.queue_key(home, 'locks'), expires, jid)
   local tracked = Job.is_tracked(jid)
   if tracked then
     call('publish', 'ql:popped', jid)

@@ -88,12 +88,14 @@ function QueueCommands.place(now, put)
   local throttle_key = 'ql:th:' .. queue_throttle
   local old_state, old_queue, old_worker, old_priority, old_tags, old_retries, old_failure, legacy =
     false, false, false, false, false, false, false, false
+  local old_in_queue, old_throttles = false, false
   local quiet = call('exists', key, throttle_key, 'ql:tracked') == 0
   if not quiet then
     if call('exists', key) == 1 then
-      old_state, old_queue, old_worker, old_priority, old_tags, old_retries, old_failure, legacy =
+      old_state, old_queue, old_worker, old_priority, old_tags, old_retries, old_failure, legacy,
+        old_in_queue, old_throttles =
         unpack(call('hmget', key, 'state', 'queue', 'worker', 'priority', 'tags', 'retries',
-          'failure', 'history'))
+          'failure', 'history', 'in-queue', 'throttles'))
     end
     quiet = call('exists', throttle_key, 'ql:tracked') == 0
   end
@@ -140,6 +142,19 @@ function QueueCommands.place(now, put)
       end
     end
     throttles = kept
+  end
+  -- A retry into another queue left the job in that queue's sets (D-30).
+  if old_in_queue then
+    if old_in_queue ~= old_queue then
+      Job.leave_queue(old_in_queue, jid)
+    end
+    call('hdel', key, 'in-queue')
+  end
+  -- A running job re-put stops running: it gives back the throttle slots it
+  -- holds (4.10 keeps them, but nothing would ever release the ones its new
+  -- throttle list leaves out), before its new place is decided (D-31).
+  if old_state == 'running' then
+    Throttle.release_all(old_throttles, jid, now)
   end
   if old_worker and old_worker ~= '' then
     call('zrem', 'ql:w:' .. old_worker .. ':jobs', jid)

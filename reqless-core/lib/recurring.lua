@@ -45,6 +45,7 @@ function Recurring.spawn_template(queue, template, score, now, budget)
   local moved = 0
   while s <= now and moved < budget do
     local child = template .. '-' .. call('hincrby', key, 'count', 1)
+    Recurring.clear_jid(child, now)
     for t = 1, #tags do
       Job.index_tag(child, tags[t], now)
     end
@@ -61,6 +62,60 @@ function Recurring.spawn_template(queue, template, score, now, budget)
     moved = moved + 1
   end
   return moved
+end
+
+-- A child's jid may already hold a job (4.9 says nothing of it). That job
+-- leaves every set, list and index that holds it, gives back its throttle
+-- slots and its worker, as a re-put's job does, so that the child is the
+-- only job there and is handed out once (DEVIATIONS D-29). Its history,
+-- tracking and dependents stay with the jid.
+function Recurring.clear_jid(jid, now)
+  local key = Reqless.job_key(jid)
+  local f = call('hmget', key, 'state', 'queue', 'in-queue', 'worker', 'tags', 'failure',
+    'throttles')
+  local state, queue, worker = f[1], f[2], f[4]
+  if not state then
+    return
+  end
+  if queue then
+    Job.leave_queue(queue, jid)
+  end
+  if f[3] and f[3] ~= queue then
+    Job.leave_queue(f[3], jid)
+  end
+  if worker and worker ~= '' then
+    call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
+    local event = encode({ jid = jid, event = 'lock_lost', worker = worker })
+    call('publish', 'ql:w:' .. worker, event)
+    call('publish', 'ql:log', event)
+  end
+  if state == 'running' or state == 'throttled' then
+    Throttle.release_all(f[7], jid, now)
+  elseif state == 'complete' then
+    call('zrem', 'ql:completed', jid)
+  elseif state == 'failed' and f[6] then
+    local failure = decode(f[6])
+    if failure.group then
+      Job.unfile_failure(jid, failure.group)
+      -- As cancel does (D-2): an absent counter stays absent.
+      local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
+      local failed = tonumber(call('hget', stats, 'failed'))
+      if failed then
+        call('hset', stats, 'failed', failed - 1)
+      end
+    end
+  end
+  if f[5] then
+    local tags = decode(f[5])
+    for i = 1, #tags do
+      Job.unindex_tag(jid, tags[i])
+    end
+  end
+  local dependencies = call('smembers', key .. '-dependencies')
+  for i = 1, #dependencies do
+    Job.remove_edge(jid, dependencies[i])
+  end
+  call('hdel', key, 'in-queue', 'scheduled', 'grace')
 end
 
 function Recurring.parse_tags(value, message)

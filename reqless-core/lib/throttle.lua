@@ -72,8 +72,8 @@ function Throttle.release(tid, jid, now, no_waiters)
   end
   local waiting = call('zrange', base .. '-pending', 0, room - 1)
   for i = 1, #waiting do
-    local fields = call('hmget', Reqless.job_key(waiting[i]), 'queue', 'priority', 'state')
-    local queue = fields[1]
+    local fields = call('hmget', Reqless.job_key(waiting[i]), 'queue', 'priority', 'state', 'in-queue')
+    local queue = fields[4] or fields[1]
     -- Only a job still waiting for a throttle goes back to work: one that was
     -- re-put, popped or finished since must not be queued a second time.
     if fields[3] == 'throttled' and queue then

@@ -397,6 +397,30 @@ def parse_json(text: Any) -> Any:
     return text
 
 
+# How snapshot reads each kind of key, and how it shows what it read.
+_READERS: dict[str, Callable[[Any, str], Any]] = {
+    "string": lambda pipe, key: pipe.get(key),
+    "hash": lambda pipe, key: pipe.hgetall(key),
+    "list": lambda pipe, key: pipe.lrange(key, 0, -1),
+    "set": lambda pipe, key: pipe.smembers(key),
+    "zset": lambda pipe, key: pipe.zrange(key, 0, -1, withscores=True),
+}
+
+
+def _read_type(pipe: Any, key: str) -> Any:
+    # A kind the core never writes: read something, shown as None.
+    return pipe.type(key)
+
+
+_SHOWN: dict[str, Callable[[Any], Any]] = {
+    "string": parse_json,
+    "hash": lambda content: {field: parse_json(text) for field, text in content.items()},
+    "list": lambda content: [parse_json(text) for text in content],
+    "set": sorted,
+    "zset": lambda content: [(member, score) for member, score in content],
+}
+
+
 def snapshot(client: redis.Redis) -> dict[str, tuple[str, Any]]:
     """Every key: its type and content, JSON values parsed, sets sorted."""
     keys = sorted(cast(list[str], client.keys("*")))
@@ -408,32 +432,9 @@ def snapshot(client: redis.Redis) -> dict[str, tuple[str, Any]]:
         kinds = cast(list[str], pipe.execute())
     with client.pipeline(transaction=False) as pipe:
         for key, kind in zip(keys, kinds, strict=True):
-            if kind == "string":
-                pipe.get(key)
-            elif kind == "hash":
-                pipe.hgetall(key)
-            elif kind == "list":
-                pipe.lrange(key, 0, -1)
-            elif kind == "set":
-                pipe.smembers(key)
-            elif kind == "zset":
-                pipe.zrange(key, 0, -1, withscores=True)
-            else:
-                pipe.type(key)
+            _READERS.get(kind, _read_type)(pipe, key)
         contents = pipe.execute()
-    out: dict[str, tuple[str, Any]] = {}
-    for key, kind, content in zip(keys, kinds, contents, strict=True):
-        if kind == "string":
-            value: Any = parse_json(content)
-        elif kind == "hash":
-            value = {field: parse_json(text) for field, text in content.items()}
-        elif kind == "list":
-            value = [parse_json(text) for text in content]
-        elif kind == "set":
-            value = sorted(content)
-        elif kind == "zset":
-            value = [(member, score) for member, score in content]
-        else:
-            value = None
-        out[key] = (kind, value)
-    return out
+    return {
+        key: (kind, _SHOWN[kind](content) if kind in _SHOWN else None)
+        for key, kind, content in zip(keys, kinds, contents, strict=True)
+    }

@@ -12,9 +12,10 @@ JSON values parsed).
 A difference fails the test with the shortest sequence hypothesis finds, as
 ``command now args...`` lines from an empty database, and the first difference.
 A difference is allowed only where ``DECLARED`` names the section of
-``reqless-core/DEVIATIONS.md`` that declares it, or ``SPEC_WINS`` the spec
-section the 0.13.3 core predates; the reference's keys are then replaced by
-ours so the sequence goes on comparing from the same state. Older shapes of
+``reqless-core/DEVIATIONS.md`` that declares it (``SPEC_WINS``: where the
+0.13.3 core predates the spec and ours follows it, declared there too); the
+reference's keys are then replaced by ours so the sequence goes on comparing
+from the same state. Older shapes of
 the 0.13.3 core that carry the same meaning are translated to the spec's
 before comparing (``TRANSLATED``).
 
@@ -71,9 +72,9 @@ DEVIATIONS = Path(__file__).resolve().parents[2] / "reqless-core" / "DEVIATIONS.
 # ---------------------------------------------------------------------------
 # Allowed differences. DECLARED mirrors reqless-core/DEVIATIONS.md: each entry names
 # its section id there (D-<n>) and says after which steps that difference may show.
-# SPEC_WINS lists where the 0.13.3 core predates the spec and ours follows the spec
-# (each names the spec section); TRANSLATED lists the older shapes that are mapped
-# to the spec's before comparing (reference_core.reply_to_spec / keys_to_spec).
+# SPEC_WINS lists where the 0.13.3 core predates the spec and ours follows the spec;
+# TRANSLATED lists the older shapes that are mapped to the spec's before comparing
+# (both name their D-<n> section too) (reference_core.reply_to_spec / keys_to_spec).
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,42 @@ def _stale_waiter(step: Step) -> bool:
         and key.endswith("-pending")
         and any(jobs.get(jid, {}).get("state") != "throttled" for jid, _ in value)
         for key, (kind, value) in step.before.items()
+    )
+
+
+# Calls that spawn recurring children (4.9), and so reach D-29.
+SPAWNING = ("queue.pop", "queue.peek")
+
+
+def _spawns_onto_a_job(step: Step) -> bool:
+    """A template whose next children's jids already hold jobs (D-29's situation)."""
+    jobs = step.jobs()
+    for key, (kind, value) in step.before.items():
+        if kind != "hash" or not key.startswith("ql:r:"):
+            continue
+        template, count = key[len("ql:r:") :], _number(value.get("count")) or 0
+        for jid in jobs:
+            child, _, number = jid.rpartition("-")
+            if child == template and number.isdigit() and int(number) > count:
+                return True
+    return False
+
+
+def _retries_elsewhere(step: Step) -> bool:
+    """A job.retry into a queue other than the job's `queue` field."""
+    args = step.call.args
+    if step.call.command != "job.retry" or len(args) < 2:
+        return False
+    job = step.jobs().get(args[0])
+    return job is not None and job.get("queue") != args[1]
+
+
+def _touches_an_away_job(step: Step) -> bool:
+    """A call naming a job that waits in the queue a retry sent it to, or one that may
+    hand it out, spawn onto it or release it from a throttle (D-30's situation)."""
+    away = [jid for jid, job in step.jobs().items() if "in-queue" in job]
+    return bool(away) and (
+        step.call.command in (*SPAWNING, *RELEASING) or any(jid in step.call.args for jid in away)
     )
 
 
@@ -242,6 +279,25 @@ DECLARED: list[Deviation] = [
             and any(_fractional(job.get("remaining")) for job in step.jobs().values())
         ),
     ),
+    Deviation(
+        "D-29",
+        "a recurring spawn onto an existing jid clears the job there first",
+        lambda step: step.call.command in SPAWNING and _spawns_onto_a_job(step),
+    ),
+    Deviation(
+        "D-30",
+        "a job a retry sent to another queue is found there (in-queue), and runs in its own",
+        lambda step: _retries_elsewhere(step) or _touches_an_away_job(step),
+    ),
+    Deviation(
+        "D-31",
+        "a re-put of a running job gives back its throttle slots",
+        lambda step: (
+            step.call.command in PUTS
+            and len(step.call.args) > 2
+            and step.jobs().get(step.call.args[2], {}).get("state") == "running"
+        ),
+    ),
     # Last: the specific entries above say better why a refused put differs.
     Deviation(
         "D-1",
@@ -252,19 +308,19 @@ DECLARED: list[Deviation] = [
 
 SPEC_WINS: list[Deviation] = [
     Deviation(
-        "spec 3.21",
+        "D-28",
         "job.timeout sets the job's worker to ''; the 0.13.3 core leaves it",
         lambda step: step.call.command == "job.timeout",
     ),
     Deviation(
-        "spec 3.1, 4.19",
+        "D-24",
         "config.get answers the spec's defaults (max-pop-retry, max-job-history,"
         " max-worker-age, application 'reqless') and refuses a missing key; the 0.13.3"
         " core has other defaults and answers every option without a key",
         lambda step: step.call.command == "config.get",
     ),
     Deviation(
-        "spec 3.40",
+        "D-25",
         "queue.unfail refuses a count of 0 or less; the 0.13.3 core reads -0..-1 as the"
         " whole failure list, moves every job to the queue and keeps them listed as failed",
         lambda step: (
@@ -273,12 +329,12 @@ SPEC_WINS: list[Deviation] = [
         ),
     ),
     Deviation(
-        "spec 3.50",
+        "D-26",
         "recurringJob.addTag stores and answers `[]` for an empty list; the 0.13.3 core `{}`",
         lambda step: step.call.command == "recurringJob.addTag",
     ),
     Deviation(
-        "spec 3.19",
+        "D-27",
         "job.retry that exhausts the retries writes history `failed-retries`; the 0.13.3"
         " core writes `failed`",
         lambda step: step.call.command == "job.retry" and step.ours.value == -1,
@@ -286,11 +342,11 @@ SPEC_WINS: list[Deviation] = [
 ]
 
 TRANSLATED = [
-    ("spec 2.5", "a put history entry names its queue `queue`; the 0.13.3 core wrote `q`"),
-    ("spec 1.5, 1.6", "WA commands send an empty top-level list as `[]`; the 0.13.3 core `{}`"),
-    ("spec 2.11", "the throttle object has a `ttl`; the 0.13.3 core's has none"),
+    ("D-20", "a put history entry names its queue `queue`; the 0.13.3 core wrote `q`"),
+    ("D-21", "WA commands send an empty top-level list as `[]`; the 0.13.3 core `{}`"),
+    ("D-22", "the throttle object has a `ttl`; the 0.13.3 core's has none"),
     (
-        "spec 1.6",
+        "D-23",
         "throttle.locks and throttle.pending answer JSON array text; the 0.13.3 core a"
         " RESP array (canonical() reads both as the same list)",
     ),
@@ -321,7 +377,8 @@ def allowed(step: Step) -> Deviation | None:
 
 def test_every_declared_deviation_names_a_section_of_deviations_md() -> None:
     text = DEVIATIONS.read_text()
-    missing = [d.section for d in DECLARED if not re.search(rf"^### {d.section}:", text, re.M)]
+    sections = [d.section for d in (*DECLARED, *SPEC_WINS)] + [s for s, _ in TRANSLATED]
+    missing = [s for s in sections if not re.search(rf"^### {s}:", text, re.M)]
     assert not missing, f"DEVIATIONS.md has no section {missing}"
 
 

@@ -15,18 +15,21 @@ servers and in both forms. After every command it reads the keys and checks:
   and a running job has a worker (``""`` is a worker name);
 * ``queue.counts`` and ``workers.counts`` equal the sizes of the sets;
 * nothing references a job that no longer exists: state sets, failure lists,
-  tag indexes, dependency edges (both ends agree), throttle waiters.
+  tag indexes, dependency edges (both ends agree), throttle waiters;
+* every throttle holder is a running job that lists that throttle
+  (reqless-core/DEVIATIONS.md D-31).
+
+A job's own queue is its ``queue`` field, or the ``in-queue`` field while a
+retry into another queue keeps it there (reqless-core/EXTENSIONS.md E.5).
 
 Exempt, as the spec keeps them: tracked jids (4.16: tracking survives
 deletion); worker job sets (4.14 and pitfall 23: ``job.timeout`` leaves the jid
-in the old worker's set); throttle holders (4.10: a re-put keeps a running job's
-throttle locks, and cancel releases only the throttles the job lists then).
+in the old worker's set).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -87,20 +90,14 @@ def _tag_text(tag: Any) -> str:
     return str(tag) if not isinstance(tag, str) else tag
 
 
-def violations(keys: Keys, now: float) -> list[str]:
-    """Every broken invariant in one snapshot of the keys."""
-    found: list[str] = []
-    jobs = {
-        key[len("ql:j:") :]: value
-        for key, (kind, value) in keys.items()
-        if kind == "hash" and key.startswith("ql:j:") and "jid" in value
-    }
-    templates = {
-        key[len("ql:r:") :]: value
-        for key, (kind, value) in keys.items()
-        if kind == "hash" and key.startswith("ql:r:")
-    }
-    places: dict[str, list[tuple[str, str]]] = defaultdict(list)
+Places = dict[str, list[tuple[str, str]]]
+Jobs = dict[str, dict[str, Any]]
+
+
+def _places(keys: Keys) -> tuple[Places, dict[str, list[str]]]:
+    """Where each jid is: (set, queue or group) per state set, and each template's
+    ``-recur`` queues."""
+    places: Places = defaultdict(list)
     recur_places: dict[str, list[str]] = defaultdict(list)
     for key, (kind, value) in keys.items():
         where = _queue_set(key)
@@ -117,85 +114,151 @@ def violations(keys: Keys, now: float) -> list[str]:
         elif kind == "zset" and key == "ql:completed":
             for member, _score in value:
                 places[member].append(("completed", ""))
+    return places, recur_places
 
+
+def _own_queue(job: dict[str, Any]) -> Any:
+    """The queue whose sets hold the job: ``in-queue`` after a retry elsewhere."""
+    return job.get("in-queue", job.get("queue"))
+
+
+def _job_violations(jid: str, job: dict[str, Any], here: list[tuple[str, str]]) -> list[str]:
+    state = job.get("state")
+    if len(here) != 1:
+        return [f"job {jid!r} ({state}) is in {len(here)} state sets: {here}"]
+    found = []
+    name, place = here[0]
+    if name not in PLACES.get(str(state), set()):
+        found.append(f"job {jid!r} in state {state!r} is in {name} {place!r}")
+    if name in QUEUE_SETS and place != _own_queue(job):
+        found.append(f"job {jid!r} of queue {_own_queue(job)!r} is in {name} of {place!r}")
+    if name == "failed":
+        failure = job.get("failure")
+        group = failure.get("group") if isinstance(failure, dict) else None
+        if group != place:
+            found.append(f"failed job {jid!r} (group {group!r}) is in ql:f:{place}")
+    if (state == "running") != (name == "locks"):
+        found.append(f"job {jid!r} in state {state!r} is in {name}")
+    if state == "running" and "worker" not in job:
+        found.append(f"running job {jid!r} has no worker field")
+    return found
+
+
+def _members(keys: Keys, key: str) -> list[str]:
+    kind, value = keys.get(key, ("none", []))
+    if kind == "zset":
+        return [member for member, _ in value]
+    return list(value) if kind in ("set", "list") else []
+
+
+def _tag_index(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    tag = key[len("ql:t:") :]
+    found = []
+    for member, _score in value:
+        job = jobs.get(member)
+        if job is None:
+            found.append(f"{key} holds {member!r}, which has no job")
+        elif tag not in [_tag_text(t) for t in job.get("tags") or []]:
+            found.append(f"{key} holds {member!r}, whose tags are {job.get('tags')!r}")
+    return found
+
+
+def _dependencies(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    jid = key[len("ql:j:") : -len("-dependencies")]
+    found = []
+    if value and jid not in jobs:
+        found.append(f"{key} belongs to no job")
+    for dep in value:
+        if dep not in jobs or jid not in _members(keys, f"ql:j:{dep}-dependents"):
+            found.append(f"{jid!r} depends on {dep!r}, which has no job or no edge back")
+    if value and jid in jobs and jobs[jid].get("state") != "depends":
+        found.append(f"{jid!r} has dependencies {value} in state {jobs[jid].get('state')!r}")
+    return found
+
+
+def _dependents(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    jid = key[len("ql:j:") : -len("-dependents")]
+    return [
+        f"{dependent!r} is a dependent of {jid!r} without its edge"
+        for dependent in value
+        if dependent not in jobs or jid not in _members(keys, f"ql:j:{dependent}-dependencies")
+    ]
+
+
+def _holders(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    # A slot is held only by a running job that lists the throttle (DEVIATIONS D-31).
+    tid = key[len("ql:th:") : -len("-locks")]
+    found = []
+    for member, _score in value:
+        job = jobs.get(member)
+        if job is None:
+            found.append(f"{key} holds {member!r}, which has no job")
+        elif job.get("state") != "running" or tid not in (job.get("throttles") or []):
+            found.append(
+                f"{key} holds {member!r} ({job.get('state')}, throttles {job.get('throttles')!r})"
+            )
+    return found
+
+
+def _waiters(key: str, value: Any, keys: Keys, jobs: Jobs) -> list[str]:
+    found = []
+    for member, _score in value:
+        job = jobs.get(member)
+        if job is None:
+            found.append(f"{key} holds {member!r}, which has no job")
+        elif member not in _members(keys, f"ql:q:{_own_queue(job)}-throttled"):
+            found.append(f"{key} holds {member!r}, which is not throttled in its queue")
+    return found
+
+
+# Which keys each check reads: (kind, prefix, suffix, check).
+KEY_CHECKS = (
+    ("zset", "ql:t:", "", _tag_index),
+    ("set", "ql:j:", "-dependencies", _dependencies),
+    ("set", "ql:j:", "-dependents", _dependents),
+    ("zset", "ql:th:", "-locks", _holders),
+    ("zset", "ql:th:", "-pending", _waiters),
+)
+
+
+def violations(keys: Keys, now: float) -> list[str]:
+    """Every broken invariant in one snapshot of the keys."""
+    found: list[str] = []
+    jobs: Jobs = {
+        key[len("ql:j:") :]: value
+        for key, (kind, value) in keys.items()
+        if kind == "hash" and key.startswith("ql:j:") and "jid" in value
+    }
+    templates = {
+        key[len("ql:r:") :]: value
+        for key, (kind, value) in keys.items()
+        if kind == "hash" and key.startswith("ql:r:")
+    }
+    places, recur_places = _places(keys)
     for jid, job in jobs.items():
-        state = job.get("state")
-        here = places.get(jid, [])
-        if len(here) != 1:
-            found.append(f"job {jid!r} ({state}) is in {len(here)} state sets: {here}")
-            continue
-        name, place = here[0]
-        if name not in PLACES.get(state, set()):
-            found.append(f"job {jid!r} in state {state!r} is in {name} {place!r}")
-        if name in QUEUE_SETS and place != job.get("queue"):
-            found.append(f"job {jid!r} of queue {job.get('queue')!r} is in {name} of {place!r}")
-        if name == "failed":
-            failure = job.get("failure")
-            group = failure.get("group") if isinstance(failure, dict) else None
-            if group != place:
-                found.append(f"failed job {jid!r} (group {group!r}) is in ql:f:{place}")
-        if (state == "running") != (name == "locks"):
-            found.append(f"job {jid!r} in state {state!r} is in {name}")
-        if state == "running" and "worker" not in job:
-            found.append(f"running job {jid!r} has no worker field")
-    for member, here in places.items():
-        if member not in jobs:
-            found.append(f"{here} hold {member!r}, which has no job")
-
+        found += _job_violations(jid, job, places.get(jid, []))
+        found += [
+            f"job {jid!r} has tag {tag!r} but is not in its index"
+            for tag in job.get("tags") or []
+            if jid not in _members(keys, f"ql:t:{_tag_text(tag)}")
+        ]
+    found += [
+        f"{here} hold {jid!r}, which has no job" for jid, here in places.items() if jid not in jobs
+    ]
     for jid, template in templates.items():
         queues = recur_places.get(jid, [])
         if queues != [template.get("queue")]:
             found.append(f"recurring {jid!r} of queue {template.get('queue')!r} is in {queues}")
-    for member, queues in recur_places.items():
-        if member not in templates:
-            found.append(f"-recur of {queues} holds {member!r}, which has no template")
-
+    found += [
+        f"-recur of {queues} holds {jid!r}, which has no template"
+        for jid, queues in recur_places.items()
+        if jid not in templates
+    ]
     for key, (kind, value) in keys.items():
-        if kind == "zset" and key.startswith("ql:t:"):
-            tag = key[len("ql:t:") :]
-            for member, _score in value:
-                job = jobs.get(member)
-                if job is None:
-                    found.append(f"{key} holds {member!r}, which has no job")
-                elif tag not in [_tag_text(t) for t in job.get("tags") or []]:
-                    found.append(f"{key} holds {member!r}, whose tags are {job.get('tags')!r}")
-        elif kind == "set" and key.startswith("ql:j:") and key.endswith("-dependencies"):
-            jid = key[len("ql:j:") : -len("-dependencies")]
-            if value and jid not in jobs:
-                found.append(f"{key} belongs to no job")
-            for dep in value:
-                back = keys.get(f"ql:j:{dep}-dependents", ("set", []))[1]
-                if dep not in jobs or jid not in back:
-                    found.append(f"{jid!r} depends on {dep!r}, which has no job or no edge back")
-            if value and jid in jobs and jobs[jid].get("state") != "depends":
-                found.append(
-                    f"{jid!r} has dependencies {value} in state {jobs[jid].get('state')!r}"
-                )
-        elif kind == "set" and key.startswith("ql:j:") and key.endswith("-dependents"):
-            jid = key[len("ql:j:") : -len("-dependents")]
-            for dependent in value:
-                forth = keys.get(f"ql:j:{dependent}-dependencies", ("set", []))[1]
-                if dependent not in jobs or jid not in forth:
-                    found.append(f"{dependent!r} is a dependent of {jid!r} without its edge")
-        elif kind == "zset" and key.startswith("ql:th:") and key.endswith("-pending"):
-            # Only waiters: spec 4.10 keeps a running job's throttle locks through a
-            # re-put, and job.cancel releases only the throttles the job lists now, so
-            # a lock can outlive its job (reqless-core/DEVIATIONS.md notes it).
-            for member, _score in value:
-                job = jobs.get(member)
-                throttled = (
-                    keys.get(f"ql:q:{job.get('queue')}-throttled", ("zset", []))[1] if job else []
-                )
-                if job is None:
-                    found.append(f"{key} holds {member!r}, which has no job")
-                elif member not in [jid for jid, _ in throttled]:
-                    found.append(f"{key} holds {member!r}, which is not throttled in its queue")
-
-    for jid, job in jobs.items():
-        for tag in job.get("tags") or []:
-            index = keys.get(f"ql:t:{_tag_text(tag)}", ("zset", []))[1]
-            if jid not in [member for member, _ in index]:
-                found.append(f"job {jid!r} has tag {tag!r} but is not in its index")
+        for wanted, prefix, suffix, check in KEY_CHECKS:
+            if kind == wanted and key.startswith(prefix) and key.endswith(suffix):
+                found += check(key, value, keys, jobs)
+                break
     return found
 
 
@@ -251,33 +314,6 @@ def count_violations(caller: Caller, now: float, keys_before: Keys) -> tuple[lis
     return found, keys
 
 
-def _no_spawned_jid(command: tuple[str, tuple[str, ...]]) -> bool:
-    """Whether the call leaves alone the jids recurring templates spawn (``r1-1``...).
-
-    Spec 4.9 writes a spawned child's hash and queues it, and says nothing of a job
-    already at that jid; ours, like the reference, leaves that job in its old sets
-    (work, depends, tag indexes...), so it can be handed out twice. Reported to the
-    lead as spec silent; until the core clears such a job first, this test keeps
-    jobs off those jids (test_against_reference still drives them).
-    """
-    return not any(re.search(r"\br[12]-\d", arg) for arg in command[1])
-
-
-def _own_queue(args: tuple[str, ...], keys: Keys) -> tuple[str, ...]:
-    """job.retry's arguments with the queue argument set to the job's own queue.
-
-    Spec 3.19 queues a retried job in the queue argument and leaves its `queue`
-    field; every later put, complete or cancel then clears the field's queue, not
-    the one the job is in, so the job stays there too and is handed out twice (the
-    reference does the same; reported to the lead). test_against_reference drives
-    retries across queues; here a retry names the job's queue, as clients do.
-    """
-    job = keys.get(f"ql:j:{args[0]}", ("none", {}))[1] if args else {}
-    if len(args) < 2 or not isinstance(job, dict) or "queue" not in job:
-        return args
-    return (args[0], job["queue"], *args[2:])
-
-
 def _machine(caller: Caller, label: str) -> type[RuleBasedStateMachine]:
     class Invariants(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -293,15 +329,11 @@ def _machine(caller: Caller, label: str) -> type[RuleBasedStateMachine]:
                 f" database):\n{transcript(self.calls)}\n{what}"
             )
 
-        @rule(tick=TICKS, command=commands().filter(_no_spawned_jid))
+        @rule(tick=TICKS, command=commands())
         def step(self, tick: float, command: tuple[str, tuple[str, ...]]) -> None:
             self.now += tick
             before = snapshot(caller.redis)
-            call = Call(
-                command[0],
-                self.now,
-                _own_queue(command[1], before) if command[0] == "job.retry" else command[1],
-            )
+            call = Call(command[0], self.now, command[1])
             reply = caller.call(call.command, call.now, call.args)
             after = snapshot(caller.redis)
             if after != before:

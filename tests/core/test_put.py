@@ -554,24 +554,26 @@ def test_reput_of_a_tracked_running_job_publishes_put_lock_lost_then_ql_put(core
     ]
 
 
-def test_reput_of_a_running_job_keeps_its_throttle_locks(core: Core) -> None:
-    # Quirk (4.10): only complete/fail/retry/timeout/cancel release throttles.
+def test_reput_of_a_running_job_gives_back_its_throttle_locks(core: Core) -> None:
+    # 4.10 keeps them; a job that no longer runs holds no slot (DEVIATIONS D-31).
     put(core, throttles=["t"])
     pop(core)
     put(core, "jid", "q2")
-    assert members(core, "ql:th:t-locks") == ["jid"]
-    assert members(core, "ql:th:ql:q:q-locks") == ["jid"]
+    assert members(core, "ql:th:t-locks") == []
+    assert members(core, "ql:th:ql:q:q-locks") == []
     assert locations(core, queue="q") == set()
 
 
-def test_reput_of_a_running_job_with_a_full_throttle_throttles_itself(core: Core) -> None:
+def test_reput_of_a_running_job_with_a_full_throttle_takes_its_own_slot_back(
+    core: Core,
+) -> None:
     core.call("throttle.set", "t", 1)
     put(core, throttles=["t"])
     pop(core)
     put(core, now=3, throttles=["t"])
-    assert fields(core)["state"] == "throttled"
-    assert locations(core) == {"throttled"}
-    assert members(core, "ql:th:t-pending") == ["jid"]
+    assert fields(core)["state"] == "waiting"
+    assert locations(core) == {"work"}
+    assert members(core, "ql:th:t-pending") == []
 
 
 def test_reput_of_a_complete_job_takes_it_out_of_the_completed_set(core: Core) -> None:

@@ -337,14 +337,16 @@ def test_put_with_room_in_every_throttle_leaves_the_job_waiting(core: Core) -> N
     assert waiters(core, "t") == []
 
 
-def test_reput_of_a_running_job_keeps_its_locks_and_throttles_itself(core: Core) -> None:
+def test_reput_of_a_running_job_gives_back_its_locks_first(core: Core) -> None:
+    # 4.10 keeps them, and the job then waits on its own slot; a job that no
+    # longer runs holds none (DEVIATIONS D-31).
     core.call("throttle.set", "t", 1)
     put(core, "a", throttles=["t"])
     pop(core, now=1)
     core.call("queue.put", "w", "q", "a", "Klass", "{}", 0, "throttles", '["t"]', now=2)
-    assert holders(core, "t") == ["a"]
-    assert waiters(core, "t") == ["a"]
-    assert state(core, "a") == "throttled"
+    assert holders(core, "t") == []
+    assert waiters(core, "t") == []
+    assert state(core, "a") == "waiting"
     assert core.redis.zscore("ql:q:q-locks", "a") is None
 
 
