@@ -10,10 +10,22 @@ exceptions, so translation still happens at that driver's one border.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from reqless._errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ReqlessError,
+    ScriptNotLoadedError,
+    ServerUnavailableError,
+    translate_server_error,
+)
+from reqless._settings import ClientSettings
 from reqless.drivers import Arg, BlockingConnection
+from reqless.drivers._acl import script_acl_error
 from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._blocking import LibraryBlockingConnection
 from reqless.drivers._border import Border, Translate
@@ -21,6 +33,12 @@ from reqless.drivers._internals import probe
 from reqless.drivers._lane import DirectLane
 from reqless.drivers._pubsub import AsyncPubSubAdapter, SyncPubSub
 from reqless.drivers._resp import CommandHead, pack_cached, pack_chunks, pack_command
+from reqless.drivers._sentinel import (
+    aclose_sentinels,
+    close_sentinels,
+    failover_translate,
+    sentinel_client,
+)
 
 # Commands per write when a batch is streamed: enough that a write's cost is
 # shared, few enough that the server starts on the first while the rest are packed.
@@ -35,6 +53,72 @@ def redacted(url: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def translator(lib: ModuleType) -> Translate:
+    """The translation of the exceptions of ``lib`` (redis-py's or valkey-py's ``exceptions``
+    module: the same tree under two names) into ours."""
+
+    def translate(exc: Exception, where: str) -> ReqlessError:
+        text = str(exc)
+        if isinstance(exc, lib.AuthenticationError):
+            return AuthenticationError(f"{where}: authentication failed: {text}")
+        if isinstance(exc, lib.ConnectionError | lib.TimeoutError):
+            return ServerUnavailableError(f"{where}: {text}")
+        if isinstance(exc, lib.NoScriptError):
+            return ScriptNotLoadedError(text)
+        if isinstance(exc, lib.NoPermissionError):
+            return PermissionDeniedError(text)
+        if isinstance(exc, lib.ResponseError):
+            return script_acl_error(text) or translate_server_error(text)
+        if isinstance(exc, lib.DataError):
+            return InvalidArgumentError(text)
+        return ReqlessError(text)
+
+    return translate
+
+
+def library_driver_args(
+    lib: ModuleType,
+    root: type[Exception],
+    translate: Translate,
+    factory: Any,
+    sentinel_class: Any,
+    settings: ClientSettings,
+    *,
+    url: str,
+    checkout: Callable[[Any], Callable[[], Any]],
+    connection_class: Any = None,
+) -> dict[str, Any]:
+    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of.
+
+    ``lib`` is the library's exceptions module, ``root`` the root of its tree and
+    ``translate`` its :func:`translator`; ``url`` the URL as the library reads it; ``checkout(pool)`` takes a connection
+    from the pool. A sentinel URL's pool comes from ``sentinel_class``, its
+    connections of ``connection_class`` if given (see :mod:`reqless.drivers._sentinel`).
+    """
+    if settings.sentinel is not None:
+        extra = {} if connection_class is None else {"connection_class": connection_class}
+        client = sentinel_client(sentinel_class, factory, settings, **extra)
+    else:
+        client = factory.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
+    pool = client.connection_pool
+    return {
+        "client": client,
+        "errors": root,
+        "translate": translate
+        if settings.sentinel is None
+        else failover_translate(translate, pool, lib.ReadOnlyError),
+        "where": redacted(settings.url),
+        "checkout": checkout(pool),
+        "reply_error": lib.ResponseError,
+        "lost": lib.ConnectionError,
+    }
 
 
 def function_load_args(code: str, replace: bool) -> tuple[str, ...]:
@@ -291,6 +375,7 @@ class SyncDriver(Border):
     def close(self) -> None:
         self._lane.close()
         self.client.close()
+        close_sentinels(self.client)
 
 
 class AsyncDriverAdapter(Border):
@@ -447,6 +532,7 @@ class AsyncDriverAdapter(Border):
     async def aclose(self) -> None:
         await self._auto.aclose()
         await self.client.aclose()
+        await aclose_sentinels(self.client)
 
     async def close(self) -> None:
         await self.aclose()
