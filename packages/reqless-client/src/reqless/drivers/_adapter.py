@@ -93,9 +93,10 @@ def library_driver_args(
     """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of.
 
     ``lib`` is the library's exceptions module, ``root`` the root of its tree and
-    ``translate`` its :func:`translator`; ``url`` the URL as the library reads it; ``checkout(pool)`` takes a connection
-    from the pool. A sentinel URL's pool comes from ``sentinel_class``, its
-    connections of ``connection_class`` if given (see :mod:`reqless.drivers._sentinel`).
+    ``translate`` its :func:`translator`; ``url`` the URL as the library reads it;
+    ``checkout(pool)`` takes a connection from the pool. A sentinel URL's pool comes
+    from ``sentinel_class``, its connections of ``connection_class`` if given (see
+    :mod:`reqless.drivers._sentinel`).
     """
     if settings.sentinel is not None:
         extra = {} if connection_class is None else {"connection_class": connection_class}
@@ -119,6 +120,14 @@ def library_driver_args(
         "reply_error": lib.ResponseError,
         "lost": lib.ConnectionError,
     }
+
+
+def library_pipeline(client: Any, commands: Sequence[Sequence[Arg]]) -> Any:
+    """A non-transactional pipeline of ``client``'s library holding ``commands``."""
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe
 
 
 def function_load_args(code: str, replace: bool) -> tuple[str, ...]:
@@ -153,12 +162,6 @@ class _QueueingPipeline(Border):
     def publish(self, channel: str, message: str) -> None:
         self._commands.append(("PUBLISH", channel, message))
 
-    def _library_pipeline(self, client: Any) -> Any:
-        pipe = client.pipeline(transaction=False)
-        for command in self._commands:
-            pipe.execute_command(*command)
-        return pipe
-
 
 class SyncPipeline(_QueueingPipeline):
     """Sent on the driver's direct lane: one packed write, then every reply read in turn."""
@@ -179,7 +182,7 @@ class SyncPipeline(_QueueingPipeline):
         return self._in_place(results)
 
     def _execute_on_library(self) -> list[Any]:
-        pipe = self._library_pipeline(self._driver.client)
+        pipe = library_pipeline(self._driver.client, self._commands)
         try:
             results: list[Any] = pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -206,7 +209,7 @@ class AsyncPipelineAdapter(_QueueingPipeline):
         return self._in_place(results)
 
     async def _execute_on_library(self) -> list[Any]:
-        pipe = self._library_pipeline(self._driver.client)
+        pipe = library_pipeline(self._driver.client, self._commands)
         try:
             results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -214,7 +217,26 @@ class AsyncPipelineAdapter(_QueueingPipeline):
         return results
 
 
-class SyncDriver(Border):
+class _LibraryDriver(Border):
+    """What the sync and asyncio drivers share: the library's client and the packed heads."""
+
+    name = ""
+
+    def __init__(
+        self, client: Any, errors: type[Exception], translate: Translate, where: str,
+        reply_error: type[Exception],
+    ) -> None:  # fmt: skip
+        super().__init__(errors, translate, where)
+        self.client = client
+        self._reply_error = reply_error
+        probe(client.connection_pool)
+        self._heads: dict[tuple[str, str], CommandHead] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._where}>"
+
+
+class SyncDriver(_LibraryDriver):
     """A driver over a synchronous redis-py-shaped client (its connection pool).
 
     The core's commands (``fcall``, ``fcall_ro``, ``evalsha`` and pipelines)
@@ -224,8 +246,6 @@ class SyncDriver(Border):
     (the libraries differ in its arguments); ``reply_error`` is the library's
     exception for an error reply and ``lost`` the one for a lost connection.
     """
-
-    name = ""
 
     def __init__(
         self,
@@ -238,15 +258,8 @@ class SyncDriver(Border):
         reply_error: type[Exception],
         lost: type[Exception],
     ) -> None:
-        super().__init__(errors, translate, where)
-        self.client = client
-        self._reply_error = reply_error
-        probe(client.connection_pool)
+        super().__init__(client, errors, translate, where, reply_error)
         self._lane = DirectLane(checkout, client.connection_pool.release, reply_error, lost)
-        self._heads: dict[tuple[str, str], CommandHead] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._where}>"
 
     def execute_command(self, *args: Arg) -> Any:
         try:
@@ -338,9 +351,7 @@ class SyncDriver(Border):
 
     def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """``commands`` through the library's own pipeline; error replies in place."""
-        pipe = self.client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
+        pipe = library_pipeline(self.client, commands)
         try:
             results: list[Any] = pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -378,10 +389,8 @@ class SyncDriver(Border):
         close_sentinels(self.client)
 
 
-class AsyncDriverAdapter(Border):
+class AsyncDriverAdapter(_LibraryDriver):
     """A driver over an asyncio redis-py-shaped client."""
-
-    name = ""
 
     def __init__(
         self,
@@ -394,15 +403,8 @@ class AsyncDriverAdapter(Border):
         reply_error: type[Exception],
         lost: type[Exception],
     ) -> None:
-        super().__init__(errors, translate, where)
-        self.client = client
-        self._reply_error = reply_error
-        probe(client.connection_pool)
+        super().__init__(client, errors, translate, where, reply_error)
         self._auto = AutoPipeline(checkout, client.connection_pool.release, reply_error, lost)
-        self._heads: dict[tuple[str, str], CommandHead] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._where}>"
 
     async def execute_command(self, *args: Arg) -> Any:
         try:
@@ -505,9 +507,7 @@ class AsyncDriverAdapter(Border):
 
     async def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """``commands`` through the library's own pipeline; error replies in place."""
-        pipe = self.client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
+        pipe = library_pipeline(self.client, commands)
         try:
             results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
