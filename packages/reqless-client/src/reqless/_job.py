@@ -6,7 +6,7 @@ import importlib
 import json
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from reqless import _ops as ops
 from reqless import _protocol as p
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from reqless._queue import Queue
 
 __all__ = ["Job", "JobFields", "RecurringFields", "RecurringJob", "import_klass"]
+
+G = TypeVar("G")
+S = TypeVar("S")
 
 
 def import_klass(path: str) -> type:
@@ -297,6 +300,31 @@ class RecurringFields:
         return self._state.state
 
     @property
+    def klass(self) -> type:
+        """The template's class, imported now."""
+        return import_klass(self._state.klass_name)
+
+    @property
+    def data(self) -> str:
+        return self._state.data
+
+    @property
+    def priority(self) -> int:
+        return self._state.priority
+
+    @property
+    def retries(self) -> int:
+        return self._state.retries
+
+    @property
+    def interval(self) -> float:
+        return self._state.interval
+
+    @property
+    def backlog(self) -> int:
+        return self._state.backlog
+
+    @property
     def count(self) -> int:
         """Jobs spawned so far."""
         return self._state.count
@@ -324,6 +352,25 @@ class RecurringFields:
                 setattr(self._state, key, value)
 
 
+class _Assigned(property, Generic[G, S]):
+    """A field of :class:`RecurringFields` that a sync template also assigns, as an update."""
+
+    def __init__(self, field: Any, name: str) -> None:
+        def assign(job: RecurringJob, value: S) -> None:
+            job.update(**{name: value})
+
+        super().__init__(field.fget, assign, None, field.__doc__)
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __get__(self, job: None, owner: type | None = None, /) -> Self: ...
+        @overload
+        def __get__(self, job: object, owner: type | None = None, /) -> G: ...
+        def __get__(self, job: object, owner: type | None = None, /) -> Any: ...
+        def __set__(self, job: object, value: S, /) -> None: ...
+
+
 class RecurringJob(RecurringFields):
     """A recurring-job template: spawns a job every ``interval`` seconds."""
 
@@ -340,53 +387,12 @@ class RecurringJob(RecurringFields):
     def queue(self) -> Queue:
         return self._client.queues[self.queue_name]
 
-    @property
-    def klass(self) -> type:
-        return import_klass(self._state.klass_name)
-
-    @klass.setter
-    def klass(self, value: p.KlassArg) -> None:
-        self.update(klass=value)
-
-    @property
-    def data(self) -> str:
-        return self._state.data
-
-    @data.setter
-    def data(self, value: Any) -> None:
-        self.update(data=value)
-
-    @property
-    def priority(self) -> int:
-        return self._state.priority
-
-    @priority.setter
-    def priority(self, value: int) -> None:
-        self.update(priority=value)
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
-
-    @retries.setter
-    def retries(self, value: int) -> None:
-        self.update(retries=value)
-
-    @property
-    def interval(self) -> float:
-        return self._state.interval
-
-    @interval.setter
-    def interval(self, value: float) -> None:
-        self.update(interval=value)
-
-    @property
-    def backlog(self) -> int:
-        return self._state.backlog
-
-    @backlog.setter
-    def backlog(self, value: int) -> None:
-        self.update(backlog=value)
+    klass: _Assigned[type, p.KlassArg] = _Assigned(RecurringFields.klass, "klass")
+    data: _Assigned[str, Any] = _Assigned(RecurringFields.data, "data")
+    priority: _Assigned[int, int] = _Assigned(RecurringFields.priority, "priority")
+    retries: _Assigned[int, int] = _Assigned(RecurringFields.retries, "retries")
+    interval: _Assigned[float, float] = _Assigned(RecurringFields.interval, "interval")
+    backlog: _Assigned[int, int] = _Assigned(RecurringFields.backlog, "backlog")
 
     def tag(self, *tags: str) -> list[str]:
         return self._client._do(ops.retag(self, "recurringJob.addTag", tags))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._job import JobFields, RecurringFields, import_klass
+from reqless._job import JobFields, RecurringFields
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
@@ -151,30 +151,6 @@ class RecurringJob(RecurringFields):
     @property
     def queue(self) -> Queue:
         return self._client.queues[self.queue_name]
-
-    @property
-    def klass(self) -> type:
-        return import_klass(self._state.klass_name)
-
-    @property
-    def data(self) -> str:
-        return self._state.data
-
-    @property
-    def priority(self) -> int:
-        return self._state.priority
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
-
-    @property
-    def interval(self) -> float:
-        return self._state.interval
-
-    @property
-    def backlog(self) -> int:
-        return self._state.backlog
 
     async def set_klass(self, value: p.KlassArg) -> None:
         await self.update(klass=value)
