@@ -237,9 +237,9 @@ class Queue(QueueBase["Client"]):
         :class:`reqless.JobNotFoundError`.
         """
         return self._client._do(
-            ops.requeue_new(
+            ops.put(
                 self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
-                throttles,
+                throttles, requeue=True,
             )
         )  # fmt: skip
 

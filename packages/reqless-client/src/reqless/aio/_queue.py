@@ -96,9 +96,9 @@ class Queue(QueueBase["Client"]):
     ) -> str:
         """:meth:`put` for a job that must already exist (see :meth:`reqless.Queue.requeue`)."""
         return await self._client._do(
-            ops.requeue_new(
+            ops.put(
                 self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
-                throttles,
+                throttles, requeue=True,
             )
         )  # fmt: skip
 
