@@ -33,13 +33,10 @@ def import_klass(path: str) -> type:
     return found
 
 
-class JobFields:
-    """Every field of a job object (protocol 2.6), as read when the job was fetched."""
+class _SharedFields:
+    """The fields a job and a recurring-job template both have, as read when fetched."""
 
-    _state: p.JobState
-
-    #: Scratch space a worker may attach to a job (e.g. a per-job directory).
-    sandbox: str | None = None
+    _state: p.JobState | p.RecurringState
 
     @property
     def jid(self) -> str:
@@ -51,12 +48,37 @@ class JobFields:
 
     @property
     def klass(self) -> type:
-        """The job's class, imported now."""
+        """The class, imported now."""
         return import_klass(self._state.klass_name)
 
     @property
     def queue_name(self) -> str:
         return self._state.queue_name
+
+    @property
+    def state(self) -> str:
+        return self._state.state
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._state.tags)
+
+    @property
+    def retries(self) -> int:
+        return self._state.retries
+
+    @property
+    def throttles(self) -> list[str]:
+        return list(self._state.throttles)
+
+
+class JobFields(_SharedFields):
+    """Every field of a job object (protocol 2.6), as read when the job was fetched."""
+
+    _state: p.JobState
+
+    #: Scratch space a worker may attach to a job (e.g. a per-job directory).
+    sandbox: str | None = None
 
     @property
     def data(self) -> str:
@@ -72,18 +94,6 @@ class JobFields:
     def payload(self) -> Any:
         """``data`` decoded."""
         return json.loads(self._state.data)
-
-    @property
-    def state(self) -> str:
-        return self._state.state
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self._state.tags)
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
 
     @property
     def remaining(self) -> int:
@@ -126,10 +136,6 @@ class JobFields:
     @property
     def failure(self) -> p.Failure | None:
         return self._state.failure
-
-    @property
-    def throttles(self) -> list[str]:
-        return list(self._state.throttles)
 
     @property
     def spawned_from_jid(self) -> str | None:
@@ -278,31 +284,10 @@ class Job(JobFields):
             return None
 
 
-class RecurringFields:
+class RecurringFields(_SharedFields):
     """Fields of a recurring-job template (protocol 2.7)."""
 
     _state: p.RecurringState
-
-    @property
-    def jid(self) -> str:
-        return self._state.jid
-
-    @property
-    def klass_name(self) -> str:
-        return self._state.klass_name
-
-    @property
-    def queue_name(self) -> str:
-        return self._state.queue_name
-
-    @property
-    def state(self) -> str:
-        return self._state.state
-
-    @property
-    def klass(self) -> type:
-        """The template's class, imported now."""
-        return import_klass(self._state.klass_name)
 
     @property
     def data(self) -> str:
@@ -311,10 +296,6 @@ class RecurringFields:
     @property
     def priority(self) -> int:
         return self._state.priority
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
 
     @property
     def interval(self) -> float:
@@ -328,14 +309,6 @@ class RecurringFields:
     def count(self) -> int:
         """Jobs spawned so far."""
         return self._state.count
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self._state.tags)
-
-    @property
-    def throttles(self) -> list[str]:
-        return list(self._state.throttles)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.jid} {self.klass_name} every {self._state.interval}s>"
