@@ -12,10 +12,12 @@ from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
-    from reqless._client import Client
+    from reqless._client import Client, ClientBase
     from reqless._queue import Queue
 
-__all__ = ["Job", "JobFields", "RecurringFields", "RecurringJob", "import_klass"]
+__all__ = ["BoundJob", "Job", "JobFields", "RecurringFields", "RecurringJob", "import_klass"]
+
+C = TypeVar("C", bound="ClientBase")
 
 G = TypeVar("G")
 S = TypeVar("S")
@@ -168,12 +170,21 @@ class JobFields(_SharedFields):
         return self._state.worker_name or default
 
 
-class Job(JobFields):
-    """A job, bound to the client that fetched it."""
+class BoundJob(JobFields, Generic[C]):
+    """A job and the client that fetched it: what both APIs' ``Job`` share."""
 
-    def __init__(self, client: Client, state: p.JobState) -> None:
+    def __init__(self, client: C, state: p.JobState) -> None:
         self._client = client
         self._state = state
+
+    @property
+    def ttl(self) -> float:
+        """Seconds until the lock expires (negative once expired)."""
+        return self._state.expires_at - self._client.clock()
+
+
+class Job(BoundJob["Client"]):
+    """A job, bound to the client that fetched it."""
 
     @property
     def queue(self) -> Queue:
@@ -186,11 +197,6 @@ class Job(JobFields):
     @priority.setter
     def priority(self, value: int) -> None:
         self.set_priority(value)
-
-    @property
-    def ttl(self) -> float:
-        """Seconds until the lock expires (negative once expired)."""
-        return self._state.expires_at - self._client.clock()
 
     def set_priority(self, priority: int) -> None:
         self._client._do(ops.set_priority(self, priority))
