@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+# The error tree only: reqless.exceptions re-exports exactly these names.
 __all__ = [
     "AuthenticationError",
     "DriverNotInstalledError",
@@ -25,7 +26,6 @@ __all__ = [
     "ServerUnavailableError",
     "UnknownDriverError",
     "UnknownEventError",
-    "translate_server_error",
 ]
 
 

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,10 @@ class EventNames:
         # name -> [(callback, whether it takes Event objects)], in registration order
         self._callbacks: dict[str, list[tuple[Callable[[Any], Any], bool]]] = {}
         self._lock = threading.Lock()
+        # The channels the subscription connection follows, and the messages that came
+        # in while a subscription was being confirmed, delivered before any newer one.
+        self._subscribed: set[str] = set()
+        self._backlog: deque[Message] = deque()
 
     def on(self, name: str, callback: PayloadCallback) -> None:
         """Call ``callback(payload)`` for each event of ``name``: the jid, as reqless-py did.
@@ -95,6 +99,42 @@ class EventNames:
         with self._lock:
             return list(self._callbacks.get(name, ()))
 
+    def _changes(self) -> tuple[set[str], set[str]]:
+        """The channels to subscribe to and those to leave, to follow the registered names."""
+        wanted = self._wanted()
+        return wanted - self._subscribed, self._subscribed - wanted
+
+    def _confirming(self, message: Message | None, pending: set[str]) -> None:
+        """While subscribing to ``pending``: a confirmation ticks its channel off, a message
+        waits in the backlog."""
+        if message is None:
+            return
+        if message.kind == "subscribe":
+            pending.discard(message.channel)
+        else:
+            self._backlog.append(message)
+
+    def _forget_subscriptions(self) -> None:
+        self._subscribed = set()
+        self._backlog.clear()
+
+    def _calling(self, channel: str, data: str) -> Iterator[Any]:
+        """Call each callback of ``channel``'s event, yielding what it returned.
+
+        A callback that raises is logged and the next one called: one failing
+        observer must not stop the others or the listener.
+        """
+        event: p.Event | None = None
+        for callback, parsed in self._callbacks_of(event_name(channel)):
+            try:
+                if parsed:
+                    event = event or p.parse_event(channel, data)
+                    yield callback(event)
+                else:
+                    yield callback(data)
+            except Exception:
+                logger.exception("event callback %r failed on %s %r", callback, channel, data)
+
 
 def event_name(channel: str) -> str:
     """The event name of a channel: the channel without its ``ql:`` prefix."""
@@ -116,8 +156,6 @@ class Events(EventNames):
         self._client = client
         self._stopping = threading.Event()
         self._pubsub: PubSub | None = None
-        self._subscribed: set[str] = set()
-        self._backlog: deque[Message] = deque()
         self._held = False
 
     def stop(self) -> None:
@@ -156,7 +194,8 @@ class Events(EventNames):
                     else pubsub.get_message(timeout=POLL_SECONDS)
                 )
                 if message is not None and message.kind in ("message", "pmessage"):
-                    self._dispatch(message.channel, message.data)
+                    for _ in self._calling(message.channel, message.data):
+                        pass
         finally:
             self._stopping.clear()
             if not self._held:
@@ -179,20 +218,18 @@ class Events(EventNames):
     def _open(self) -> PubSub:
         if self._pubsub is None:
             self._pubsub = self._client._driver.pubsub()
-            self._subscribed = set()
+            self._forget_subscriptions()
         return self._pubsub
 
     def _close(self) -> None:
         if self._pubsub is not None:
             pubsub, self._pubsub = self._pubsub, None
-            self._subscribed = set()
-            self._backlog.clear()
+            self._forget_subscriptions()
             pubsub.close()
 
     def _follow(self, pubsub: PubSub) -> None:
         """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
-        wanted = self._wanted()
-        add, drop = wanted - self._subscribed, self._subscribed - wanted
+        add, drop = self._changes()
         if drop:
             pubsub.unsubscribe(*sorted(drop))
             self._subscribed -= drop
@@ -205,26 +242,7 @@ class Events(EventNames):
         pending = set(channels)
         deadline = time.monotonic() + CONFIRM_SECONDS
         while pending and time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=POLL_SECONDS)
-            if message is None:
-                continue
-            if message.kind == "subscribe":
-                pending.discard(message.channel)
-            else:
-                self._backlog.append(message)
-
-    def _dispatch(self, channel: str, data: str) -> None:
-        event: p.Event | None = None
-        for callback, parsed in self._callbacks_of(event_name(channel)):
-            try:
-                if parsed:
-                    event = event or p.parse_event(channel, data)
-                    callback(event)
-                else:
-                    callback(data)
-            except Exception:
-                # One failing observer must not stop the others or the listener.
-                logger.exception("event callback %r failed on %s %r", callback, channel, data)
+            self._confirming(pubsub.get_message(timeout=POLL_SECONDS), pending)
 
 
 class EventThread(threading.Thread):

@@ -6,16 +6,21 @@ import importlib
 import json
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
-    from reqless._client import Client
+    from reqless._client import Client, ClientBase
     from reqless._queue import Queue
 
-__all__ = ["Job", "JobFields", "RecurringFields", "RecurringJob", "import_klass"]
+__all__ = ["BoundJob", "Job", "JobFields", "RecurringFields", "RecurringJob", "import_klass"]
+
+C = TypeVar("C", bound="ClientBase")
+
+G = TypeVar("G")
+S = TypeVar("S")
 
 
 def import_klass(path: str) -> type:
@@ -30,13 +35,10 @@ def import_klass(path: str) -> type:
     return found
 
 
-class JobFields:
-    """Every field of a job object (protocol 2.6), as read when the job was fetched."""
+class _SharedFields:
+    """The fields a job and a recurring-job template both have, as read when fetched."""
 
-    _state: p.JobState
-
-    #: Scratch space a worker may attach to a job (e.g. a per-job directory).
-    sandbox: str | None = None
+    _state: p.JobState | p.RecurringState
 
     @property
     def jid(self) -> str:
@@ -48,12 +50,37 @@ class JobFields:
 
     @property
     def klass(self) -> type:
-        """The job's class, imported now."""
+        """The class, imported now."""
         return import_klass(self._state.klass_name)
 
     @property
     def queue_name(self) -> str:
         return self._state.queue_name
+
+    @property
+    def state(self) -> str:
+        return self._state.state
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._state.tags)
+
+    @property
+    def retries(self) -> int:
+        return self._state.retries
+
+    @property
+    def throttles(self) -> list[str]:
+        return list(self._state.throttles)
+
+
+class JobFields(_SharedFields):
+    """Every field of a job object (protocol 2.6), as read when the job was fetched."""
+
+    _state: p.JobState
+
+    #: Scratch space a worker may attach to a job (e.g. a per-job directory).
+    sandbox: str | None = None
 
     @property
     def data(self) -> str:
@@ -69,18 +96,6 @@ class JobFields:
     def payload(self) -> Any:
         """``data`` decoded."""
         return json.loads(self._state.data)
-
-    @property
-    def state(self) -> str:
-        return self._state.state
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self._state.tags)
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
 
     @property
     def remaining(self) -> int:
@@ -125,10 +140,6 @@ class JobFields:
         return self._state.failure
 
     @property
-    def throttles(self) -> list[str]:
-        return list(self._state.throttles)
-
-    @property
     def spawned_from_jid(self) -> str | None:
         return self._state.spawned_from_jid
 
@@ -159,12 +170,21 @@ class JobFields:
         return self._state.worker_name or default
 
 
-class Job(JobFields):
-    """A job, bound to the client that fetched it."""
+class BoundJob(JobFields, Generic[C]):
+    """A job and the client that fetched it: what both APIs' ``Job`` share."""
 
-    def __init__(self, client: Client, state: p.JobState) -> None:
+    def __init__(self, client: C, state: p.JobState) -> None:
         self._client = client
         self._state = state
+
+    @property
+    def ttl(self) -> float:
+        """Seconds until the lock expires (negative once expired)."""
+        return self._state.expires_at - self._client.clock()
+
+
+class Job(BoundJob["Client"]):
+    """A job, bound to the client that fetched it."""
 
     @property
     def queue(self) -> Queue:
@@ -177,11 +197,6 @@ class Job(JobFields):
     @priority.setter
     def priority(self, value: int) -> None:
         self.set_priority(value)
-
-    @property
-    def ttl(self) -> float:
-        """Seconds until the lock expires (negative once expired)."""
-        return self._state.expires_at - self._client.clock()
 
     def set_priority(self, priority: int) -> None:
         self._client._do(ops.set_priority(self, priority))
@@ -275,39 +290,31 @@ class Job(JobFields):
             return None
 
 
-class RecurringFields:
+class RecurringFields(_SharedFields):
     """Fields of a recurring-job template (protocol 2.7)."""
 
     _state: p.RecurringState
 
     @property
-    def jid(self) -> str:
-        return self._state.jid
+    def data(self) -> str:
+        return self._state.data
 
     @property
-    def klass_name(self) -> str:
-        return self._state.klass_name
+    def priority(self) -> int:
+        return self._state.priority
 
     @property
-    def queue_name(self) -> str:
-        return self._state.queue_name
+    def interval(self) -> float:
+        return self._state.interval
 
     @property
-    def state(self) -> str:
-        return self._state.state
+    def backlog(self) -> int:
+        return self._state.backlog
 
     @property
     def count(self) -> int:
         """Jobs spawned so far."""
         return self._state.count
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self._state.tags)
-
-    @property
-    def throttles(self) -> list[str]:
-        return list(self._state.throttles)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.jid} {self.klass_name} every {self._state.interval}s>"
@@ -322,6 +329,25 @@ class RecurringFields:
                 self._state.queue_name = value
             else:
                 setattr(self._state, key, value)
+
+
+class _Assigned(property, Generic[G, S]):
+    """A field of :class:`RecurringFields` that a sync template also assigns, as an update."""
+
+    def __init__(self, field: Any, name: str) -> None:
+        def assign(job: RecurringJob, value: S) -> None:
+            job.update(**{name: value})
+
+        super().__init__(field.fget, assign, None, field.__doc__)
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __get__(self, job: None, owner: type | None = None, /) -> Self: ...
+        @overload
+        def __get__(self, job: object, owner: type | None = None, /) -> G: ...
+        def __get__(self, job: object, owner: type | None = None, /) -> Any: ...
+        def __set__(self, job: object, value: S, /) -> None: ...
 
 
 class RecurringJob(RecurringFields):
@@ -340,53 +366,12 @@ class RecurringJob(RecurringFields):
     def queue(self) -> Queue:
         return self._client.queues[self.queue_name]
 
-    @property
-    def klass(self) -> type:
-        return import_klass(self._state.klass_name)
-
-    @klass.setter
-    def klass(self, value: p.KlassArg) -> None:
-        self.update(klass=value)
-
-    @property
-    def data(self) -> str:
-        return self._state.data
-
-    @data.setter
-    def data(self, value: Any) -> None:
-        self.update(data=value)
-
-    @property
-    def priority(self) -> int:
-        return self._state.priority
-
-    @priority.setter
-    def priority(self, value: int) -> None:
-        self.update(priority=value)
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
-
-    @retries.setter
-    def retries(self, value: int) -> None:
-        self.update(retries=value)
-
-    @property
-    def interval(self) -> float:
-        return self._state.interval
-
-    @interval.setter
-    def interval(self, value: float) -> None:
-        self.update(interval=value)
-
-    @property
-    def backlog(self) -> int:
-        return self._state.backlog
-
-    @backlog.setter
-    def backlog(self, value: int) -> None:
-        self.update(backlog=value)
+    klass: _Assigned[type, p.KlassArg] = _Assigned(RecurringFields.klass, "klass")
+    data: _Assigned[str, Any] = _Assigned(RecurringFields.data, "data")
+    priority: _Assigned[int, int] = _Assigned(RecurringFields.priority, "priority")
+    retries: _Assigned[int, int] = _Assigned(RecurringFields.retries, "retries")
+    interval: _Assigned[float, float] = _Assigned(RecurringFields.interval, "interval")
+    backlog: _Assigned[int, int] = _Assigned(RecurringFields.backlog, "backlog")
 
     def tag(self, *tags: str) -> list[str]:
         return self._client._do(ops.retag(self, "recurringJob.addTag", tags))

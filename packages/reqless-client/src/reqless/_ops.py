@@ -226,24 +226,20 @@ def put(
     jid: str | None,
     depends: Sequence[str] | None,
     throttles: Sequence[str] | None,
+    *,
+    requeue: bool = False,
 ) -> p.Call[str] | Waking[str]:
+    """``Queue.put``; with ``requeue``, ``Queue.requeue``: ``job.requeue`` with put's
+    arguments (the job must exist)."""
     args = p.put_args(
-        host.worker_name,
-        queue,
-        klass,
-        data,
-        priority,
-        tags,
-        delay,
-        retries,
-        jid,
-        depends,
+        host.worker_name, queue, klass, data, priority, tags, delay, retries, jid, depends,
         throttles,
-    )
+    )  # fmt: skip
+    call = p.Call("job.requeue", args, str) if requeue else p.put_call(args)
     if delay:
         # Nobody can take a scheduled job yet: waking a worker would waste its pop.
-        return p.put_call(args)
-    return ready(host, p.put_call(args), queue)
+        return call
+    return ready(host, call, queue)
 
 
 def put_many(host: Host[Any, Any], queue: str, jobs: Iterable[PutManyItem]) -> Gen[list[str]]:
@@ -270,28 +266,6 @@ def pop(host: Host[J, Any], queue: str, count: int | None) -> Gen[J | list[J] | 
 
 def peek(host: Host[J, Any], queue: str, count: int | None) -> Gen[J | list[J] | None]:
     return take(host, lambda n: p.peek(queue, n), count)
-
-
-def requeue_new(
-    host: Host[Any, Any],
-    queue: str,
-    klass: p.KlassArg,
-    data: p.DataArg,
-    priority: int | None,
-    tags: Sequence[str] | None,
-    delay: float,
-    retries: int | None,
-    jid: str | None,
-    depends: Sequence[str] | None,
-    throttles: Sequence[str] | None,
-) -> p.Call[str] | Waking[str]:
-    """``Queue.requeue``: ``job.requeue`` with put's arguments (the job must exist)."""
-    args = p.put_args(
-        host.worker_name, queue, klass, data, priority, tags, delay, retries, jid, depends,
-        throttles,
-    )  # fmt: skip
-    call = p.Call("job.requeue", args, str)
-    return call if delay else ready(host, call, queue)
 
 
 def queue_heartbeat(queue: str) -> Gen[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from reqless import _ops as ops
 from reqless import _protocol as p
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from reqless._client import Client
     from reqless._throttles import Throttle
 
-__all__ = ["PutManyItem", "PutWriter", "Queue", "QueueJobs", "Queues"]
+__all__ = ["PutManyItem", "PutWriter", "Queue", "QueueBase", "QueueJobs", "Queues"]
+
+C = TypeVar("C")
 
 # A job class's name as packed by PutWriter, by the class (or path) given to put().
 # Cleared when full, like reqless.drivers._resp's cache of packed commands.
@@ -147,16 +149,17 @@ class QueueJobs:
         return self._client._do(p.jobs_by_state(self._name, "recurring", offset, limit))
 
 
-class Queue:
-    """One queue, addressed by name (it exists on the server once a job was put in it)."""
+class QueueBase(Generic[C]):
+    """What both APIs' queues share: the name, how a queue prints, compares and hashes."""
 
-    def __init__(self, client: Client, name: str) -> None:
+    _LABEL = "Queue"
+
+    def __init__(self, client: C, name: str) -> None:
         self._client = client
         self.name = p.check_str("queue name", name)
-        self.jobs = QueueJobs(client, name)
 
     def __repr__(self) -> str:
-        return f"<Queue {self.name!r}>"
+        return f"<{self._LABEL} {self.name!r}>"
 
     def __eq__(self, other: object) -> bool:
         # A queue equals its name, so ``job.queue == "underpants"`` reads as users write it.
@@ -168,6 +171,14 @@ class Queue:
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+class Queue(QueueBase["Client"]):
+    """One queue, addressed by name (it exists on the server once a job was put in it)."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        super().__init__(client, name)
+        self.jobs = QueueJobs(client, name)
 
     def put(
         self,
@@ -226,9 +237,9 @@ class Queue:
         :class:`reqless.JobNotFoundError`.
         """
         return self._client._do(
-            ops.requeue_new(
+            ops.put(
                 self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
-                throttles,
+                throttles, requeue=True,
             )
         )  # fmt: skip
 

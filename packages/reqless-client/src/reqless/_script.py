@@ -119,6 +119,9 @@ def _functions_unsupported(error: ReqlessError) -> bool:
 class _CoreBase:
     """What the sync and async twins share: argument building, mode, form choice."""
 
+    # The driver when it can stream a batch (each twin's own streaming protocol), else None.
+    _streamer: object
+
     def __init__(
         self, clock: Callable[[], float] | None, form: Form, code: CoreCode | None
     ) -> None:
@@ -178,44 +181,50 @@ class _CoreBase:
         return "function"
 
     def _calling_many(
-        self, mode: Mode, calls: Sequence[Call], trailer: Sequence[Arg] | None
+        self, calls: Sequence[Call], trailer: Sequence[Arg] | None
     ) -> Steps[list[Any]]:
+        mode = self.mode or (yield ("_start",))
         now = format_now(self.clock())
         argvs = [self._argv(command, now, args) for command, args in calls]
         results = yield ("_pipelined", argvs, trailer)
+        return (
+            yield from self._retrying_missing(
+                mode, results, lambda missing: ("_pipelined", [argvs[i] for i in missing], trailer)
+            )
+        )
+
+    def _calling_each(
+        self, command: str, arg_lists: Sequence[Sequence[Arg]], trailer: Sequence[Arg] | None
+    ) -> Steps[list[Any]]:
+        if self._streamer is None:
+            calls = [(command, args) for args in arg_lists]
+            return (yield from self._calling_many(calls, trailer))
+        mode = self.mode or (yield ("_start",))
+        head = (command, format_now(self.clock()))
+        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
+        results = yield ("_stream", name, target, head, arg_lists, trailer)
+        return (
+            yield from self._retrying_missing(
+                mode,
+                results,
+                lambda missing: ("_stream", name, target, head, [arg_lists[i] for i in missing],
+                                 trailer),
+            )
+        )  # fmt: skip
+
+    def _retrying_missing(
+        self, mode: Mode, results: list[Any], retry: Callable[[list[int]], tuple[Any, ...]]
+    ) -> Steps[list[Any]]:
+        """``results`` with those of the calls the core was missing for run again after
+        loading it; ``retry(indexes)`` is the step that runs those calls."""
         missing = _missing(results)
         if missing:
             # Those calls did nothing on the server, so running them again is safe.
             yield ("_load", mode)
-            retried = yield ("_pipelined", [argvs[i] for i in missing], trailer)
+            retried = yield retry(missing)
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
-        return results  # type: ignore[no-any-return]
-
-    def _calling_each(
-        self,
-        mode: Mode,
-        command: str,
-        arg_lists: Sequence[Sequence[Arg]],
-        trailer: Sequence[Arg] | None,
-    ) -> Steps[list[Any]]:
-        head = (command, format_now(self.clock()))
-        name, target = ("FCALL", FUNCTION) if mode == "function" else ("EVALSHA", self.code.sha)
-        results = yield ("_stream", name, target, head, arg_lists, trailer)
-        missing = _missing(results)
-        if missing:
-            yield ("_load", mode)
-            retried = yield (
-                "_stream",
-                name,
-                target,
-                head,
-                [arg_lists[i] for i in missing],
-                trailer,
-            )
-            for i, result in zip(missing, retried, strict=True):
-                results[i] = result
-        return results  # type: ignore[no-any-return]
+        return results
 
     def _calling_with_trailer(
         self, mode: Mode, command: str, args: Sequence[Arg], trailer: Sequence[Arg]
@@ -249,7 +258,9 @@ class CoreScript(_CoreBase):
         self.driver = driver
         self._lock = threading.Lock()
         # Checked once: a protocol isinstance() is too slow for every batch.
-        self._streamer = driver if isinstance(driver, StreamingDriver) else None
+        self._streamer: StreamingDriver | None = (
+            driver if isinstance(driver, StreamingDriver) else None
+        )
         self._trailing = driver if isinstance(driver, TrailingDriver) else None
         #: The driver, when it sends commands packed by the caller (:meth:`packed_head`).
         self.packer = driver if isinstance(driver, PackedDriver) else None
@@ -321,9 +332,7 @@ class CoreScript(_CoreBase):
         after it still run. ``trailer``, if given, is one more command sent after
         them (again with any retried ones); its reply is dropped.
         """
-        if not calls:
-            return []
-        return self._drive(self._calling_many(self.mode or self._start(), calls, trailer))
+        return self._drive(self._calling_many(calls, trailer)) if calls else []
 
     def call_each(
         self,
@@ -341,12 +350,7 @@ class CoreScript(_CoreBase):
         one in the same round trip (again with any retried ones); its reply
         is dropped.
         """
-        if not arg_lists:
-            return []
-        if self._streamer is None:
-            return self.call_many([(command, args) for args in arg_lists], trailer)
-        mode = self.mode or self._start()
-        return self._drive(self._calling_each(mode, command, arg_lists, trailer))
+        return self._drive(self._calling_each(command, arg_lists, trailer)) if arg_lists else []
 
     def _drive(self, steps: Steps[T]) -> T:
         """Run sans-IO ``steps`` of :class:`_CoreBase` with this twin's methods."""
@@ -425,7 +429,9 @@ class AsyncCoreScript(_CoreBase):
         self.driver = driver
         # Created on first use, inside the event loop that uses it.
         self._lock: asyncio.Lock | None = None
-        self._streamer = driver if isinstance(driver, AsyncStreamingDriver) else None
+        self._streamer: AsyncStreamingDriver | None = (
+            driver if isinstance(driver, AsyncStreamingDriver) else None
+        )
         self._trailing = driver if isinstance(driver, AsyncTrailingDriver) else None
 
     async def call(self, command: str, *args: Arg) -> Any:
@@ -449,10 +455,7 @@ class AsyncCoreScript(_CoreBase):
         self, calls: Sequence[Call], trailer: Sequence[Arg] | None = None
     ) -> list[Any]:
         """Run many commands in one round trip, all with the same ``now`` (see CoreScript)."""
-        if not calls:
-            return []
-        mode = self.mode or await self._start()
-        return await self._drive(self._calling_many(mode, calls, trailer))
+        return await self._drive(self._calling_many(calls, trailer)) if calls else []
 
     async def call_each(
         self,
@@ -463,10 +466,7 @@ class AsyncCoreScript(_CoreBase):
         """Run ``command`` once per argument list, streamed (see :meth:`CoreScript.call_each`)."""
         if not arg_lists:
             return []
-        if self._streamer is None:
-            return await self.call_many([(command, args) for args in arg_lists], trailer)
-        mode = self.mode or await self._start()
-        return await self._drive(self._calling_each(mode, command, arg_lists, trailer))
+        return await self._drive(self._calling_each(command, arg_lists, trailer))
 
     async def _drive(self, steps: Steps[T]) -> T:
         """Run sans-IO ``steps`` of :class:`_CoreBase` with this twin's coroutines."""

@@ -5,23 +5,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from reqless import _protocol as p
-from reqless._events import EventNames, event_name
+from reqless._events import CONFIRM_SECONDS, POLL_SECONDS, EventNames
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
-    from reqless.drivers import AsyncPubSub, Message
+    from reqless.drivers import AsyncPubSub
 
 __all__ = ["Events"]
 
 logger = logging.getLogger(__name__)
-
-POLL_SECONDS = 0.05
-CONFIRM_SECONDS = 5.0
 
 
 class Events(EventNames):
@@ -39,8 +35,6 @@ class Events(EventNames):
         self._client = client
         self._stopping = asyncio.Event()
         self._pubsub: AsyncPubSub | None = None
-        self._subscribed: set[str] = set()
-        self._backlog: deque[Message] = deque()
 
     def stop(self) -> None:
         """End ``listen()`` and iteration (call it from the loop's thread)."""
@@ -59,21 +53,12 @@ class Events(EventNames):
                 message = await self._next_message()
                 if message is None:
                     break
-                channel, data = message
-                event: p.Event | None = None
-                for callback, parsed in self._callbacks_of(event_name(channel)):
-                    try:
-                        if parsed:
-                            event = event or p.parse_event(channel, data)
-                            result = callback(event)
-                        else:
-                            result = callback(data)
-                        if inspect.isawaitable(result):
+                for result in self._calling(*message):
+                    if inspect.isawaitable(result):
+                        try:
                             await result
-                    except Exception:
-                        logger.exception(
-                            "event callback %r failed on %s %r", callback, channel, data
-                        )
+                        except Exception:
+                            logger.exception("event callback %r failed on %s %r", result, *message)
         finally:
             self._stopping.clear()
 
@@ -102,8 +87,7 @@ class Events(EventNames):
     async def aclose(self) -> None:
         if self._pubsub is not None:
             pubsub, self._pubsub = self._pubsub, None
-            self._subscribed = set()
-            self._backlog.clear()
+            self._forget_subscriptions()
             await pubsub.aclose()
 
     async def _next(self) -> p.Event | None:
@@ -128,12 +112,11 @@ class Events(EventNames):
     async def _open(self) -> AsyncPubSub:
         if self._pubsub is None:
             self._pubsub = self._client._driver.pubsub()
-            self._subscribed = set()
+            self._forget_subscriptions()
         return self._pubsub
 
     async def _follow(self, pubsub: AsyncPubSub) -> None:
-        wanted = self._wanted()
-        add, drop = wanted - self._subscribed, self._subscribed - wanted
+        add, drop = self._changes()
         if drop:
             await pubsub.unsubscribe(*sorted(drop))
             self._subscribed -= drop
@@ -144,10 +127,4 @@ class Events(EventNames):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + CONFIRM_SECONDS
             while pending and loop.time() < deadline:
-                message = await pubsub.get_message(timeout=POLL_SECONDS)
-                if message is None:
-                    continue
-                if message.kind == "subscribe":
-                    pending.discard(message.channel)
-                else:
-                    self._backlog.append(message)
+                self._confirming(await pubsub.get_message(timeout=POLL_SECONDS), pending)

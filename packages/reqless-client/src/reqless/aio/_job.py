@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reqless import _ops as ops
 from reqless import _protocol as p
-from reqless._job import JobFields, RecurringFields, import_klass
+from reqless._job import BoundJob, RecurringFields
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
@@ -22,14 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["Job", "RecurringJob"]
 
 
-class Job(JobFields):
+class Job(BoundJob["Client"]):
     """A job, bound to the asyncio client that fetched it."""
 
     _REPR_NAME = "reqless.aio.Job"
-
-    def __init__(self, client: Client, state: p.JobState) -> None:
-        self._client = client
-        self._state = state
 
     @property
     def queue(self) -> Queue:
@@ -38,11 +34,6 @@ class Job(JobFields):
     @property
     def priority(self) -> int:
         return self._state.priority
-
-    @property
-    def ttl(self) -> float:
-        """Seconds until the lock expires (negative once expired)."""
-        return self._state.expires_at - self._client.clock()
 
     async def set_priority(self, priority: int) -> None:
         await self._client._do(ops.set_priority(self, priority))
@@ -151,30 +142,6 @@ class RecurringJob(RecurringFields):
     @property
     def queue(self) -> Queue:
         return self._client.queues[self.queue_name]
-
-    @property
-    def klass(self) -> type:
-        return import_klass(self._state.klass_name)
-
-    @property
-    def data(self) -> str:
-        return self._state.data
-
-    @property
-    def priority(self) -> int:
-        return self._state.priority
-
-    @property
-    def retries(self) -> int:
-        return self._state.retries
-
-    @property
-    def interval(self) -> float:
-        return self._state.interval
-
-    @property
-    def backlog(self) -> int:
-        return self._state.backlog
 
     async def set_klass(self, value: p.KlassArg) -> None:
         await self.update(klass=value)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, overload
 from reqless import _ops as ops
 from reqless import _protocol as p
 from reqless._bulk import PutManyItem
+from reqless._queue import QueueBase
 from reqless.aio._job import Job
 
 if TYPE_CHECKING:
@@ -46,27 +47,14 @@ class QueueJobs:
         return await self._client._do(p.jobs_by_state(self._name, "recurring", offset, limit))
 
 
-class Queue:
+class Queue(QueueBase["Client"]):
     """One queue, addressed by name (it exists on the server once a job was put in it)."""
 
+    _LABEL = "aio.Queue"
+
     def __init__(self, client: Client, name: str) -> None:
-        self._client = client
-        self.name = p.check_str("queue name", name)
+        super().__init__(client, name)
         self.jobs = QueueJobs(client, name)
-
-    def __repr__(self) -> str:
-        return f"<aio.Queue {self.name!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        # A queue equals its name, so ``job.queue == "underpants"`` reads as users write it.
-        if isinstance(other, str):
-            return self.name == other
-        if isinstance(other, type(self)):
-            return self.name == other.name and self._client is other._client
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
     async def put(
         self,
@@ -108,9 +96,9 @@ class Queue:
     ) -> str:
         """:meth:`put` for a job that must already exist (see :meth:`reqless.Queue.requeue`)."""
         return await self._client._do(
-            ops.requeue_new(
+            ops.put(
                 self._client, self.name, klass, data, priority, tags, delay, retries, jid, depends,
-                throttles,
+                throttles, requeue=True,
             )
         )  # fmt: skip
 

@@ -88,13 +88,8 @@ class Message:
     pattern: str | None = None
 
 
-class Pipeline(Protocol):
-    """Commands queued by the methods and sent in one round trip by :meth:`execute`.
-
-    The core is called with no declared keys: ``fcall(function, *args)`` is
-    ``FCALL function 0 args...`` and ``evalsha(sha, *args)`` is
-    ``EVALSHA sha 0 args...``.
-    """
+class _QueueingPipeline(Protocol):
+    """The queueing half of both pipelines: each method queues one command."""
 
     def fcall(self, function: str, *args: Arg) -> None: ...
     def fcall_ro(self, function: str, *args: Arg) -> None: ...
@@ -103,6 +98,15 @@ class Pipeline(Protocol):
     def function_load(self, code: str, replace: bool = False) -> None: ...
     def publish(self, channel: str, message: str) -> None: ...
     def execute_command(self, *args: Arg) -> None: ...
+
+
+class Pipeline(_QueueingPipeline, Protocol):
+    """Commands queued by the methods and sent in one round trip by :meth:`execute`.
+
+    The core is called with no declared keys: ``fcall(function, *args)`` is
+    ``FCALL function 0 args...`` and ``evalsha(sha, *args)`` is
+    ``EVALSHA sha 0 args...``.
+    """
 
     def execute(self) -> list[Any]:
         """Replies in the order queued; a failed command's error is returned in its place.
@@ -114,16 +118,9 @@ class Pipeline(Protocol):
         ...
 
 
-class AsyncPipeline(Protocol):
+class AsyncPipeline(_QueueingPipeline, Protocol):
     """:class:`Pipeline` whose :meth:`execute` is a coroutine; queueing stays synchronous."""
 
-    def fcall(self, function: str, *args: Arg) -> None: ...
-    def fcall_ro(self, function: str, *args: Arg) -> None: ...
-    def evalsha(self, sha: str, *args: Arg) -> None: ...
-    def script_load(self, script: str) -> None: ...
-    def function_load(self, code: str, replace: bool = False) -> None: ...
-    def publish(self, channel: str, message: str) -> None: ...
-    def execute_command(self, *args: Arg) -> None: ...
     async def execute(self) -> list[Any]: ...
 
 

@@ -10,10 +10,22 @@ exceptions, so translation still happens at that driver's one border.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from reqless._errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ReqlessError,
+    ScriptNotLoadedError,
+    ServerUnavailableError,
+    translate_server_error,
+)
+from reqless._settings import ClientSettings
 from reqless.drivers import Arg, BlockingConnection
+from reqless.drivers._acl import script_acl_error
 from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._blocking import LibraryBlockingConnection
 from reqless.drivers._border import Border, Translate
@@ -21,6 +33,12 @@ from reqless.drivers._internals import probe
 from reqless.drivers._lane import DirectLane
 from reqless.drivers._pubsub import AsyncPubSubAdapter, SyncPubSub
 from reqless.drivers._resp import CommandHead, pack_cached, pack_chunks, pack_command
+from reqless.drivers._sentinel import (
+    aclose_sentinels,
+    close_sentinels,
+    failover_translate,
+    sentinel_client,
+)
 
 # Commands per write when a batch is streamed: enough that a write's cost is
 # shared, few enough that the server starts on the first while the rest are packed.
@@ -35,6 +53,81 @@ def redacted(url: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def translator(lib: ModuleType) -> Translate:
+    """The translation of the exceptions of ``lib`` (redis-py's or valkey-py's ``exceptions``
+    module: the same tree under two names) into ours."""
+
+    def translate(exc: Exception, where: str) -> ReqlessError:
+        text = str(exc)
+        if isinstance(exc, lib.AuthenticationError):
+            return AuthenticationError(f"{where}: authentication failed: {text}")
+        if isinstance(exc, lib.ConnectionError | lib.TimeoutError):
+            return ServerUnavailableError(f"{where}: {text}")
+        if isinstance(exc, lib.NoScriptError):
+            return ScriptNotLoadedError(text)
+        if isinstance(exc, lib.NoPermissionError):
+            return PermissionDeniedError(text)
+        if isinstance(exc, lib.ResponseError):
+            return script_acl_error(text) or translate_server_error(text)
+        if isinstance(exc, lib.DataError):
+            return InvalidArgumentError(text)
+        return ReqlessError(text)
+
+    return translate
+
+
+def library_driver_args(
+    lib: ModuleType,
+    root: type[Exception],
+    translate: Translate,
+    factory: Any,
+    sentinel_class: Any,
+    settings: ClientSettings,
+    *,
+    url: str,
+    checkout: Callable[[Any], Callable[[], Any]],
+    connection_class: Any = None,
+) -> dict[str, Any]:
+    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of.
+
+    ``lib`` is the library's exceptions module, ``root`` the root of its tree and
+    ``translate`` its :func:`translator`; ``url`` the URL as the library reads it;
+    ``checkout(pool)`` takes a connection from the pool. A sentinel URL's pool comes
+    from ``sentinel_class``, its connections of ``connection_class`` if given (see
+    :mod:`reqless.drivers._sentinel`).
+    """
+    if settings.sentinel is not None:
+        extra = {} if connection_class is None else {"connection_class": connection_class}
+        client = sentinel_client(sentinel_class, factory, settings, **extra)
+    else:
+        client = factory.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
+    pool = client.connection_pool
+    return {
+        "client": client,
+        "errors": root,
+        "translate": translate
+        if settings.sentinel is None
+        else failover_translate(translate, pool, lib.ReadOnlyError),
+        "where": redacted(settings.url),
+        "checkout": checkout(pool),
+        "reply_error": lib.ResponseError,
+        "lost": lib.ConnectionError,
+    }
+
+
+def library_pipeline(client: Any, commands: Sequence[Sequence[Arg]]) -> Any:
+    """A non-transactional pipeline of ``client``'s library holding ``commands``."""
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe
 
 
 def function_load_args(code: str, replace: bool) -> tuple[str, ...]:
@@ -69,12 +162,6 @@ class _QueueingPipeline(Border):
     def publish(self, channel: str, message: str) -> None:
         self._commands.append(("PUBLISH", channel, message))
 
-    def _library_pipeline(self, client: Any) -> Any:
-        pipe = client.pipeline(transaction=False)
-        for command in self._commands:
-            pipe.execute_command(*command)
-        return pipe
-
 
 class SyncPipeline(_QueueingPipeline):
     """Sent on the driver's direct lane: one packed write, then every reply read in turn."""
@@ -95,7 +182,7 @@ class SyncPipeline(_QueueingPipeline):
         return self._in_place(results)
 
     def _execute_on_library(self) -> list[Any]:
-        pipe = self._library_pipeline(self._driver.client)
+        pipe = library_pipeline(self._driver.client, self._commands)
         try:
             results: list[Any] = pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -122,7 +209,7 @@ class AsyncPipelineAdapter(_QueueingPipeline):
         return self._in_place(results)
 
     async def _execute_on_library(self) -> list[Any]:
-        pipe = self._library_pipeline(self._driver.client)
+        pipe = library_pipeline(self._driver.client, self._commands)
         try:
             results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -130,7 +217,26 @@ class AsyncPipelineAdapter(_QueueingPipeline):
         return results
 
 
-class SyncDriver(Border):
+class _LibraryDriver(Border):
+    """What the sync and asyncio drivers share: the library's client and the packed heads."""
+
+    name = ""
+
+    def __init__(
+        self, client: Any, errors: type[Exception], translate: Translate, where: str,
+        reply_error: type[Exception],
+    ) -> None:  # fmt: skip
+        super().__init__(errors, translate, where)
+        self.client = client
+        self._reply_error = reply_error
+        probe(client.connection_pool)
+        self._heads: dict[tuple[str, str], CommandHead] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._where}>"
+
+
+class SyncDriver(_LibraryDriver):
     """A driver over a synchronous redis-py-shaped client (its connection pool).
 
     The core's commands (``fcall``, ``fcall_ro``, ``evalsha`` and pipelines)
@@ -140,8 +246,6 @@ class SyncDriver(Border):
     (the libraries differ in its arguments); ``reply_error`` is the library's
     exception for an error reply and ``lost`` the one for a lost connection.
     """
-
-    name = ""
 
     def __init__(
         self,
@@ -154,15 +258,8 @@ class SyncDriver(Border):
         reply_error: type[Exception],
         lost: type[Exception],
     ) -> None:
-        super().__init__(errors, translate, where)
-        self.client = client
-        self._reply_error = reply_error
-        probe(client.connection_pool)
+        super().__init__(client, errors, translate, where, reply_error)
         self._lane = DirectLane(checkout, client.connection_pool.release, reply_error, lost)
-        self._heads: dict[tuple[str, str], CommandHead] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._where}>"
 
     def execute_command(self, *args: Arg) -> Any:
         try:
@@ -254,9 +351,7 @@ class SyncDriver(Border):
 
     def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """``commands`` through the library's own pipeline; error replies in place."""
-        pipe = self.client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
+        pipe = library_pipeline(self.client, commands)
         try:
             results: list[Any] = pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -291,12 +386,11 @@ class SyncDriver(Border):
     def close(self) -> None:
         self._lane.close()
         self.client.close()
+        close_sentinels(self.client)
 
 
-class AsyncDriverAdapter(Border):
+class AsyncDriverAdapter(_LibraryDriver):
     """A driver over an asyncio redis-py-shaped client."""
-
-    name = ""
 
     def __init__(
         self,
@@ -309,15 +403,8 @@ class AsyncDriverAdapter(Border):
         reply_error: type[Exception],
         lost: type[Exception],
     ) -> None:
-        super().__init__(errors, translate, where)
-        self.client = client
-        self._reply_error = reply_error
-        probe(client.connection_pool)
+        super().__init__(client, errors, translate, where, reply_error)
         self._auto = AutoPipeline(checkout, client.connection_pool.release, reply_error, lost)
-        self._heads: dict[tuple[str, str], CommandHead] = {}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._where}>"
 
     async def execute_command(self, *args: Arg) -> Any:
         try:
@@ -420,9 +507,7 @@ class AsyncDriverAdapter(Border):
 
     async def _on_library(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """``commands`` through the library's own pipeline; error replies in place."""
-        pipe = self.client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
+        pipe = library_pipeline(self.client, commands)
         try:
             results: list[Any] = await pipe.execute(raise_on_error=False)
         except self._errors as exc:
@@ -447,6 +532,7 @@ class AsyncDriverAdapter(Border):
     async def aclose(self) -> None:
         await self._auto.aclose()
         await self.client.aclose()
+        await aclose_sentinels(self.client)
 
     async def close(self) -> None:
         await self.aclose()

@@ -20,7 +20,7 @@ where the ``WAIT`` rides along.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from reqless._errors import InvalidArgumentError, ReqlessError, ServerUnavailableError
 from reqless._settings import ClientSettings
@@ -43,6 +43,9 @@ __all__ = [
     "durable",
     "durable_async",
 ]
+
+# The wrapped driver: a sync or an asyncio one.
+D = TypeVar("D", bound="Driver | AsyncDriver")
 
 
 class ReplicationTimeoutError(ReqlessError):
@@ -279,16 +282,20 @@ class DurableBlockingConnection:
         self._inner.close()
 
 
-class DurableDriver:
-    """A :class:`reqless.drivers.Driver` whose state changes wait for replicas (see module)."""
+class _Durable(Generic[D]):
+    """What both durable drivers share: the driver they wrap and the wait behind changes."""
 
-    def __init__(self, inner: Driver, replicas: int, timeout_ms: int, where: str) -> None:
+    def __init__(self, inner: D, replicas: int, timeout_ms: int, where: str) -> None:
         self.inner = inner
         self.name = inner.name
         self._wait = _Wait(replicas, timeout_ms, where)
 
     def __repr__(self) -> str:
-        return f"<DurableDriver {self.inner!r} wait_replicas={self._wait.replicas}>"
+        return f"<{type(self).__name__} {self.inner!r} wait_replicas={self._wait.replicas}>"
+
+
+class DurableDriver(_Durable[Driver]):
+    """A :class:`reqless.drivers.Driver` whose state changes wait for replicas (see module)."""
 
     def _core(self, method: str, target: str, args: tuple[Arg, ...]) -> Any:
         if not _changes((0, *args)):
@@ -334,16 +341,8 @@ class DurableDriver:
         self.inner.close()
 
 
-class DurableAsyncDriver:
+class DurableAsyncDriver(_Durable[AsyncDriver]):
     """:class:`DurableDriver` for asyncio."""
-
-    def __init__(self, inner: AsyncDriver, replicas: int, timeout_ms: int, where: str) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._wait = _Wait(replicas, timeout_ms, where)
-
-    def __repr__(self) -> str:
-        return f"<DurableAsyncDriver {self.inner!r} wait_replicas={self._wait.replicas}>"
 
     async def _core(self, method: str, target: str, args: tuple[Arg, ...]) -> Any:
         if not _changes((0, *args)):

@@ -14,50 +14,25 @@ import redis.asyncio.sentinel
 import redis.sentinel
 from redis import exceptions as lib
 
-from reqless._errors import (
-    AuthenticationError,
-    InvalidArgumentError,
-    PermissionDeniedError,
-    ReqlessError,
-    ScriptNotLoadedError,
-    ServerUnavailableError,
-    translate_server_error,
-)
 from reqless._settings import ClientSettings
 from reqless.drivers import AsyncDriver, Driver
-from reqless.drivers._acl import script_acl_error
-from reqless.drivers._adapter import AsyncDriverAdapter, SyncDriver, redacted
+from reqless.drivers._adapter import (
+    AsyncDriverAdapter,
+    SyncDriver,
+    library_driver_args,
+    redacted,
+    translator,
+)
 from reqless.drivers._durable import durable, durable_async
 from reqless.drivers._internals import socket_of
-from reqless.drivers._sentinel import (
-    aclose_sentinels,
-    close_sentinels,
-    failover_translate,
-    sentinel_client,
-)
 
 __all__ = ["AsyncRedisDriver", "RedisDriver", "connect", "connect_async", "translate"]
 
 # redis-py does not know the valkey schemes; they mean the same to it.
 _SCHEMES = {"valkey://": "redis://", "valkeys://": "rediss://"}
 
-
-def translate(exc: Exception, where: str) -> ReqlessError:
-    """Our error for one of redis-py's exceptions."""
-    text = str(exc)
-    if isinstance(exc, lib.AuthenticationError):
-        return AuthenticationError(f"{where}: authentication failed: {text}")
-    if isinstance(exc, lib.ConnectionError | lib.TimeoutError):
-        return ServerUnavailableError(f"{where}: {text}")
-    if isinstance(exc, lib.NoScriptError):
-        return ScriptNotLoadedError(text)
-    if isinstance(exc, lib.NoPermissionError):
-        return PermissionDeniedError(text)
-    if isinstance(exc, lib.ResponseError):
-        return script_acl_error(text) or translate_server_error(text)
-    if isinstance(exc, lib.DataError):
-        return InvalidArgumentError(text)
-    return ReqlessError(text)
+#: Our error for one of redis-py's exceptions.
+translate = translator(lib)
 
 
 def _url(settings: ClientSettings) -> str:
@@ -92,36 +67,14 @@ class _AsyncSentinelConnection(redis.asyncio.sentinel.SentinelManagedConnection)
         await super().send_packed_command(command, check_health)
 
 
-def _driver_args(factory: Any, sentinel_class: Any, settings: ClientSettings) -> dict[str, Any]:
-    """What a driver over a pool of ``factory``'s clients (sync or asyncio) is made of.
-
-    A sentinel URL's pool comes from ``sentinel_class`` (see :mod:`reqless.drivers._sentinel`).
-    """
-    if settings.sentinel is not None:
-        asynchronous = sentinel_class is redis.asyncio.sentinel.Sentinel
-        connection_class = _AsyncSentinelConnection if asynchronous else _SentinelConnection
-        client = sentinel_client(
-            sentinel_class, factory, settings, connection_class=connection_class
-        )
-    else:
-        client = factory.from_url(
-            _url(settings),
-            decode_responses=True,
-            socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_connect_timeout,
-        )
-    pool = client.connection_pool
-    return {
-        "client": client,
-        "errors": lib.RedisError,
-        "translate": translate
-        if settings.sentinel is None
-        else failover_translate(translate, pool, lib.ReadOnlyError),
-        "where": redacted(settings.url),
-        "checkout": pool.get_connection,
-        "reply_error": lib.ResponseError,
-        "lost": lib.ConnectionError,
-    }
+def _driver_args(
+    factory: Any, sentinel_class: Any, connection_class: Any, settings: ClientSettings
+) -> dict[str, Any]:
+    return library_driver_args(
+        lib, lib.RedisError, translate, factory, sentinel_class, settings,
+        url=_url(settings), checkout=lambda pool: pool.get_connection,
+        connection_class=connection_class,
+    )  # fmt: skip
 
 
 class RedisDriver(SyncDriver):
@@ -130,11 +83,9 @@ class RedisDriver(SyncDriver):
     name = "redis"
 
     def __init__(self, settings: ClientSettings) -> None:
-        super().__init__(**_driver_args(redis.Redis, redis.sentinel.Sentinel, settings))
-
-    def close(self) -> None:
-        super().close()
-        close_sentinels(self.client)
+        super().__init__(
+            **_driver_args(redis.Redis, redis.sentinel.Sentinel, _SentinelConnection, settings)
+        )
 
 
 class AsyncRedisDriver(AsyncDriverAdapter):
@@ -144,12 +95,13 @@ class AsyncRedisDriver(AsyncDriverAdapter):
 
     def __init__(self, settings: ClientSettings) -> None:
         super().__init__(
-            **_driver_args(redis.asyncio.Redis, redis.asyncio.sentinel.Sentinel, settings)
+            **_driver_args(
+                redis.asyncio.Redis,
+                redis.asyncio.sentinel.Sentinel,
+                _AsyncSentinelConnection,
+                settings,
+            )
         )
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        await aclose_sentinels(self.client)
 
 
 def connect(settings: ClientSettings) -> Driver:
