@@ -28,7 +28,7 @@ from reqless.drivers import Arg, BlockingConnection
 from reqless.drivers._acl import script_acl_error
 from reqless.drivers._autopipeline import AutoPipeline
 from reqless.drivers._blocking import LibraryBlockingConnection
-from reqless.drivers._border import Border, Translate
+from reqless.drivers._border import ErrorTranslator, Translate
 from reqless.drivers._internals import probe
 from reqless.drivers._lane import DirectLane
 from reqless.drivers._pubsub import AsyncPubSubAdapter, SyncPubSub
@@ -134,7 +134,7 @@ def function_load_args(code: str, replace: bool) -> tuple[str, ...]:
     return ("FUNCTION", "LOAD", "REPLACE", code) if replace else ("FUNCTION", "LOAD", code)
 
 
-class _QueueingPipeline(Border):
+class _QueueingPipeline(ErrorTranslator):
     """The queueing half of a non-transactional pipeline: commands run in order, each alone."""
 
     def __init__(self, errors: type[Exception], translate: Translate, where: str) -> None:
@@ -217,7 +217,7 @@ class AsyncPipelineAdapter(_QueueingPipeline):
         return results
 
 
-class _LibraryDriver(Border):
+class _LibraryDriver(ErrorTranslator):
     """What the sync and asyncio drivers share: the library's client and the packed heads."""
 
     name = ""

@@ -22,7 +22,7 @@ from typing import Any
 
 from reqless._errors import ReqlessError, ServerUnavailableError
 from reqless.drivers import Arg
-from reqless.drivers._border import Border, Translate
+from reqless.drivers._border import ErrorTranslator, Translate
 from reqless.drivers._internals import new_connection, socket_of
 from reqless.drivers._replies import RECV_SIZE, raw_reader, take_replies
 from reqless.drivers._resp import pack_command
@@ -30,7 +30,7 @@ from reqless.drivers._resp import pack_command
 __all__ = ["LibraryBlockingConnection"]
 
 
-class LibraryBlockingConnection(Border):
+class LibraryBlockingConnection(ErrorTranslator):
     """One connection outside ``pool``, for :class:`reqless.drivers.BlockingConnection`.
 
     ``errors`` is the root of the library's exceptions and ``translate``

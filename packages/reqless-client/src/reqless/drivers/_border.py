@@ -7,14 +7,14 @@ from typing import Any
 
 from reqless._errors import ReqlessError
 
-__all__ = ["Border", "Translate"]
+__all__ = ["ErrorTranslator", "Translate"]
 
 # Turns one of the library's exceptions into ours; ``where`` names the server
 # (its URL without the password) for connection errors.
 Translate = Callable[[Exception, str], ReqlessError]
 
 
-class Border:
+class ErrorTranslator:
     """Holds what every wrapper needs to translate the library's exceptions."""
 
     def __init__(self, errors: type[Exception], translate: Translate, where: str) -> None:

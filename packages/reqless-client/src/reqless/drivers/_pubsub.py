@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reqless.drivers import Message
-from reqless.drivers._border import Border, Translate
+from reqless.drivers._border import ErrorTranslator, Translate
 
 __all__ = ["AsyncPubSubAdapter", "SyncPubSub", "to_message"]
 
@@ -24,7 +24,7 @@ def to_message(raw: Mapping[str, Any] | None) -> Message | None:
     )
 
 
-class SyncPubSub(Border):
+class SyncPubSub(ErrorTranslator):
     def __init__(
         self, pubsub: Any, errors: type[Exception], translate: Translate, where: str
     ) -> None:
@@ -60,7 +60,7 @@ class SyncPubSub(Border):
         self._pubsub.close()
 
 
-class AsyncPubSubAdapter(Border):
+class AsyncPubSubAdapter(ErrorTranslator):
     def __init__(
         self, pubsub: Any, errors: type[Exception], translate: Translate, where: str
     ) -> None:
