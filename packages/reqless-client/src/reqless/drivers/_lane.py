@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reqless.drivers._internals import connected_socket, raw_reader, socket_of
+from reqless.drivers._internals import checkout_of, connected_socket, raw_reader, socket_of
 from reqless.drivers._replies import RECV_SIZE, read_replies, take_replies
 
 
@@ -44,7 +44,8 @@ class DirectLane:
         reply_error: type[Exception],
         lost: type[Exception],
     ) -> None:
-        self._checkout = checkout
+        # A library's own get_connection may need a command name (see checkout_of).
+        self._checkout = checkout_of(checkout)
         self._release = release
         # The library's exception for an error reply: the stream is still in step after it.
         self._reply_error = reply_error
