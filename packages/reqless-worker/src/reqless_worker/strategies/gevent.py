@@ -3,8 +3,9 @@
 :meth:`GeventStrategy.bootstrap` monkey-patches the standard library before the
 CLI imports the client, its drivers or any job code, so sockets, sleeps, locks
 and threads (the lease keeper's, the wake-up listener's) all yield to the hub.
-A child pops as many jobs as it has free greenlets, in one round trip, and
-each greenlet has its own sandbox ``sandbox-<child>/greenlet-<m>``.
+A child pops in batches, with the held completions of the jobs that ended in
+the same round trip (see :mod:`reqless_worker.strategies._slots`), and each
+greenlet has its own sandbox ``sandbox-<child>/greenlet-<m>``.
 
 Stopping a job: when its lock is lost (a heartbeat refused, or ``lock_lost``,
 ``canceled`` or ``put`` on the worker's channel) the greenlet running the
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import Running, SlotChild
+from reqless_worker.strategies._slots import HOLD_LIMIT, Running, SlotChild
 
 if TYPE_CHECKING:
     import logging
@@ -124,6 +125,7 @@ class _GeventChild(SlotChild):
             self._serve()
             self._finish_running()
         finally:
+            self.flush()
             self.give_back_pending()
             self.session.stop(self.session.stop_reason())
         return self.stop.exit_code()
@@ -133,14 +135,19 @@ class _GeventChild(SlotChild):
         stop = self.stop
         while not stop.stopping:
             if not self.free:
-                stop.wait(self.settings.interval)
+                if self.holding():
+                    stop.wait(HOLD_LIMIT)
+                    self.flush(older_than=HOLD_LIMIT)
+                else:
+                    stop.wait(self.settings.interval)
                 continue
             if not self.pending:
-                self.session.after_outage(self.in_hand())
-                self.pending.extend(self.session.pop(len(self.free)))
+                self.pending.extend(self.fetch(self.in_hand()))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
+                # A job that ended during the pop: its completion must not wait with us.
+                self.flush()
                 self.pending.extend(self.session.wait_for_work(len(self.free)))
                 continue
             for job in self.startable():
@@ -152,6 +159,7 @@ class _GeventChild(SlotChild):
 
         # Not stop.wait(): it returns at once while the child is stopping.
         while self.running and not self.stop.aborting:
+            self.flush()
             self.job_ended.wait(0.1)
             self.job_ended.clear()
         if self.stop.aborting:

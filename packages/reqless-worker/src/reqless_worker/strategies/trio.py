@@ -2,7 +2,9 @@
 
 trio is not asyncio, so the client's asyncio twin cannot serve it: every call
 to the server goes through the synchronous client in a worker thread
-(``trio.to_thread``). Each job task hands its job to a :class:`JobRunner` in a
+(``trio.to_thread``), except an idle child's wait for work while no job runs,
+which blocks the loop itself (it has nothing else to do then). Pops are
+batched and carry the held completions (see :mod:`reqless_worker.strategies._slots`). Each job task hands its job to a :class:`JobRunner` in a
 thread (at most ``--concurrency`` such threads at once); a job method that is
 ``async def`` (or returns any awaitable) is sent back to the trio loop and
 awaited there, inside the job task, so it runs natively while the hooks and
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import Running, SlotChild
+from reqless_worker.strategies._slots import HOLD_LIMIT, Running, SlotChild
 
 if TYPE_CHECKING:
     from reqless import Job, ReqlessError
@@ -94,6 +96,7 @@ class _TrioChild(SlotChild):
         try:
             trio.run(self._main)
         finally:
+            self.flush()
             self.give_back_pending()
             self.session.stop(self.session.stop_reason())
         return self.stop.exit_code()
@@ -108,6 +111,8 @@ class _TrioChild(SlotChild):
             nursery.start_soon(self._watch)
             await self._serve(nursery)
             while self.running:
+                if self.holding():
+                    await trio.to_thread.run_sync(self.flush)
                 await self._wait_changed()
             nursery.cancel_scope.cancel()
 
@@ -117,13 +122,24 @@ class _TrioChild(SlotChild):
         idle = False
         while not stop.stopping:
             if not self.free:
-                await self._wait_changed()
+                if self.holding():
+                    with trio.move_on_after(HOLD_LIMIT):
+                        await self._wait_changed()
+                    await trio.to_thread.run_sync(self.flush, HOLD_LIMIT)
+                else:
+                    await self._wait_changed()
                 continue
             if not self.pending:
-                # Idle, one trip to a thread for both: a put wakes it and it pops at once.
-                fetch = self._wait_then_pop if idle else self._pop
                 busy = self.in_hand()  # read here: the loop's thread owns the books
-                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free), busy))
+                if idle and not self.running:
+                    # Nothing runs, so the loop has nothing to do while it waits: the wait
+                    # blocks it (signals still end the wait), and the job found is
+                    # started with no hop back from a thread.
+                    self.pending.extend(self._wait_then_pop(len(self.free), busy))
+                else:
+                    # One trip to a thread for both: a put wakes it and it pops at once.
+                    fetch = self._wait_then_pop if idle else self._pop
+                    self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free), busy))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
@@ -136,10 +152,10 @@ class _TrioChild(SlotChild):
     def _pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
         if self.stop.stopping:
             return []
-        self.session.after_outage(busy)
-        return self.session.pop(count)
+        return self.fetch(busy)
 
     def _wait_then_pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+        self.flush()  # nothing held may wait with us
         return self.session.wait_for_work(count) or self._pop(count, busy)
 
     async def _watch(self) -> None:
@@ -180,6 +196,9 @@ class _TrioChild(SlotChild):
         finally:
             self.vacate(run)
             self._changed.set()
+            if self.holding():
+                # Out of a wait on the server in a thread: the completion goes now.
+                self.stop.wake()
 
     def _run_in_thread(self, run: _Running) -> None:
         run.thread = threading.get_ident()
