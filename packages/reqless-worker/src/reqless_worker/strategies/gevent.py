@@ -133,6 +133,8 @@ class _GeventChild(SlotChild):
     def _serve(self) -> None:
         """Keep every greenlet busy until told to stop or the job budget is spent."""
         stop = self.stop
+        # After a put woke the child with all the jobs there were: wait again, not pop.
+        idle = False
         while not stop.stopping:
             if not self.free:
                 if self.holding():
@@ -141,14 +143,19 @@ class _GeventChild(SlotChild):
                 else:
                     stop.wait(self.settings.interval)
                 continue
-            if not self.pending:
+            if not self.pending and not idle:
                 self.pending.extend(self.fetch(self.in_hand()))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
                 # A job that ended during the pop: its completion must not wait with us.
                 self.flush()
-                self.pending.extend(self.session.wait_for_work(len(self.free)))
+                wanted = len(self.free)
+                jobs = self.session.wait_for_work(wanted)
+                # Fewer than asked: the queue is empty, and a pop now would only
+                # delay the job just started (the next put wakes the wait anyway).
+                idle = 0 < len(jobs) < wanted
+                self.pending.extend(jobs)
                 continue
             for job in self.startable():
                 self._start(job)

@@ -131,21 +131,26 @@ class _TrioChild(SlotChild):
                 continue
             if not self.pending:
                 busy = self.in_hand()  # read here: the loop's thread owns the books
-                if idle and not self.running:
+                wanted = len(self.free)
+                if not idle:
+                    jobs = await trio.to_thread.run_sync(self._pop, wanted, busy)
+                elif not self.running:
                     # Nothing runs, so the loop has nothing to do while it waits: the wait
                     # blocks it (signals still end the wait), and the job found is
                     # started with no hop back from a thread.
-                    self.pending.extend(self._wait_then_pop(len(self.free), busy))
+                    jobs = self._wait_then_pop(wanted, busy)
                 else:
                     # One trip to a thread for both: a put wakes it and it pops at once.
-                    fetch = self._wait_then_pop if idle else self._pop
-                    self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free), busy))
+                    jobs = await trio.to_thread.run_sync(self._wait_then_pop, wanted, busy)
+                # Fewer than asked after a wait: the queue is empty, and a pop now would
+                # only delay the job just started (the next put wakes the wait anyway).
+                idle = idle and 0 < len(jobs) < wanted
+                self.pending.extend(jobs)
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
                 idle = True
                 continue
-            idle = False
             for job in self.startable():
                 self._start(nursery, job)
 
