@@ -96,6 +96,10 @@ class SlotChild:
         session.after_outage(busy)
         completions = self.session.completions
         wanted = self.wanted()
+        if session.outage.down:
+            # A pop alone finds out whether the server is back (and waits a backoff if
+            # not); what is held goes with the next pop once it answered.
+            return session.pop(wanted)
         request = session.pop_request(wanted)
         if request is None:
             completions.send()

@@ -113,6 +113,7 @@ class _TrioChild(SlotChild):
             while self.running:
                 if self.holding():
                     await trio.to_thread.run_sync(self.flush)
+                    continue  # a job may have ended meanwhile: look again before waiting
                 await self._wait_changed()
             nursery.cancel_scope.cancel()
 
@@ -140,6 +141,9 @@ class _TrioChild(SlotChild):
                     # started with no hop back from a thread.
                     jobs = self._wait_then_pop(wanted, busy)
                 else:
+                    # The jobs just started hand theirs to a thread first: the wait's
+                    # thread must not be the one they queue behind.
+                    await trio.lowlevel.checkpoint()
                     # One trip to a thread for both: a put wakes it and it pops at once.
                     jobs = await trio.to_thread.run_sync(self._wait_then_pop, wanted, busy)
                 # Fewer than asked after a wait: the queue is empty, and a pop now would
