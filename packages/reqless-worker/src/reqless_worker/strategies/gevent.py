@@ -132,6 +132,8 @@ class _GeventChild(SlotChild):
 
     def _serve(self) -> None:
         """Keep every greenlet busy until told to stop or the job budget is spent."""
+        import gevent
+
         stop = self.stop
         # After a put woke the child with all the jobs there were: wait again, not pop.
         idle = False
@@ -159,6 +161,10 @@ class _GeventChild(SlotChild):
                 continue
             for job in self.startable():
                 self._start(job)
+            if idle:
+                # Woken by a put: the job runs up to its first yield before the wait is
+                # written again, not behind it.
+                gevent.sleep(0)
 
     def _finish_running(self) -> None:
         """Let running jobs end; on abort (INT, QUIT, a drain past its deadline) stop them."""

@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 # How often the loop looks at the flags the signal handlers set.
 WATCH_SECONDS = 0.05
 GUARD_PLUGIN = "reqless-worker-trio"
+# The longest a wait's thread lets a job just started go first.
+SETTLE_SECONDS = 0.005
 
 
 @dataclass
@@ -84,6 +86,8 @@ class _TrioChild(SlotChild):
         self._changed = trio.Event()
         self._aborted = False
         self._threads = trio.CapacityLimiter(self.settings.concurrency)
+        # Set when a job reaches its method (or its thread is done with it).
+        self._began = threading.Event()
 
     # ------------------------------------------------------------------ life
 
@@ -141,14 +145,14 @@ class _TrioChild(SlotChild):
                     # started with no hop back from a thread.
                     jobs = self._wait_then_pop(wanted, busy)
                 else:
-                    # The jobs just started hand theirs to a thread first: the wait's
-                    # thread must not be the one they queue behind.
-                    await trio.lowlevel.checkpoint()
                     # One trip to a thread for both: a put wakes it and it pops at once.
-                    jobs = await trio.to_thread.run_sync(self._wait_then_pop, wanted, busy)
+                    # Its thread lets the jobs just started reach their methods first.
+                    jobs = await trio.to_thread.run_sync(self._wait_then_pop, wanted, busy, True)
                 # Fewer than asked after a wait: the queue is empty, and a pop now would
                 # only delay the job just started (the next put wakes the wait anyway).
                 idle = idle and 0 < len(jobs) < wanted
+                if idle:
+                    self._began.clear()
                 self.pending.extend(jobs)
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
@@ -163,7 +167,10 @@ class _TrioChild(SlotChild):
             return []
         return self.fetch(busy)
 
-    def _wait_then_pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+    def _wait_then_pop(self, count: int, busy: set[str], settle: bool = False) -> list[WorkerJob]:
+        if settle:
+            # The GIL goes to a job on its way to its method before to this wait's Python.
+            self._began.wait(SETTLE_SECONDS)
         self.flush()  # nothing held may wait with us
         return self.session.wait_for_work(count) or self._pop(count, busy)
 
@@ -214,6 +221,7 @@ class _TrioChild(SlotChild):
         try:
             self.run_job(run, logger)
         finally:
+            self._began.set()
             with run.lock:
                 run.performing = False
                 run.thread = None
@@ -281,6 +289,7 @@ def _perform_guard(child: _TrioChild) -> object:
             if run.stop is not None:
                 raise run.stop
             run.performing = True
+        child._began.set()
         try:
             return (yield)
         finally:
