@@ -4,12 +4,13 @@ trio is not asyncio, so the client's asyncio twin cannot serve it: every call
 to the server goes through the synchronous client in a worker thread
 (``trio.to_thread``), except an idle child's wait for work while no job runs,
 which blocks the loop itself (it has nothing else to do then). Pops are
-batched and carry the held completions (see :mod:`reqless_worker.strategies._slots`). Each job task hands its job to a :class:`JobRunner` in a
-thread (at most ``--concurrency`` such threads at once); a job method that is
-``async def`` (or returns any awaitable) is sent back to the trio loop and
-awaited there, inside the job task, so it runs natively while the hooks and
-the reporting stay synchronous. Each task has its own sandbox
-``sandbox-<child>/greenlet-<m>``.
+batched and carry the held completions (see
+:mod:`reqless_worker.strategies._slots`). Each job task hands its job to a
+:class:`JobRunner` in a thread (at most ``--concurrency`` such threads at
+once); a job method that is ``async def`` (or returns any awaitable) is sent
+back to the trio loop and awaited there, inside the job task, so it runs
+natively while the hooks and the reporting stay synchronous. Each task has
+its own sandbox ``sandbox-<child>/greenlet-<m>``.
 
 Stopping a job (its lock lost: a heartbeat refused, or ``lock_lost``,
 ``canceled`` or ``put`` on the worker's channel; or the worker aborting on
