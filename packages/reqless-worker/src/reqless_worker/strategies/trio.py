@@ -204,14 +204,26 @@ class _TrioChild(SlotChild):
         from reqless_worker._errors import JobCancelled, Shutdown
 
         try:
-            with run.scope:
-                await trio.to_thread.run_sync(self._run_in_thread, run, limiter=self._threads)
-        except (JobCancelled, Shutdown):
-            # Raised into the thread as it was leaving the job: too late to matter, and
-            # it must not end the nursery (and every other job) with it.
-            logger.debug("late stop of %s ignored", run.job.jid)
+            while True:
+                try:
+                    with run.scope:
+                        await trio.to_thread.run_sync(
+                            self._run_in_thread, run, limiter=self._threads
+                        )
+                except (JobCancelled, Shutdown):
+                    # Raised into the thread as it was leaving the job: too late to matter,
+                    # and it must not end the nursery (and every other job) with it.
+                    logger.debug("late stop of %s ignored", run.job.jid)
+                finally:
+                    self.vacate(run)
+                # The next popped job runs in this task, with no new task and no turn of
+                # the serving task in between.
+                job = None if self.stop.stopping else next(self.startable(), None)
+                if job is None:
+                    return
+                run = _Running(job, self.free.pop())
+                self.occupy(run)
         finally:
-            self.vacate(run)
             self._changed.set()
             if self.holding():
                 # Out of a wait on the server in a thread: the completion goes now.
