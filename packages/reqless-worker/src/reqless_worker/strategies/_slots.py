@@ -52,6 +52,11 @@ class Running:
 class SlotChild:
     """One child's session, its slots' runners, and the books of the jobs they run."""
 
+    #: Whether :meth:`run_job` holds completions for :meth:`fetch` (the strategy then
+    #: pops with :meth:`fetch` and sends what is held with :meth:`flush`); False:
+    #: each job is completed by its slot.
+    holds_completions = False
+
     def __init__(self, settings: WorkerSettings, slot: int, stop: ChildControl, name: str) -> None:
         from reqless_worker._child import ChildSession
 
@@ -134,6 +139,9 @@ class SlotChild:
         runner = self.runners[run.index]
         job = run.job
         try:
+            if not self.holds_completions:
+                runner.run(job, cancelled=lambda: run.stop is not None)
+                return
             started = time.perf_counter()
             outcome = runner.perform(job, cancelled=lambda: run.stop is not None)
             took = time.perf_counter() - started

@@ -106,6 +106,8 @@ class GeventStrategy(Strategy):
 class _GeventChild(SlotChild):
     """The state of one child: its session, its greenlets and the jobs they run."""
 
+    holds_completions = True
+
     def __init__(self, strategy: GeventStrategy, slot: int, stop: ChildControl) -> None:
         import threading
 

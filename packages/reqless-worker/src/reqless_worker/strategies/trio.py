@@ -80,6 +80,8 @@ class TrioStrategy(Strategy):
 class _TrioChild(SlotChild):
     """The state of one child: its session, its tasks and the jobs they run."""
 
+    holds_completions = True
+
     def __init__(self, strategy: TrioStrategy, slot: int, stop: ChildControl) -> None:
         super().__init__(strategy.settings, slot, stop, strategy.name)
         self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
