@@ -6,6 +6,17 @@ slots are free, which job runs where and how far it got (:class:`Running`),
 which popped jobs wait for a slot, which of those were lost before they
 started. How a job is started and interrupted is each strategy's own.
 
+A child whose strategy sets :attr:`SlotChild.holds_completions` (gevent, trio)
+works like the process strategy: a job whose method returned leaves its
+completion held (:class:`reqless_worker._completions.Completions`), and the
+next pop carries every held completion in the same round trip
+(:meth:`SlotChild.fetch`). A pop asks for more jobs than there are free slots
+while jobs are short (as many as the slots are expected to run in
+``BATCH_SECONDS``, at most ``MAX_BATCH``), and for just the free slots while
+they are long or unknown. The strategy sends what is held (:meth:`SlotChild.flush`)
+before any wait on the server, after ``HOLD_LIMIT`` while every slot is busy,
+and on exit.
+
 Standard library only at import: the gevent strategy's module imports this one
 before gevent has monkey-patched.
 """
