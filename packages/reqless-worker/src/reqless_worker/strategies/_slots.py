@@ -6,12 +6,24 @@ slots are free, which job runs where and how far it got (:class:`Running`),
 which popped jobs wait for a slot, which of those were lost before they
 started. How a job is started and interrupted is each strategy's own.
 
+A child whose strategy sets :attr:`SlotChild.holds_completions` (gevent, trio)
+works like the process strategy: a job whose method returned leaves its
+completion held (:class:`reqless_worker._completions.Completions`), and the
+next pop carries every held completion in the same round trip
+(:meth:`SlotChild.fetch`). A pop asks for more jobs than there are free slots
+while jobs are short (as many as the slots are expected to run in
+``BATCH_SECONDS``, at most ``MAX_BATCH``), and for just the free slots while
+they are long or unknown. The strategy sends what is held (:meth:`SlotChild.flush`)
+before any wait on the server, after ``HOLD_LIMIT`` while every slot is busy,
+and on exit.
+
 Standard library only at import: the gevent strategy's module imports this one
 before gevent has monkey-patched.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +38,12 @@ if TYPE_CHECKING:
     from reqless_worker._settings import WorkerSettings
 
 __all__ = ["Running", "SlotChild"]
+
+# The work a batch popped beyond the free slots is expected to take, at most.
+BATCH_SECONDS = 0.005
+MAX_BATCH = 32
+# The longest a completion is held while every slot is busy.
+HOLD_LIMIT = 0.02
 
 
 @dataclass
@@ -45,6 +63,11 @@ class Running:
 class SlotChild:
     """One child's session, its slots' runners, and the books of the jobs they run."""
 
+    #: Whether :meth:`run_job` holds completions for :meth:`fetch` (the strategy then
+    #: pops with :meth:`fetch` and sends what is held with :meth:`flush`); False:
+    #: each job is completed by its slot.
+    holds_completions = False
+
     def __init__(self, settings: WorkerSettings, slot: int, stop: ChildControl, name: str) -> None:
         from reqless_worker._child import ChildSession
 
@@ -57,6 +80,8 @@ class SlotChild:
         self.running: dict[str, Running] = {}
         self.pending: deque[WorkerJob] = deque()
         self.lost_pending: set[str] = set()
+        # The running average of the jobs' durations (None: none ran yet).
+        self._average: float | None = None
 
     def startable(self) -> Iterator[WorkerJob]:
         """The pending jobs to start now, one per free slot (those lost meanwhile skipped)."""
@@ -71,6 +96,44 @@ class SlotChild:
         """The jids being run or reported, and those waiting for a slot."""
         return {*self.running, *(job.jid for job in self.pending)}
 
+    def wanted(self) -> int:
+        """How many jobs the next pop asks for: the free slots, and more while jobs are short."""
+        free = len(self.free)
+        average = self._average
+        if average is None:
+            return free
+        expected = int(BATCH_SECONDS * self.settings.concurrency / max(average, 1e-6))
+        return max(free, min(MAX_BATCH, expected))
+
+    def fetch(self, busy: set[str]) -> list[WorkerJob]:
+        """The held completions and a pop of :meth:`wanted` jobs, in one round trip (a
+        second pop of every queue if the first queue had none). ``busy``: :meth:`in_hand`."""
+        session = self.session
+        session.after_outage(busy)
+        completions = self.session.completions
+        wanted = self.wanted()
+        if session.outage.down:
+            # A pop alone finds out whether the server is back (and waits a backoff if
+            # not); what is held goes with the next pop once it answered.
+            return session.pop(wanted)
+        request = session.pop_request(wanted)
+        if request is None:
+            completions.send()
+            return []
+        sent = completions.send(request)
+        jobs = session.took(request, sent.popped)
+        if not jobs and sent.popped is not None and not request.covered_all:
+            jobs = session.pop(wanted)
+        return jobs
+
+    def holding(self) -> bool:
+        """Whether completions are held (to be sent by :meth:`fetch` or :meth:`flush`)."""
+        return self.session.completions.holding.is_set()
+
+    def flush(self, older_than: float = 0.0) -> None:
+        """Send the held completions; with ``older_than``, only those held that long."""
+        self.session.completions.flush(older_than)
+
     def occupy(self, run: Running) -> None:
         self.running[run.job.jid] = run
 
@@ -82,11 +145,21 @@ class SlotChild:
         """Run ``run``'s job with its slot's runner; a stop raised outside the job's
         method (where the runner cannot see it) is reported here."""
         from reqless_worker._errors import JobCancelled, Shutdown
+        from reqless_worker._runner import JobOutcome
 
         runner = self.runners[run.index]
         job = run.job
         try:
-            runner.run(job, cancelled=lambda: run.stop is not None)
+            if not self.holds_completions:
+                runner.run(job, cancelled=lambda: run.stop is not None)
+                return
+            started = time.perf_counter()
+            outcome = runner.perform(job, cancelled=lambda: run.stop is not None)
+            took = time.perf_counter() - started
+            average = self._average
+            self._average = took if average is None else average * 0.8 + took * 0.2
+            if outcome is JobOutcome.RETURNED:
+                runner.completions.hold(job, runner)
         except JobCancelled:
             log.warning("stopped %s: it is no longer ours", job.jid)
             runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)

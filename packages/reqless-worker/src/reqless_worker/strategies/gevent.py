@@ -3,8 +3,9 @@
 :meth:`GeventStrategy.bootstrap` monkey-patches the standard library before the
 CLI imports the client, its drivers or any job code, so sockets, sleeps, locks
 and threads (the lease keeper's, the wake-up listener's) all yield to the hub.
-A child pops as many jobs as it has free greenlets, in one round trip, and
-each greenlet has its own sandbox ``sandbox-<child>/greenlet-<m>``.
+A child pops in batches, with the held completions of the jobs that ended in
+the same round trip (see :mod:`reqless_worker.strategies._slots`), and each
+greenlet has its own sandbox ``sandbox-<child>/greenlet-<m>``.
 
 Stopping a job: when its lock is lost (a heartbeat refused, or ``lock_lost``,
 ``canceled`` or ``put`` on the worker's channel) the greenlet running the
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import Running, SlotChild
+from reqless_worker.strategies._slots import HOLD_LIMIT, Running, SlotChild
 
 if TYPE_CHECKING:
     import logging
@@ -105,6 +106,8 @@ class GeventStrategy(Strategy):
 class _GeventChild(SlotChild):
     """The state of one child: its session, its greenlets and the jobs they run."""
 
+    holds_completions = True
+
     def __init__(self, strategy: GeventStrategy, slot: int, stop: ChildControl) -> None:
         import threading
 
@@ -124,27 +127,46 @@ class _GeventChild(SlotChild):
             self._serve()
             self._finish_running()
         finally:
+            self.flush()
             self.give_back_pending()
             self.session.stop(self.session.stop_reason())
         return self.stop.exit_code()
 
     def _serve(self) -> None:
         """Keep every greenlet busy until told to stop or the job budget is spent."""
+        import gevent
+
         stop = self.stop
+        # After a put woke the child with all the jobs there were: wait again, not pop.
+        idle = False
         while not stop.stopping:
             if not self.free:
-                stop.wait(self.settings.interval)
+                if self.holding():
+                    stop.wait(HOLD_LIMIT)
+                    self.flush(older_than=HOLD_LIMIT)
+                else:
+                    stop.wait(self.settings.interval)
                 continue
-            if not self.pending:
-                self.session.after_outage(self.in_hand())
-                self.pending.extend(self.session.pop(len(self.free)))
+            if not self.pending and not idle:
+                self.pending.extend(self.fetch(self.in_hand()))
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
-                self.pending.extend(self.session.wait_for_work(len(self.free)))
+                # A job that ended during the pop: its completion must not wait with us.
+                self.flush()
+                wanted = len(self.free)
+                jobs = self.session.wait_for_work(wanted)
+                # Fewer than asked: the queue is empty, and a pop now would only
+                # delay the job just started (the next put wakes the wait anyway).
+                idle = 0 < len(jobs) < wanted
+                self.pending.extend(jobs)
                 continue
             for job in self.startable():
                 self._start(job)
+            if idle:
+                # Woken by a put: the job runs up to its first yield before the wait is
+                # written again, not behind it.
+                gevent.sleep(0)
 
     def _finish_running(self) -> None:
         """Let running jobs end; on abort (INT, QUIT, a drain past its deadline) stop them."""
@@ -152,6 +174,7 @@ class _GeventChild(SlotChild):
 
         # Not stop.wait(): it returns at once while the child is stopping.
         while self.running and not self.stop.aborting:
+            self.flush()
             self.job_ended.wait(0.1)
             self.job_ended.clear()
         if self.stop.aborting:
@@ -174,10 +197,22 @@ class _GeventChild(SlotChild):
         run.greenlet = gevent.spawn(self._run_job, run)
 
     def _run_job(self, run: _Running) -> None:
+        import gevent
+
         try:
-            self.run_job(run, _logger())
+            while True:
+                try:
+                    self.run_job(run, _logger())
+                finally:
+                    self.vacate(run)
+                # The next popped job runs in this greenlet, with no spawn and no turn
+                # of the serving greenlet in between.
+                job = None if self.stop.stopping else next(self.startable(), None)
+                if job is None:
+                    return
+                run = _Running(job, self.free.pop(), greenlet=gevent.getcurrent())
+                self.occupy(run)
         finally:
-            self.vacate(run)
             self.job_ended.set()
             self.stop.wake()
 

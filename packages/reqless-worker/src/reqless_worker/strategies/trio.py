@@ -2,12 +2,15 @@
 
 trio is not asyncio, so the client's asyncio twin cannot serve it: every call
 to the server goes through the synchronous client in a worker thread
-(``trio.to_thread``). Each job task hands its job to a :class:`JobRunner` in a
-thread (at most ``--concurrency`` such threads at once); a job method that is
-``async def`` (or returns any awaitable) is sent back to the trio loop and
-awaited there, inside the job task, so it runs natively while the hooks and
-the reporting stay synchronous. Each task has its own sandbox
-``sandbox-<child>/greenlet-<m>``.
+(``trio.to_thread``), except an idle child's wait for work while no job runs,
+which blocks the loop itself (it has nothing else to do then). Pops are
+batched and carry the held completions (see
+:mod:`reqless_worker.strategies._slots`). Each job task hands its job to a
+:class:`JobRunner` in a thread (at most ``--concurrency`` such threads at
+once); a job method that is ``async def`` (or returns any awaitable) is sent
+back to the trio loop and awaited there, inside the job task, so it runs
+natively while the hooks and the reporting stay synchronous. Each task has
+its own sandbox ``sandbox-<child>/greenlet-<m>``.
 
 Stopping a job (its lock lost: a heartbeat refused, or ``lock_lost``,
 ``canceled`` or ``put`` on the worker's channel; or the worker aborting on
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import Running, SlotChild
+from reqless_worker.strategies._slots import HOLD_LIMIT, Running, SlotChild
 
 if TYPE_CHECKING:
     from reqless import Job, ReqlessError
@@ -48,6 +51,8 @@ logger = logging.getLogger(__name__)
 # How often the loop looks at the flags the signal handlers set.
 WATCH_SECONDS = 0.05
 GUARD_PLUGIN = "reqless-worker-trio"
+# The longest a wait's thread lets a job just started go first.
+SETTLE_SECONDS = 0.005
 
 
 @dataclass
@@ -75,6 +80,8 @@ class TrioStrategy(Strategy):
 class _TrioChild(SlotChild):
     """The state of one child: its session, its tasks and the jobs they run."""
 
+    holds_completions = True
+
     def __init__(self, strategy: TrioStrategy, slot: int, stop: ChildControl) -> None:
         super().__init__(strategy.settings, slot, stop, strategy.name)
         self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
@@ -82,6 +89,8 @@ class _TrioChild(SlotChild):
         self._changed = trio.Event()
         self._aborted = False
         self._threads = trio.CapacityLimiter(self.settings.concurrency)
+        # Set when a job reaches its method (or its thread is done with it).
+        self._began = threading.Event()
 
     # ------------------------------------------------------------------ life
 
@@ -94,6 +103,7 @@ class _TrioChild(SlotChild):
         try:
             trio.run(self._main)
         finally:
+            self.flush()
             self.give_back_pending()
             self.session.stop(self.session.stop_reason())
         return self.stop.exit_code()
@@ -108,6 +118,9 @@ class _TrioChild(SlotChild):
             nursery.start_soon(self._watch)
             await self._serve(nursery)
             while self.running:
+                if self.holding():
+                    await trio.to_thread.run_sync(self.flush)
+                    continue  # a job may have ended meanwhile: look again before waiting
                 await self._wait_changed()
             nursery.cancel_scope.cancel()
 
@@ -117,29 +130,51 @@ class _TrioChild(SlotChild):
         idle = False
         while not stop.stopping:
             if not self.free:
-                await self._wait_changed()
+                if self.holding():
+                    with trio.move_on_after(HOLD_LIMIT):
+                        await self._wait_changed()
+                    await trio.to_thread.run_sync(self.flush, HOLD_LIMIT)
+                else:
+                    await self._wait_changed()
                 continue
             if not self.pending:
-                # Idle, one trip to a thread for both: a put wakes it and it pops at once.
-                fetch = self._wait_then_pop if idle else self._pop
                 busy = self.in_hand()  # read here: the loop's thread owns the books
-                self.pending.extend(await trio.to_thread.run_sync(fetch, len(self.free), busy))
+                wanted = len(self.free)
+                if not idle:
+                    jobs = await trio.to_thread.run_sync(self._pop, wanted, busy)
+                elif not self.running:
+                    # Nothing runs, so the loop has nothing to do while it waits: the wait
+                    # blocks it (signals still end the wait), and the job found is
+                    # started with no hop back from a thread.
+                    jobs = self._wait_then_pop(wanted, busy)
+                else:
+                    # One trip to a thread for both: a put wakes it and it pops at once.
+                    # Its thread lets the jobs just started reach their methods first.
+                    jobs = await trio.to_thread.run_sync(self._wait_then_pop, wanted, busy, True)
+                # Fewer than asked after a wait: the queue is empty, and a pop now would
+                # only delay the job just started (the next put wakes the wait anyway).
+                idle = idle and 0 < len(jobs) < wanted
+                if idle:
+                    self._began.clear()
+                self.pending.extend(jobs)
             if not self.pending:
                 if stop.stopping or stop.budget_spent:
                     return
                 idle = True
                 continue
-            idle = False
             for job in self.startable():
                 self._start(nursery, job)
 
     def _pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
         if self.stop.stopping:
             return []
-        self.session.after_outage(busy)
-        return self.session.pop(count)
+        return self.fetch(busy)
 
-    def _wait_then_pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
+    def _wait_then_pop(self, count: int, busy: set[str], settle: bool = False) -> list[WorkerJob]:
+        if settle:
+            # The GIL goes to a job on its way to its method before to this wait's Python.
+            self._began.wait(SETTLE_SECONDS)
+        self.flush()  # nothing held may wait with us
         return self.session.wait_for_work(count) or self._pop(count, busy)
 
     async def _watch(self) -> None:
@@ -171,21 +206,37 @@ class _TrioChild(SlotChild):
         from reqless_worker._errors import JobCancelled, Shutdown
 
         try:
-            with run.scope:
-                await trio.to_thread.run_sync(self._run_in_thread, run, limiter=self._threads)
-        except (JobCancelled, Shutdown):
-            # Raised into the thread as it was leaving the job: too late to matter, and
-            # it must not end the nursery (and every other job) with it.
-            logger.debug("late stop of %s ignored", run.job.jid)
+            while True:
+                try:
+                    with run.scope:
+                        await trio.to_thread.run_sync(
+                            self._run_in_thread, run, limiter=self._threads
+                        )
+                except (JobCancelled, Shutdown):
+                    # Raised into the thread as it was leaving the job: too late to matter,
+                    # and it must not end the nursery (and every other job) with it.
+                    logger.debug("late stop of %s ignored", run.job.jid)
+                finally:
+                    self.vacate(run)
+                # The next popped job runs in this task, with no new task and no turn of
+                # the serving task in between.
+                job = None if self.stop.stopping else next(self.startable(), None)
+                if job is None:
+                    return
+                run = _Running(job, self.free.pop())
+                self.occupy(run)
         finally:
-            self.vacate(run)
             self._changed.set()
+            if self.holding():
+                # Out of a wait on the server in a thread: the completion goes now.
+                self.stop.wake()
 
     def _run_in_thread(self, run: _Running) -> None:
         run.thread = threading.get_ident()
         try:
             self.run_job(run, logger)
         finally:
+            self._began.set()
             with run.lock:
                 run.performing = False
                 run.thread = None
@@ -253,6 +304,7 @@ def _perform_guard(child: _TrioChild) -> object:
             if run.stop is not None:
                 raise run.stop
             run.performing = True
+        child._began.set()
         try:
             return (yield)
         finally:
