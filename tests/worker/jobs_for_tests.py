@@ -193,3 +193,17 @@ class MeetsAnOutage:
 
         record(job, "ran")
         raise reqless.ServerUnavailableError("redis://127.0.0.1:1/0: connection refused")
+
+
+class MovesThenLingers:
+    """In ``first``, moves its job on to ``second`` and goes on running a while; in
+    ``second`` it returns. A slot of the same child may pop it again meanwhile."""
+
+    @staticmethod
+    def process(job: Any) -> None:
+        if job.queue_name == "first":
+            job.complete("second")
+            time.sleep(0.2)
+            record(job, "lingered")
+        else:
+            record(job, "ran-second")

@@ -26,6 +26,7 @@ from tests.worker.jobs_for_tests import events, read_log
 
 JOBS = "tests.worker.jobs_for_tests"
 SLEEPY, SWALLOWER, RECORD = f"{JOBS}.Sleepy", f"{JOBS}.Swallower", f"{JOBS}.Record"
+MOVES = f"{JOBS}.MovesThenLingers"
 
 
 @dataclass(frozen=True)
@@ -327,3 +328,17 @@ def test_the_worker_carries_on_after_the_server_restarts(
     output = worker.output()
     assert output.count("lost the server at") == 1, output
     assert output.count("is back after an outage of") == 1, output
+
+
+@pytest.mark.parametrize("strategy", CONCURRENT, ids=strategy_id, indirect=True)
+def test_a_job_that_moves_itself_can_run_again_in_its_own_child_while_its_first_run_ends(
+    server: Server, client: reqless.Client, start_worker: StartWorker, log: Path, strategy: Strategy
+) -> None:
+    jids = [client.queues["first"].put(MOVES, {"log": str(log)}) for _ in range(6)]
+    worker = start_worker(server.url, "-q", "first", "-q", "second", *strategy.flags(4))
+    wait_until(lambda: len(events(log, "ran-second")) == 6, timeout=30)
+    wait_until(lambda: len(events(log, "lingered")) == 6, timeout=30)
+    assert sorted(line["jid"] for line in events(log, "ran-second")) == sorted(jids)
+    assert all(get_job(client, jid).state == "complete" for jid in jids)
+    assert worker.process.poll() is None, worker.output()
+    assert "Traceback" not in worker.output() and "crashed" not in worker.output()

@@ -77,7 +77,9 @@ class SlotChild:
         size = settings.concurrency
         self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
         self.free: list[int] = list(reversed(range(size)))
-        self.running: dict[str, Running] = {}
+        # Keyed by the job object, not its jid: a job that moved itself into a queue
+        # this child serves can be popped by another slot before its first run ends.
+        self.running: dict[int, Running] = {}
         self.pending: deque[WorkerJob] = deque()
         self.lost_pending: set[str] = set()
         # The running average of the jobs' durations (None: none ran yet).
@@ -94,7 +96,7 @@ class SlotChild:
 
     def in_hand(self) -> set[str]:
         """The jids being run or reported, and those waiting for a slot."""
-        return {*self.running, *(job.jid for job in self.pending)}
+        return {*(run.job.jid for run in self.running.values()), *(j.jid for j in self.pending)}
 
     def wanted(self) -> int:
         """How many jobs the next pop asks for: the free slots, and more while jobs are short."""
@@ -135,10 +137,10 @@ class SlotChild:
         self.session.completions.flush(older_than)
 
     def occupy(self, run: Running) -> None:
-        self.running[run.job.jid] = run
+        self.running[id(run.job)] = run
 
     def vacate(self, run: Running) -> None:
-        del self.running[run.job.jid]
+        del self.running[id(run.job)]
         self.free.append(run.index)
 
     def run_job(self, run: Running, log: logging.Logger) -> None:
@@ -172,11 +174,17 @@ class SlotChild:
         """The job ``jid`` is no longer ours: stop it, or skip it when its turn comes."""
         from reqless_worker._errors import JobCancelled
 
-        run = self.running.get(jid)
-        if run is None:
+        # The run that holds the lock: one whose job has not finished itself already.
+        holders = [
+            run
+            for run in self.running.values()
+            if run.job.jid == jid and run.job.finished_as is None
+        ]
+        if not holders:
             self.lost_pending.add(jid)
             return
-        self.interrupt(run, JobCancelled(why))
+        for run in holders:
+            self.interrupt(run, JobCancelled(why))
 
     def interrupt(self, run: Running, reason: BaseException) -> None:
         """Stop ``run``'s job with ``reason`` (each strategy knows how)."""

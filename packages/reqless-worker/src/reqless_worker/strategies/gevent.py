@@ -57,7 +57,7 @@ def _logger() -> logging.Logger:
     return logging.getLogger(__name__)
 
 
-def _perform_guard(running: dict[str, Running]) -> object:
+def _perform_guard(running: dict[int, Running]) -> object:
     """A plugin whose ``reqless_perform`` is the innermost wrapper: it knows when a
     job's method runs.
 
@@ -71,7 +71,7 @@ def _perform_guard(running: dict[str, Running]) -> object:
 
     @hookimpl(wrapper=True, trylast=True)
     def reqless_perform(worker: Any, job: Job) -> Generator[None, object, object]:
-        run = running.get(job.jid)
+        run = running.get(id(job))
         if run is not None and run.stop is not None:
             raise run.stop
         if run is not None:

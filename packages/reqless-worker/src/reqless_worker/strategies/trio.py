@@ -294,7 +294,7 @@ def _perform_guard(child: _TrioChild) -> object:
 
     @hookimpl(wrapper=True, trylast=True)
     def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
-        run = child.running.get(job.jid)
+        run = child.running.get(id(job))
         if not isinstance(run, _Running):
             return (yield)
         method = job.target
