@@ -207,12 +207,12 @@ def test_a_pop_the_core_sends_nothing_for_gives_its_budget_back(
     runner.perform(job)
     runner.completions.hold(job, runner)
     request = session.pop_request(3)
-    assert request is not None and request.covered_all
+    assert request is not None and request.asked_every_queue
 
     sent = runner.completions.send(request)
 
     assert sent.popped == [] and session.took(request, sent.popped) == []
-    assert session.control.jobs_claimed == 1
+    assert session.control.jobs_reserved == 1
     done = client.jobs[jid]
     assert isinstance(done, reqless.Job) and done.state == "complete"
 

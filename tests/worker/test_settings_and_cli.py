@@ -95,17 +95,17 @@ def test_an_unknown_strategy_lists_the_valid_ones() -> None:
 def test_the_job_budget_is_shared_and_refunds_what_a_pop_did_not_use() -> None:
     budget = JobBudget(5)
     first, second = ChildControl(budget), ChildControl(budget)
-    assert first.claim(3) == 3
-    assert second.claim(3) == 2
-    assert second.claim(1) == 0 and budget.spent
-    second.unclaim(2)
-    assert first.claim(10) == 2
+    assert first.reserve(3) == 3
+    assert second.reserve(3) == 2
+    assert second.reserve(1) == 0 and budget.spent
+    second.release(2)
+    assert first.reserve(10) == 2
 
 
 def test_a_child_recycles_after_its_own_job_limit() -> None:
     control = ChildControl(per_child=2)
-    assert control.claim(1) == 1 and control.claim(5) == 1
-    assert control.claim(1) == 0
+    assert control.reserve(1) == 1 and control.reserve(5) == 1
+    assert control.reserve(1) == 0
     assert control.recycling and control.exit_code() == EXIT_RECYCLE
     control.drain()
     # Recycling while told to stop is a plain stop: the supervisor must not replace it.

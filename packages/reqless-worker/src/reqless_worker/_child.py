@@ -1,7 +1,7 @@
 """What every strategy does in a child besides running jobs: :class:`ChildSession`.
 
 A session connects as ``<name>-<slot>``, loads the plugins, owns the
-child's :class:`LeaseKeeper` and :class:`WakeUp`, chooses queues, pops within
+child's :class:`LeaseKeeper` and :class:`PutListener`, chooses queues, pops within
 the job budget (reconnecting with backoff when the server goes away: it never
 silently stops), waits for work idle, and finds the jobs ``--resume`` should
 pick up again.
@@ -9,7 +9,7 @@ pick up again.
 Waiting idle is a pop that waits on the server (:class:`reqless.PopWaiter`):
 a put through our client unblocks it there and the pop behind it runs at
 once, so the job reaches the child with no round trip after the put. Puts
-from other clients wake it through :class:`WakeUp`; ``--interval`` bounds
+from other clients wake it through :class:`PutListener`; ``--interval`` bounds
 every wait, and the pop at its end is the poll.
 
 Strategies build one per child; runners come from :meth:`ChildSession.runner`.
@@ -35,9 +35,9 @@ from reqless_worker._control import ChildControl
 from reqless_worker._imports import ClassLoader
 from reqless_worker._leases import LeaseKeeper, LostCallback
 from reqless_worker._outage import Outage, server_name
+from reqless_worker._put_listener import PutListener
 from reqless_worker._runner import JobRunner, WorkerJob
 from reqless_worker._settings import WorkerSettings
-from reqless_worker._wakeup import WakeUp
 
 __all__ = ["ChildSession", "QueueSelector", "child_worker_name"]
 
@@ -112,7 +112,7 @@ class ChildSession:
         self.completions = Completions(self.client, self.outage)
         self.leases = LeaseKeeper(clock=self.client.clock, outage=self.outage)
         self.queues = QueueSelector(self.client, settings.queues)
-        self.wakeup = WakeUp(
+        self.wakeup = PutListener(
             self.client.settings,
             self.worker_name,
             control,
@@ -213,19 +213,19 @@ class ChildSession:
         """Up to ``wanted`` jobs from the first queue that has some, registered for
         heartbeats; ``[]`` when there is no work, the budget is spent or the server
         is unreachable (then it has waited a backoff)."""
-        granted = self.control.claim(wanted)
+        granted = self.control.reserve(wanted)
         if granted <= 0:
             return []
         jobs: list[WorkerJob] = []
         try:
             jobs = self._guarded(lambda: self._pop_from_queues(granted), default=[])
         finally:
-            self.control.unclaim(granted - len(jobs))
+            self.control.release(granted - len(jobs))
         return self.adopt(jobs)
 
     def pop_request(self, wanted: int) -> PopRequest | None:
         """A pop of up to ``wanted`` jobs from the first queue, to send with completions
-        (:meth:`Completions.send`), its budget claimed; None when nothing is to be
+        (:meth:`Completions.send`), its job budget reserved; None when nothing is to be
         popped (stopping, the budget spent, no queue). Hand what it popped (or None)
         to :meth:`took`."""
         if self.control.stopping:
@@ -233,17 +233,17 @@ class ChildSession:
         names: list[str] = self._guarded(self.queues.names, default=[])
         if not names:
             return None
-        granted = self.control.claim(wanted)
+        granted = self.control.reserve(wanted)
         if granted <= 0:
             return None
         call = commands.pop(names[0], self.worker_name, granted)
-        return PopRequest(call, granted, covered_all=len(names) == 1)
+        return PopRequest(call, granted, asked_every_queue=len(names) == 1)
 
     def took(self, request: PopRequest, popped: list[WorkerJob] | None) -> list[WorkerJob]:
         """The jobs ``request`` popped (None: it was not answered), adopted; the budget
         it did not use is given back."""
         jobs = popped or []
-        self.control.unclaim(request.granted - len(jobs))
+        self.control.release(request.granted - len(jobs))
         return self.adopt(jobs)
 
     def adopt(self, jobs: list[WorkerJob]) -> list[WorkerJob]:
@@ -288,7 +288,7 @@ class ChildSession:
             wakeup.wait_for_work(self.settings.interval)
             return []
         control, interval = self.control, self.settings.interval
-        granted = control.claim(wanted)
+        granted = control.reserve(wanted)
         if granted <= 0:
             return []
         jobs: list[WorkerJob] = []
@@ -300,7 +300,7 @@ class ChildSession:
         finally:
             control.end_server_wait()
             if len(jobs) < granted:
-                control.unclaim(granted - len(jobs))
+                control.release(granted - len(jobs))
         wakeup.took(jobs)
         return self.adopt(jobs)
 
@@ -336,12 +336,12 @@ class ChildSession:
         mine = self._held_by_name()
         resumed: list[WorkerJob] = []
         for job in mine:
-            if self.control.claim(1) < 1:
+            if self.control.reserve(1) < 1:
                 break
             try:
                 self.outage.retry(lambda job=job: self.client.execute(commands.heartbeat(job)))  # type: ignore[misc]
             except ReqlessError as exc:
-                self.control.unclaim(1)
+                self.control.release(1)
                 logger.warning("cannot resume %s: %s", job.jid, exc)
                 continue
             self.leases.register(job, self._lost_by_lease)

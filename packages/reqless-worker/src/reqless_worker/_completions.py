@@ -36,12 +36,12 @@ __all__ = ["Completions", "PopRequest", "Sent"]
 
 @dataclass
 class PopRequest:
-    """A pop to send with completions: the call, the job budget it claimed (``granted``),
+    """A pop to send with completions: the call, the job budget it reserved (``granted``),
     and whether an empty answer means every queue of the child is empty."""
 
     call: commands.Call[list[commands.JobState]]
     granted: int
-    covered_all: bool
+    asked_every_queue: bool
 
 
 @dataclass

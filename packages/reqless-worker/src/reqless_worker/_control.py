@@ -42,7 +42,7 @@ class JobBudget:
             None if total is None else multiprocessing.Value("q", 0)
         )
 
-    def claim(self, wanted: int) -> int:
+    def reserve(self, wanted: int) -> int:
         """Reserve up to ``wanted`` jobs; how many were granted (0: the budget is spent)."""
         if self._taken is None or self.total is None:
             return wanted
@@ -138,7 +138,7 @@ class ChildControl:
         self.budget = budget or JobBudget(None)
         self.claims = claims or PutClaims()
         self.per_child = per_child
-        self.jobs_claimed = 0
+        self.jobs_reserved = 0
         # Re-entrant: a signal handler may wake() while this thread holds the lock.
         # Taken directly where nothing waits on the condition: the lock's own
         # context manager is C, Condition's is Python (every idle pick-up takes it).
@@ -198,25 +198,25 @@ class ChildControl:
                 self._condition.wait(timeout)
             self._woken = False
 
-    def claim(self, wanted: int) -> int:
+    def reserve(self, wanted: int) -> int:
         """How many of ``wanted`` jobs this child may still pop (0: stop).
 
         Counts against ``--max-jobs-per-child`` (then ``recycling`` is set) and
-        the worker's shared ``--max-jobs``; :meth:`unclaim` returns what a pop
+        the worker's shared ``--max-jobs``; :meth:`release` returns what a pop
         did not use.
         """
         if self.per_child is not None:
-            wanted = min(wanted, self.per_child - self.jobs_claimed)
+            wanted = min(wanted, self.per_child - self.jobs_reserved)
             if wanted <= 0:
                 self.recycling = True
                 return 0
-        granted = self.budget.claim(wanted)
-        self.jobs_claimed += granted
+        granted = self.budget.reserve(wanted)
+        self.jobs_reserved += granted
         return granted
 
-    def unclaim(self, count: int) -> None:
+    def release(self, count: int) -> None:
         if count > 0:
-            self.jobs_claimed -= count
+            self.jobs_reserved -= count
             self.budget.refund(count)
 
     @property

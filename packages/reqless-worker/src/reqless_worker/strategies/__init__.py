@@ -11,7 +11,7 @@ The supervisor forks ``--workers`` children; each calls
 strategy shares live in :mod:`reqless_worker._child` (connecting, choosing
 queues, popping with reconnection, resuming), :mod:`reqless_worker._runner`
 (one job from hooks to outcome), :mod:`reqless_worker._leases` (heartbeats) and
-:mod:`reqless_worker._wakeup` (put events).
+:mod:`reqless_worker._put_listener` (put events).
 """
 
 from __future__ import annotations

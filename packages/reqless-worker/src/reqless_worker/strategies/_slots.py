@@ -124,7 +124,7 @@ class SlotChild:
             return []
         sent = completions.send(request)
         jobs = session.took(request, sent.popped)
-        if not jobs and sent.popped is not None and not request.covered_all:
+        if not jobs and sent.popped is not None and not request.asked_every_queue:
             jobs = session.pop(wanted)
         return jobs
 

@@ -254,7 +254,7 @@ class _AsyncioChild(SlotChild):
         if waiter is None:
             await self._call(session.wakeup.wait_for_work, self.settings.interval)
             return []
-        granted = control.claim(wanted)
+        granted = control.reserve(wanted)
         if granted <= 0:
             return []
         jobs: list[WorkerJob] = []
@@ -264,7 +264,7 @@ class _AsyncioChild(SlotChild):
         finally:
             control.end_server_wait()
             if len(jobs) < granted:
-                control.unclaim(granted - len(jobs))
+                control.release(granted - len(jobs))
         session.wakeup.took(jobs)
         return session.adopt(jobs)
 

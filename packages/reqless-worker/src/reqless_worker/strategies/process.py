@@ -118,7 +118,7 @@ class ProcessStrategy(Strategy):
     ) -> None:
         batch = _BatchSize(self.batch_seconds, self.max_batch)
         # Whether the last pop said every queue is empty (then no second pop before waiting).
-        found_none = False
+        queues_were_empty = False
         # Jobs already popped are run on TERM (they are short, or there would be one);
         # on INT, QUIT or an expired drain they are given back by the caller.
         while not (stop.aborting or stop.drain_expired):
@@ -126,9 +126,9 @@ class ProcessStrategy(Strategy):
                 if stop.stopping:
                     return
                 session.after_outage()
-                if not found_none:
+                if not queues_were_empty:
                     pending.extend(session.pop(batch.size))
-                found_none = False
+                queues_were_empty = False
                 if not pending:
                     if stop.stopping or stop.budget_spent:
                         return
@@ -159,7 +159,7 @@ class ProcessStrategy(Strategy):
             if request is not None:
                 popped = session.took(request, sent.popped)
                 pending.extend(popped)
-                found_none = sent.popped == [] and request.covered_all
+                queues_were_empty = sent.popped == [] and request.asked_every_queue
 
 
 class _LateCompletions:

@@ -1,4 +1,4 @@
-"""Waking idle workers when work arrives from anywhere: :class:`WakeUp`.
+"""Hearing puts by other clients on ``ql:log`` and rousing an idle child: :class:`PutListener`.
 
 A job put through our client wakes an idle child on the server itself (the
 client's wake key unblocks the child's waiting pop: see
@@ -13,11 +13,11 @@ must not cost a second pop). Polling every ``--interval`` stays as the last
 fallback (jobs released by a retry, a schedule or a dependency publish no
 put). The same connection always follows ``ql:w:<worker>``, where the core
 reports ``lock_lost`` and ``canceled`` for jobs this worker holds; those go to
-the :meth:`WakeUp.on_job_event` callbacks.
+the :meth:`PutListener.on_job_event` callbacks.
 
 While a child stays busy it leaves ``ql:log`` (every completion is published
 there too, and reading what nobody needs costs CPU at thousands of jobs per
-second); going idle subscribes again, and :meth:`WakeUp.wait_for_work` returns
+second); going idle subscribes again, and :meth:`PutListener.wait_for_work` returns
 at once after subscribing, so the caller pops once more and no put published
 in between is missed.
 """
@@ -36,7 +36,7 @@ from reqless.drivers import Driver, Message, PubSub, connect
 from reqless_worker._control import ChildControl
 from reqless_worker._outage import Outage
 
-__all__ = ["JobEventCallback", "WakeUp"]
+__all__ = ["JobEventCallback", "PutListener"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ ARM_TIMEOUT = 2.0
 PUT_GRACE = 0.002
 
 
-class WakeUp:
+class PutListener:
     """One child's pub/sub listener.
 
     ``wants_queue(name)`` says whether a put into ``name`` concerns this child;
