@@ -23,9 +23,10 @@ before gevent has monkey-patched.
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -197,3 +198,18 @@ class SlotChild:
             job = self.pending.popleft()
             if job.jid not in self.lost_pending:
                 runner.give_back(job)
+
+
+def raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:
+    """Make ``exception`` raise in thread ``ident`` at its next instruction (None: forget
+    one that is pending): how trio and asyncio stop a sync job running in a thread."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), None if exception is None else ctypes.py_object(exception)
+    )
+
+
+def close_awaitable(awaitable: Awaitable[object]) -> None:
+    """Close a coroutine that will never be awaited (so Python does not warn about it)."""
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import importlib
 import importlib.util
 import inspect
@@ -59,7 +58,12 @@ from reqless import AuthenticationError, ServerUnavailableError
 from reqless_worker._errors import JobCancelled, Shutdown, WorkerSettingsError
 from reqless_worker._runner import WorkerJob
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import Running, SlotChild
+from reqless_worker.strategies._slots import (
+    Running,
+    SlotChild,
+    close_awaitable,
+    raise_in_thread,
+)
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -328,7 +332,7 @@ class _AsyncioChild(SlotChild):
                 run.performing = False
                 run.thread = None
                 # This thread serves other jobs next: nothing meant for this one may linger.
-                _raise_in_thread(threading.get_ident(), None)
+                raise_in_thread(threading.get_ident(), None)
 
     def await_on_loop(self, run: _Running, awaitable: Awaitable[Any]) -> Any:
         """From the job's thread: await ``awaitable`` on the loop, in a task of its own."""
@@ -337,7 +341,7 @@ class _AsyncioChild(SlotChild):
             raise RuntimeError("the event loop is not running")
         with run.lock:
             if run.stop is not None:
-                _close(awaitable)
+                close_awaitable(awaitable)
                 raise run.stop
             # From here an interrupt cancels the task (or stops it before it starts)
             # instead of raising into this thread, which waits in C below.
@@ -350,7 +354,7 @@ class _AsyncioChild(SlotChild):
 
     async def _await_job(self, run: _Running, awaitable: Awaitable[Any]) -> Any:
         if run.stop is not None:
-            _close(awaitable)
+            close_awaitable(awaitable)
             raise run.stop
         run.task = asyncio.current_task()
         try:
@@ -384,7 +388,7 @@ class _AsyncioChild(SlotChild):
                     run.task.cancel()
                 # else: _await_job has yet to start, and stops at once when it does.
             elif run.performing and run.thread is not None:
-                _raise_in_thread(run.thread, type(reason))
+                raise_in_thread(run.thread, type(reason))
 
     def job_on_loop(self) -> _Running | None:
         """The job whose task the loop runs now (for the watchdog, from its thread)."""
@@ -508,17 +512,3 @@ def _bridge(
         return result
 
     return call
-
-
-def _raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:
-    """Make ``exception`` raise in thread ``ident`` at its next instruction (None: forget
-    one that is pending)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), None if exception is None else ctypes.py_object(exception)
-    )
-
-
-def _close(awaitable: Awaitable[object]) -> None:
-    close = getattr(awaitable, "close", None)
-    if callable(close):
-        close()

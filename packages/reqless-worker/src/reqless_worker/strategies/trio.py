@@ -26,7 +26,6 @@ outcome is not interrupted.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import inspect
 import logging
 import threading
@@ -37,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import HOLD_LIMIT, Running, SlotChild
+from reqless_worker.strategies._slots import (
+    HOLD_LIMIT,
+    Running,
+    SlotChild,
+    close_awaitable,
+    raise_in_thread,
+)
 
 if TYPE_CHECKING:
     from reqless import Job, ReqlessError
@@ -241,12 +246,12 @@ class _TrioChild(SlotChild):
                 run.performing = False
                 run.thread = None
                 # This thread serves other jobs next: nothing meant for this one may linger.
-                _raise_in_thread(threading.get_ident(), None)
+                raise_in_thread(threading.get_ident(), None)
 
     async def _await_job(self, run: _Running, awaitable: Awaitable[object]) -> object:
         """Await an async job method, in the job's task (so its cancel scope applies)."""
         if run.stop is not None:
-            _close(awaitable)
+            close_awaitable(awaitable)
             raise run.stop
         run.in_trio = True
         try:
@@ -281,7 +286,7 @@ class _TrioChild(SlotChild):
             if run.in_trio:
                 run.scope.cancel()
             elif run.performing and run.thread is not None:
-                _raise_in_thread(run.thread, type(reason))
+                raise_in_thread(run.thread, type(reason))
 
 
 def _perform_guard(child: _TrioChild) -> object:
@@ -325,17 +330,3 @@ def _bridge(
         return result
 
     return call
-
-
-def _raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:
-    """Make ``exception`` raise in thread ``ident`` at its next instruction (None: forget
-    one that is pending)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), None if exception is None else ctypes.py_object(exception)
-    )
-
-
-def _close(awaitable: Awaitable[object]) -> None:
-    close = getattr(awaitable, "close", None)
-    if callable(close):
-        close()
