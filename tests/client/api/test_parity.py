@@ -24,6 +24,11 @@ TWINS = sorted(set(reqless.aio.__all__) & set(reqless.__all__))
 # Sync-only members, each for a reason: a listener thread has no place on an event loop
 # (``asyncio.create_task(events.listen())`` is its twin).
 SYNC_ONLY = {("Events", "thread")}
+# Members whose asyncio twin differs on purpose: reqless.aio.PopWaiter also serves a
+# sync reqless.Client (the asyncio worker strategy runs sync jobs), so its pop returns
+# either kind of Job; it shows as read-only properties what the sync waiter keeps as
+# plain attributes.
+DIFFER_ON_PURPOSE = {("PopWaiter", name) for name in ("pop", "queue", "wake_on", "woken_by")}
 MAPPING_METHODS = {
     name
     for base in (collections.abc.MutableMapping, collections.abc.Iterable, collections.abc.Sized)
@@ -36,7 +41,9 @@ def _public(cls: type, sync_name: str = "") -> dict[str, Any]:
     return {
         name: inspect.getattr_static(cls, name)
         for name in dir(cls)
-        if not name.startswith("_") and (sync_name, name) not in SYNC_ONLY
+        if not name.startswith("_")
+        and (sync_name, name) not in SYNC_ONLY
+        and (cls.__name__, name) not in DIFFER_ON_PURPOSE
     }
 
 
