@@ -1,21 +1,28 @@
-"""What the concurrent strategies (gevent, trio) share: :class:`SlotChild`.
+"""What the concurrent strategies (gevent, trio, asyncio) share: :class:`SlotChild`.
 
-Both run up to ``--concurrency`` jobs at once in one child, each in a slot (a
-greenlet, or a trio task with its thread), and keep the same books: which
-slots are free, which job runs where and how far it got (:class:`Running`),
-which popped jobs wait for a slot, which of those were lost before they
-started. How a job is started and interrupted is each strategy's own.
+Each runs up to ``--concurrency`` jobs at once in one child, each in a slot (a
+greenlet, or a thread serving a trio or asyncio task), and keeps the same
+books: which slots are free, which job runs where and how far it got
+(:class:`Running`), which popped jobs wait for a slot, which of those were
+lost before they started. How a job is started and interrupted is each
+strategy's own.
 
-A child whose strategy sets :attr:`SlotChild.holds_completions` (gevent, trio)
-works like the process strategy: a job whose method returned leaves its
-completion held (:class:`reqless_worker._completions.Completions`), and the
-next pop carries every held completion in the same round trip
+A child works like the process strategy: a job whose method returned leaves
+its completion held (:class:`reqless_worker._completions.Completions`), and
+the next pop carries every held completion in the same round trip
 (:meth:`SlotChild.fetch`). A pop asks for more jobs than there are free slots
 while jobs are short (as many as the slots are expected to run in
 ``BATCH_SECONDS``, at most ``MAX_BATCH``), and for just the free slots while
-they are long or unknown. The strategy sends what is held (:meth:`SlotChild.flush`)
-before any wait on the server, after ``HOLD_LIMIT`` while every slot is busy,
-and on exit.
+they are long or unknown. A slot that ends a job runs the next popped one
+itself. The strategy sends what is held (:meth:`SlotChild.flush`) before any
+wait on the server, after ``HOLD_LIMIT`` while every slot is busy, and on exit.
+
+Trio and asyncio run jobs in threads (:class:`ThreadedSlotChild`): a thread
+runs a chain of jobs (the job it was started with, then popped ones) and,
+when none is left, pops the next ones itself, or waits on the server for
+them, as the child's one fetcher; the loop starts a thread only for what one
+chain would not get through soon. So short jobs cost no hop between the loop
+and a thread, and a put wakes the very thread that runs its job.
 
 Standard library only at import: the gevent strategy's module imports this one
 before gevent has monkey-patched.
@@ -24,11 +31,14 @@ before gevent has monkey-patched.
 from __future__ import annotations
 
 import ctypes
+import inspect
+import math
+import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import logging
@@ -38,9 +48,17 @@ if TYPE_CHECKING:
     from reqless_worker._runner import JobRunner, WorkerJob
     from reqless_worker._settings import WorkerSettings
 
-__all__ = ["Running", "SlotChild"]
+__all__ = [
+    "Running",
+    "SlotChild",
+    "ThreadedRunning",
+    "ThreadedSlotChild",
+    "close_awaitable",
+    "perform_guard",
+]
 
-# The work a batch popped beyond the free slots is expected to take, at most.
+# The work a batch popped beyond the free slots is expected to take, at most; also
+# how long a popped job waits for a busy slot's chain before a slot of its own starts.
 BATCH_SECONDS = 0.005
 MAX_BATCH = 32
 # The longest a completion is held while every slot is busy.
@@ -59,15 +77,17 @@ class Running:
     reporting: bool = False
     #: Why the job must stop (JobCancelled or Shutdown), once it must.
     stop: BaseException | None = None
+    #: When the slot took the job (time.monotonic()).
+    since: float = field(default_factory=time.monotonic)
 
 
 class SlotChild:
-    """One child's session, its slots' runners, and the books of the jobs they run."""
+    """One child's session, its slots' runners, and the books of the jobs they run.
 
-    #: Whether :meth:`run_job` holds completions for :meth:`fetch` (the strategy then
-    #: pops with :meth:`fetch` and sends what is held with :meth:`flush`); False:
-    #: each job is completed by its slot.
-    holds_completions = False
+    The books (``free``, ``running``, ``pending``, ``lost_pending``) are read and
+    changed under ``books`` only: trio's and asyncio's slots change them from
+    their threads.
+    """
 
     def __init__(self, settings: WorkerSettings, slot: int, stop: ChildControl, name: str) -> None:
         from reqless_worker._child import ChildSession
@@ -77,6 +97,7 @@ class SlotChild:
         self.session: ChildSession = ChildSession(settings, slot, stop, name)
         size = settings.concurrency
         self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
+        self.books = threading.Lock()
         self.free: list[int] = list(reversed(range(size)))
         # Keyed by the job object, not its jid: a job that moved itself into a queue
         # this child serves can be popped by another slot before its first run ends.
@@ -86,18 +107,23 @@ class SlotChild:
         # The running average of the jobs' durations (None: none ran yet).
         self._average: float | None = None
 
-    def startable(self) -> Iterator[WorkerJob]:
-        """The pending jobs to start now, one per free slot (those lost meanwhile skipped)."""
+    def take_next(self, make: Callable[[WorkerJob, int], Running]) -> Running | None:
+        """Under ``books``: the next pending job (those lost meanwhile skipped) in a free
+        slot, as ``make(job, slot)``, now running; None if there is none or no slot."""
         while self.pending and self.free:
             job = self.pending.popleft()
             if job.jid in self.lost_pending:
                 self.lost_pending.discard(job.jid)
                 continue
-            yield job
+            run = make(job, self.free.pop())
+            self.running[id(job)] = run
+            return run
+        return None
 
     def in_hand(self) -> set[str]:
         """The jids being run or reported, and those waiting for a slot."""
-        return {*(run.job.jid for run in self.running.values()), *(j.jid for j in self.pending)}
+        with self.books:
+            return {*(run.job.jid for run in self.running.values()), *(j.jid for j in self.pending)}
 
     def wanted(self) -> int:
         """How many jobs the next pop asks for: the free slots, and more while jobs are short."""
@@ -137,25 +163,20 @@ class SlotChild:
         """Send the held completions; with ``older_than``, only those held that long."""
         self.session.completions.flush(older_than)
 
-    def occupy(self, run: Running) -> None:
-        self.running[id(run.job)] = run
-
     def vacate(self, run: Running) -> None:
-        del self.running[id(run.job)]
-        self.free.append(run.index)
+        with self.books:
+            del self.running[id(run.job)]
+            self.free.append(run.index)
 
     def run_job(self, run: Running, log: logging.Logger) -> None:
-        """Run ``run``'s job with its slot's runner; a stop raised outside the job's
-        method (where the runner cannot see it) is reported here."""
+        """Run ``run``'s job with its slot's runner and hold its completion; a stop raised
+        outside the job's method (where the runner cannot see it) is reported here."""
         from reqless_worker._errors import JobCancelled, Shutdown
         from reqless_worker._runner import JobOutcome
 
         runner = self.runners[run.index]
         job = run.job
         try:
-            if not self.holds_completions:
-                runner.run(job, cancelled=lambda: run.stop is not None)
-                return
             started = time.perf_counter()
             outcome = runner.perform(job, cancelled=lambda: run.stop is not None)
             took = time.perf_counter() - started
@@ -175,17 +196,25 @@ class SlotChild:
         """The job ``jid`` is no longer ours: stop it, or skip it when its turn comes."""
         from reqless_worker._errors import JobCancelled
 
-        # The run that holds the lock: one whose job has not finished itself already.
-        holders = [
-            run
-            for run in self.running.values()
-            if run.job.jid == jid and run.job.finished_as is None
-        ]
-        if not holders:
-            self.lost_pending.add(jid)
-            return
+        with self.books:
+            # The run that holds the lock: one whose job has not finished itself already.
+            holders = [
+                run
+                for run in self.running.values()
+                if run.job.jid == jid and run.job.finished_as is None
+            ]
+            if not holders:
+                self.lost_pending.add(jid)
+                return
         for run in holders:
             self.interrupt(run, JobCancelled(why))
+
+    def interrupt_all(self, reason: BaseException) -> None:
+        """Stop every running job with ``reason``."""
+        with self.books:
+            runs = list(self.running.values())
+        for run in runs:
+            self.interrupt(run, reason)
 
     def interrupt(self, run: Running, reason: BaseException) -> None:
         """Stop ``run``'s job with ``reason`` (each strategy knows how)."""
@@ -198,6 +227,232 @@ class SlotChild:
             job = self.pending.popleft()
             if job.jid not in self.lost_pending:
                 runner.give_back(job)
+
+
+@dataclass
+class ThreadedRunning(Running):
+    """One job run by a slot's thread, and how far it got."""
+
+    #: The thread running the job's synchronous parts.
+    thread: int | None = None
+    #: True from when an async method is handed to the loop until it is over.
+    on_loop: bool = False
+    #: Orders "the method ended" against "raise into the method's thread".
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ThreadedSlotChild(SlotChild):
+    """A :class:`SlotChild` whose slots are threads serving an event loop (trio, asyncio).
+
+    The loop calls :meth:`plan` and starts a thread for each run it returns (and
+    one with no job when it says so); each thread runs :meth:`chain`. A thread
+    tells the loop about jobs it popped for others with :meth:`notify_loop`; an
+    ``async def`` method is awaited on the loop through :meth:`await_on_loop`.
+    """
+
+    def __init__(self, settings: WorkerSettings, slot: int, stop: ChildControl, name: str) -> None:
+        super().__init__(settings, slot, stop, name)
+        #: True while a thread pops or waits on the server for the child (at most one).
+        self.fetching = False
+        # The last wait on the server popped fewer jobs than asked: the queues are empty,
+        # so the next fetch waits at once instead of popping first.
+        self._queues_empty = False
+
+    # ----------------------------------------------------------- the loop's side
+
+    def plan(self, make: Callable[[WorkerJob, int], Running]) -> tuple[list[Running], bool]:
+        """On the loop: the runs to start a thread for now (more than the chains already
+        running will get through within ``BATCH_SECONDS``), and whether to start one
+        more, with no job, to fetch (nothing pending, a slot free, nobody fetching)."""
+        stop = self.stop
+        runs: list[Running] = []
+        with self.books:
+            if stop.stopping:
+                return runs, False
+            for _ in range(self._chains_wanted()):
+                run = self.take_next(make)
+                if run is None:
+                    break
+                runs.append(run)
+            fetch = not (self.pending or self.fetching or stop.budget_spent) and bool(self.free)
+            if fetch:
+                self.fetching = True
+        return runs, fetch
+
+    def _chains_wanted(self) -> int:
+        """Under ``books``: how many threads to start for the pending jobs."""
+        average = self._average
+        if average is None:
+            return len(self.pending)
+        now = time.monotonic()
+        # Chains whose job started lately will take the pending jobs soon; one stuck in
+        # a long job will not.
+        soon = sum(1 for run in self.running.values() if now - run.since < BATCH_SECONDS)
+        needed = math.ceil(len(self.pending) * average / BATCH_SECONDS)
+        return max(0, needed - soon)
+
+    def waiting_for_slot(self) -> bool:
+        """Whether a pending job could start a thread of its own (the loop looks again
+        within ``BATCH_SECONDS``)."""
+        with self.books:
+            return bool(self.pending and self.free)
+
+    def finished(self) -> bool:
+        """Whether the loop has no job to start and nobody will fetch more: stopping,
+        or the job budget spent with nothing pending."""
+        with self.books:
+            idle = not (self.pending or self.fetching)
+        return self.stop.stopping or (idle and self.stop.budget_spent)
+
+    def notify_loop(self) -> None:
+        """From a slot's thread: make the loop :meth:`plan` again."""
+        raise NotImplementedError
+
+    def await_on_loop(self, run: ThreadedRunning, awaitable: Awaitable[Any]) -> Any:
+        """From ``run``'s thread: await ``awaitable`` on the loop (where an interrupt
+        cancels it) and return its result."""
+        raise NotImplementedError
+
+    def cancel_on_loop(self, run: ThreadedRunning) -> None:
+        """On the loop, ``run.lock`` held: cancel ``run``'s method awaited on the loop."""
+        raise NotImplementedError
+
+    def interrupt(self, run: Running, reason: BaseException) -> None:
+        if not isinstance(run, ThreadedRunning):
+            return
+        with run.lock:
+            if run.stop is not None or run.reporting:
+                return
+            run.stop = reason
+            if run.on_loop:
+                self.cancel_on_loop(run)
+            elif run.performing and run.thread is not None:
+                raise_in_thread(run.thread, type(reason))
+
+    # --------------------------------------------------------- the threads' side
+
+    def chain(
+        self,
+        run: Running | None,
+        make: Callable[[WorkerJob, int], Running],
+        log: logging.Logger,
+    ) -> None:
+        """In a slot's thread: run ``run``'s job (None: become the child's fetcher first),
+        then the pending ones; with none left, fetch more as the child's fetcher unless
+        another thread is. Returns when there is nothing to do, or a job was stopped."""
+        stop = self.stop
+        while True:
+            if run is None:
+                run = self._fetch(make)
+                if run is None:
+                    return
+            self._run_in_thread(run, log)
+            self.vacate(run)
+            if run.stop is not None:
+                return  # (trio) its task's cancel scope is cancelled: the task must end
+            with self.books:
+                run = None if stop.stopping else self.take_next(make)
+                if run is None:
+                    if self.fetching or stop.stopping:
+                        break
+                    self.fetching = True
+        if self.holding():
+            # The fetcher may be waiting on the server: it sends what is held first.
+            stop.wake()
+
+    def _fetch(self, make: Callable[[WorkerJob, int], Running]) -> Running | None:
+        """As the child's one fetcher (``fetching`` set by the caller): pop jobs, or wait
+        on the server for them; the first runs in this thread, the others are left
+        pending for the loop to start (or this chain to run next)."""
+        stop = self.stop
+        run = None
+        try:
+            while run is None and not (stop.stopping or stop.budget_spent):
+                jobs = self._pop_or_wait()
+                with self.books:
+                    self.pending.extend(jobs)
+                    run = self.take_next(make)
+        finally:
+            with self.books:
+                self.fetching = False
+                # A free slot: the loop starts a thread for a pending job, or a fetcher.
+                free = bool(self.free)
+            if free:
+                self.notify_loop()
+        return run
+
+    def _pop_or_wait(self) -> list[WorkerJob]:
+        stop = self.stop
+        if not self._queues_empty:
+            jobs = self.fetch(self.in_hand())
+            if jobs or stop.stopping or stop.budget_spent:
+                return jobs
+        self.flush()  # nothing held may wait with us
+        with self.books:
+            wanted = len(self.free)
+        jobs = self.session.wait_for_work(wanted)
+        self._queues_empty = 0 < len(jobs) < wanted
+        return jobs
+
+    def _run_in_thread(self, run: Running, log: logging.Logger) -> None:
+        from reqless_worker._errors import JobCancelled, Shutdown
+
+        if not isinstance(run, ThreadedRunning):
+            return
+        run.thread = threading.get_ident()
+        try:
+            self.run_job(run, log)
+        except (JobCancelled, Shutdown):
+            # Raised into the thread as it was leaving the job: too late to matter.
+            log.debug("late stop of %s ignored", run.job.jid)
+        finally:
+            with run.lock:
+                run.performing = False
+                run.thread = None
+                # This thread runs other jobs next: nothing meant for this one may linger.
+                raise_in_thread(threading.get_ident(), None)
+
+
+def perform_guard(child: ThreadedSlotChild) -> object:
+    """A plugin whose ``reqless_perform`` is the innermost wrapper (it runs in the job's
+    thread): it knows when the method runs, stops a job told to stop before its
+    method started, and hands an awaitable the method returns to the loop."""
+    from types import SimpleNamespace
+
+    from reqless_plugins import hookimpl
+
+    @hookimpl(wrapper=True, trylast=True)
+    def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
+        run = child.running.get(id(job))
+        if not isinstance(run, ThreadedRunning):
+            return (yield)
+        method = job.target
+        if method is not None:
+            job.target = _bridge(child, run, method)
+        with run.lock:
+            if run.stop is not None:
+                raise run.stop
+            run.performing = True
+        try:
+            return (yield)
+        finally:
+            with run.lock:
+                run.performing = False
+                run.reporting = True
+
+    return SimpleNamespace(reqless_perform=reqless_perform)
+
+
+def _bridge(
+    child: ThreadedSlotChild, run: ThreadedRunning, method: Callable[..., Any]
+) -> Callable[[WorkerJob], object]:
+    def call(job: WorkerJob) -> object:
+        result = method(job)
+        if inspect.isawaitable(result):
+            return child.await_on_loop(run, result)
+        return result
+
+    return call
 
 
 def raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:

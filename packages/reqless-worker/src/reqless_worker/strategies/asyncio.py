@@ -13,10 +13,11 @@ The job's own calls on ``job`` (``job.complete()``, ``job.heartbeat()``, ...)
 stay synchronous, one short round trip each, also from an ``async def``
 method; a method that talks to the server much uses :mod:`reqless.aio`.
 
-Idle, the child waits on the server with :class:`reqless.aio.PopWaiter` (a
-put starts a job within the process strategy's latency) without holding the
-loop; other calls to the server (pops, take-backs) go through the synchronous
-client in a thread of their own.
+Each slot's thread runs a chain of jobs, pops the next ones itself and, when
+the queues are empty, waits on the server for them (see
+:class:`reqless_worker.strategies._slots.ThreadedSlotChild`), so the thread a
+put wakes runs its job, with no hop through the loop: the loop is never held
+by a call to the server.
 
 Stopping a job (its lock lost: a heartbeat refused, or ``lock_lost``,
 ``canceled`` or ``put`` on the worker's channel; or the worker aborting on
@@ -40,29 +41,27 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
-import inspect
 import io
 import logging
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import reqless
-import reqless.aio
-from reqless import AuthenticationError, ServerUnavailableError
-from reqless_worker._errors import JobCancelled, Shutdown, WorkerSettingsError
-from reqless_worker._runner import WorkerJob
+from reqless_worker._errors import Shutdown, WorkerSettingsError
 from reqless_worker.strategies import Strategy
 from reqless_worker.strategies._slots import (
+    BATCH_SECONDS,
+    HOLD_LIMIT,
     Running,
-    SlotChild,
+    ThreadedRunning,
+    ThreadedSlotChild,
     close_awaitable,
-    raise_in_thread,
+    perform_guard,
 )
 
 if TYPE_CHECKING:
@@ -84,17 +83,11 @@ GUARD_PLUGIN = "reqless-worker-asyncio"
 
 
 @dataclass
-class _Running(Running):
+class _Running(ThreadedRunning):
     """One job in one slot, and how far it got."""
 
-    #: The pool thread running the job's synchronous parts.
-    thread: int | None = None
-    #: True from when an async method is handed to the loop until it is over.
-    on_loop: bool = False
     #: The loop's task awaiting the async method (once it started).
     task: asyncio.Task[Any] | None = None
-    #: Orders "the method ended" against "raise into the method's thread".
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class AsyncioStrategy(Strategy):
@@ -126,22 +119,20 @@ class AsyncioStrategy(Strategy):
         return asyncio.new_event_loop()
 
 
-class _AsyncioChild(SlotChild):
+class _AsyncioChild(ThreadedSlotChild):
     """The state of one child: its session, its loop, its slots and the jobs they run."""
 
     def __init__(self, strategy: AsyncioStrategy, slot: int, stop: ChildControl) -> None:
         super().__init__(strategy.settings, slot, stop, strategy.name)
         self.strategy = strategy
-        self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
-        size = self.settings.concurrency
-        self._jobs = ThreadPoolExecutor(size, thread_name_prefix="reqless-job")
-        # Calls to the server outside jobs, one at a time, never queued behind a job.
-        self._calls = ThreadPoolExecutor(1, thread_name_prefix="reqless-calls")
+        self.session.plugins.register(perform_guard(self), GUARD_PLUGIN)
+        # One more than the slots: the fetcher's thread, while the slots' threads end.
+        self._threads = ThreadPoolExecutor(
+            self.settings.concurrency + 1, thread_name_prefix="reqless-slot"
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
         self._aborted = False
-        self._waiter: reqless.aio.PopWaiter | None = None
-        self._waiter_queues: list[str] = []
         self._watchdog: _Watchdog | None = None
 
     # ------------------------------------------------------------------ life
@@ -161,10 +152,10 @@ class _AsyncioChild(SlotChild):
         finally:
             if self._watchdog is not None:
                 self._watchdog.stop()
+            self.flush()
             self.give_back_pending()
             self.session.stop(self.session.stop_reason())
-            self._jobs.shutdown(wait=False, cancel_futures=True)
-            self._calls.shutdown(wait=False, cancel_futures=True)
+            self._threads.shutdown(wait=False, cancel_futures=True)
         return self.stop.exit_code()
 
     async def _main(self) -> None:
@@ -176,51 +167,41 @@ class _AsyncioChild(SlotChild):
         await self._call(self.session.take_back)
         self._watchdog = _Watchdog(self, loop, threading.get_ident())
         watcher = loop.create_task(self._watch(), name="reqless-watcher")
+        slots: set[asyncio.Task[None]] = set()
         try:
-            await self._serve()
-            while self.running:
-                await self._wait_changed()
+            await self._serve(slots)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-            if self._waiter is not None:
-                await self._waiter.aclose()
 
-    async def _serve(self) -> None:
-        """Keep every slot busy until told to stop or the job budget is spent."""
-        stop = self.stop
-        idle = False
-        while not stop.stopping:
-            if not self.free:
+    async def _serve(self, slots: set[asyncio.Task[None]]) -> None:
+        """Start slots for the work there is, until told to stop (or the job budget is
+        spent) and every slot has ended."""
+        loop = asyncio.get_running_loop()
+        while True:
+            runs, fetch = self.plan(_Running)
+            for run in [*runs, *([None] if fetch else [])]:
+                task = loop.create_task(self._slot(run), name="slot")
+                slots.add(task)
+                task.add_done_callback(slots.discard)
+            if self.finished() and not (self.running or self.fetching):
+                return
+            if self.holding():
+                # Held while the slots run long jobs, or wait: sent after HOLD_LIMIT.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_changed(), HOLD_LIMIT)
+                await self._call(self.flush, HOLD_LIMIT)
+            elif self.waiting_for_slot():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_changed(), BATCH_SECONDS)
+            else:
                 await self._wait_changed()
-                continue
-            if not self.pending:
-                busy = self.in_hand()  # read here: the loop's thread owns the books
-                count = len(self.free)
-                if idle:
-                    self.pending.extend(await self._wait_for_work(count))
-                if not self.pending:
-                    self.pending.extend(await self._call(self._pop, count, busy))
-            if not self.pending:
-                if stop.stopping or stop.budget_spent:
-                    return
-                idle = True
-                continue
-            idle = False
-            for job in self.startable():
-                self._start(job)
-
-    def _pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
-        if self.stop.stopping:
-            return []
-        self.session.after_outage(busy)
-        return self.session.pop(count)
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` in the thread for calls to the server."""
+        """``function(*args)`` in a thread (it calls the server)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._calls, function, *args)
+        return await loop.run_in_executor(self._threads, function, *args)
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop; beat for the watchdog."""
@@ -230,8 +211,7 @@ class _AsyncioChild(SlotChild):
             await asyncio.sleep(WATCH_SECONDS)
             if self.stop.aborting and not self._aborted:
                 self._aborted = True
-                for run in list(self.running.values()):
-                    self.interrupt(run, Shutdown("the worker is stopping"))
+                self.interrupt_all(Shutdown("the worker is stopping"))
             if self.stop.stopping:
                 self._notify()
 
@@ -240,102 +220,29 @@ class _AsyncioChild(SlotChild):
             self._changed.set()
 
     async def _wait_changed(self) -> None:
-        """Sleep until a job ends or the flags changed."""
+        """Sleep until a slot ended, popped jobs for others, or the flags changed."""
         changed = self._changed = asyncio.Event()
         await changed.wait()
 
-    # -------------------------------------------------------------- waiting
-
-    async def _wait_for_work(self, wanted: int) -> list[WorkerJob]:
-        """Idle: :meth:`ChildSession.wait_for_work` on the loop, with the asyncio waiter."""
-        session, control = self.session, self.stop
-        if session.wakeup.arm():
-            return []  # subscribed just now: a put may have come before, so pop first
-        names: list[str] = await self._call(
-            lambda: session._guarded(session.queues.names, default=[])
-        )
-        waiter = self._waiter_for(names)
-        if waiter is None:
-            await self._call(session.wakeup.wait_for_work, self.settings.interval)
-            return []
-        granted = control.reserve(wanted)
-        if granted <= 0:
-            return []
-        jobs: list[WorkerJob] = []
-        try:
-            if control.begin_server_wait(waiter.interrupt):
-                jobs = await self._outlive_outage(waiter.pop(granted, self.settings.interval))
-        finally:
-            control.end_server_wait()
-            if len(jobs) < granted:
-                control.release(granted - len(jobs))
-        session.wakeup.took(jobs)
-        return session.adopt(jobs)
-
-    def _waiter_for(self, names: list[str]) -> reqless.aio.PopWaiter | None:
-        if not self.settings.wakeup or not names:
-            self._drop_waiter()
-            return None
-        if self._waiter is None or names != self._waiter_queues:
-            self._drop_waiter()
-            # The synchronous client: the jobs are WorkerJobs, run in the pool's threads.
-            self._waiter = reqless.aio.PopWaiter(
-                self.session.client, names[0], wake_on=names[1:], job_class=WorkerJob
-            )
-            self._waiter_queues = list(names)
-        return self._waiter
-
-    def _drop_waiter(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            waiter._steps.close()
-
-    async def _outlive_outage(self, popping: Coroutine[Any, Any, list[Any]]) -> list[WorkerJob]:
-        """The waiting pop's jobs; in an outage, none, after a backoff (cut short by a stop)."""
-        outage = self.session.outage
-        try:
-            jobs = await popping
-        except AuthenticationError:
-            raise  # bad credentials: waiting mends nothing
-        except ServerUnavailableError as error:
-            deadline = time.monotonic() + outage.lost(error)
-            while time.monotonic() < deadline and not self.stop.stopping:
-                await asyncio.sleep(min(WATCH_SECONDS, deadline - time.monotonic()))
-            return []
-        outage.back()
-        return [job for job in jobs if isinstance(job, WorkerJob)]
+    def notify_loop(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            # The loop has closed: nothing waits for the news any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._notify)
 
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, job: WorkerJob) -> None:
-        run = _Running(job, self.free.pop())
-        self.occupy(run)
-        asyncio.get_running_loop().create_task(self._run_job(run), name=f"job {job.jid}")
-
-    async def _run_job(self, run: _Running) -> None:
+    async def _slot(self, run: Running | None) -> None:
+        """A slot's task: its thread runs a chain of jobs (see :meth:`chain`)."""
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._jobs, self._run_in_thread, run)
-        except (JobCancelled, Shutdown):
-            # Raised into the thread as it was leaving the job: too late to matter.
-            logger.debug("late stop of %s ignored", run.job.jid)
+            await loop.run_in_executor(self._threads, self.chain, run, _Running, logger)
         finally:
-            self.vacate(run)
             self._notify()
 
-    def _run_in_thread(self, run: _Running) -> None:
-        run.thread = threading.get_ident()
-        try:
-            self.run_job(run, logger)
-        finally:
-            with run.lock:
-                run.performing = False
-                run.thread = None
-                # This thread serves other jobs next: nothing meant for this one may linger.
-                raise_in_thread(threading.get_ident(), None)
-
-    def await_on_loop(self, run: _Running, awaitable: Awaitable[Any]) -> Any:
-        """From the job's thread: await ``awaitable`` on the loop, in a task of its own."""
+    def await_on_loop(self, run: ThreadedRunning, awaitable: Awaitable[Any]) -> Any:
+        # In a task of its own, so that an interrupt can cancel it.
         loop = self._loop
         if loop is None:
             raise RuntimeError("the event loop is not running")
@@ -352,11 +259,15 @@ class _AsyncioChild(SlotChild):
             with run.lock:
                 run.on_loop = False
 
-    async def _await_job(self, run: _Running, awaitable: Awaitable[Any]) -> Any:
+    async def _await_job(self, run: ThreadedRunning, awaitable: Awaitable[Any]) -> Any:
         if run.stop is not None:
             close_awaitable(awaitable)
             raise run.stop
-        run.task = asyncio.current_task()
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(f"job {run.job.jid}")
+        if isinstance(run, _Running):
+            run.task = task
         try:
             return await awaitable
         except asyncio.CancelledError:
@@ -364,7 +275,8 @@ class _AsyncioChild(SlotChild):
                 raise
             raise run.stop from None
         finally:
-            run.task = None
+            if isinstance(run, _Running):
+                run.task = None
 
     def _on_lost(self, job: Job, error: ReqlessError) -> None:
         """From the lease keeper's or the listener's thread: the job is no longer ours."""
@@ -375,20 +287,10 @@ class _AsyncioChild(SlotChild):
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self.lose, job.jid, error.detail)
 
-    def interrupt(self, run: Running, reason: BaseException) -> None:
-        """On the loop's thread: stop ``run``'s job with ``reason``."""
-        if not isinstance(run, _Running):
-            return
-        with run.lock:
-            if run.stop is not None or run.reporting:
-                return
-            run.stop = reason
-            if run.on_loop:
-                if run.task is not None:
-                    run.task.cancel()
-                # else: _await_job has yet to start, and stops at once when it does.
-            elif run.performing and run.thread is not None:
-                raise_in_thread(run.thread, type(reason))
+    def cancel_on_loop(self, run: ThreadedRunning) -> None:
+        if isinstance(run, _Running) and run.task is not None:
+            run.task.cancel()
+        # else: _await_job has yet to start, and stops at once when it does.
 
     def job_on_loop(self) -> _Running | None:
         """The job whose task the loop runs now (for the watchdog, from its thread)."""
@@ -470,45 +372,3 @@ class _Watchdog:
             held,
             stack,
         )
-
-
-def _perform_guard(child: _AsyncioChild) -> object:
-    """A plugin whose ``reqless_perform`` is the innermost wrapper (it runs in the job's
-    thread): it knows when the method runs, stops a job told to stop before its
-    method started, and hands an awaitable the method returns to the loop."""
-    from types import SimpleNamespace
-
-    from reqless_plugins import hookimpl
-
-    @hookimpl(wrapper=True, trylast=True)
-    def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
-        run = child.running.get(id(job))
-        if not isinstance(run, _Running):
-            return (yield)
-        method = job.target
-        if method is not None:
-            job.target = _bridge(child, run, method)
-        with run.lock:
-            if run.stop is not None:
-                raise run.stop
-            run.performing = True
-        try:
-            return (yield)
-        finally:
-            with run.lock:
-                run.performing = False
-                run.reporting = True
-
-    return SimpleNamespace(reqless_perform=reqless_perform)
-
-
-def _bridge(
-    child: _AsyncioChild, run: _Running, method: Callable[..., Any]
-) -> Callable[[WorkerJob], object]:
-    def call(job: WorkerJob) -> object:
-        result = method(job)
-        if inspect.isawaitable(result):
-            return child.await_on_loop(run, result)
-        return result
-
-    return call

@@ -106,8 +106,6 @@ class GeventStrategy(Strategy):
 class _GeventChild(SlotChild):
     """The state of one child: its session, its greenlets and the jobs they run."""
 
-    holds_completions = True
-
     def __init__(self, strategy: GeventStrategy, slot: int, stop: ChildControl) -> None:
         import threading
 
@@ -161,8 +159,12 @@ class _GeventChild(SlotChild):
                 idle = 0 < len(jobs) < wanted
                 self.pending.extend(jobs)
                 continue
-            for job in self.startable():
-                self._start(job)
+            with self.books:
+                runs = []
+                while (run := self.take_next(_Running)) is not None:
+                    runs.append(run)
+            for run in runs:
+                self._start(run)
             if idle:
                 # Woken by a put: the job runs up to its first yield before the wait is
                 # written again, not behind it.
@@ -180,8 +182,7 @@ class _GeventChild(SlotChild):
         if self.stop.aborting:
             from reqless_worker._errors import Shutdown
 
-            for run in list(self.running.values()):
-                self.interrupt(run, Shutdown("the worker is stopping"))
+            self.interrupt_all(Shutdown("the worker is stopping"))
         greenlets = [run.greenlet for run in self.running.values() if isinstance(run, _Running)]
         gevent.joinall(greenlets, timeout=KILL_GRACE)
         for run in self.running.values():
@@ -189,15 +190,19 @@ class _GeventChild(SlotChild):
 
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, job: WorkerJob) -> None:
+    def _start(self, run: Running) -> None:
         import gevent
 
-        run = _Running(job, self.free.pop())
-        self.occupy(run)
-        run.greenlet = gevent.spawn(self._run_job, run)
+        if isinstance(run, _Running):
+            run.greenlet = gevent.spawn(self._run_job, run)
 
-    def _run_job(self, run: _Running) -> None:
+    def _run_job(self, run: Running) -> None:
         import gevent
+
+        current = gevent.getcurrent()
+
+        def make(job: WorkerJob, index: int) -> Running:
+            return _Running(job, index, greenlet=current)
 
         try:
             while True:
@@ -207,11 +212,11 @@ class _GeventChild(SlotChild):
                     self.vacate(run)
                 # The next popped job runs in this greenlet, with no spawn and no turn
                 # of the serving greenlet in between.
-                job = None if self.stop.stopping else next(self.startable(), None)
-                if job is None:
+                with self.books:
+                    next_run = None if self.stop.stopping else self.take_next(make)
+                if next_run is None:
                     return
-                run = _Running(job, self.free.pop(), greenlet=gevent.getcurrent())
-                self.occupy(run)
+                run = next_run
         finally:
             self.job_ended.set()
             self.stop.wake()

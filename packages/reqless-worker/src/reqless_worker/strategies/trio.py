@@ -1,35 +1,31 @@
 """``--strategy trio``: each child runs up to ``--concurrency`` jobs at once, one trio task each.
 
-trio is not asyncio, so the client's asyncio twin cannot serve it: every call
-to the server goes through the synchronous client in a worker thread
-(``trio.to_thread``), except an idle child's wait for work while no job runs,
-which blocks the loop itself (it has nothing else to do then). Pops are
-batched and carry the held completions (see
-:mod:`reqless_worker.strategies._slots`). Each job task hands its job to a
-:class:`JobRunner` in a thread (at most ``--concurrency`` such threads at
-once); a job method that is ``async def`` (or returns any awaitable) is sent
-back to the trio loop and awaited there, inside the job task, so it runs
-natively while the hooks and the reporting stay synchronous. Each task has
-its own sandbox ``sandbox-<child>/greenlet-<m>``.
+trio is not asyncio, so the client's asyncio twin cannot serve it: each slot is
+a trio task whose thread (``trio.to_thread``) runs a chain of jobs with the
+synchronous client, pops the next ones itself and, idle, waits on the server
+for them (see :class:`reqless_worker.strategies._slots.ThreadedSlotChild`):
+a put wakes the thread that runs its job. A job method that is ``async def``
+(or returns any awaitable) is sent back to the trio loop and awaited there,
+inside the slot's task, so it runs natively while the hooks and the
+reporting stay synchronous. Each slot has its own sandbox
+``sandbox-<child>/greenlet-<m>``.
 
 Stopping a job (its lock lost: a heartbeat refused, or ``lock_lost``,
 ``canceled`` or ``put`` on the worker's channel; or the worker aborting on
 INT, QUIT or an expired drain): an ``async def`` method is cancelled through
-its task's cancel scope; a synchronous method running in its thread gets
-:class:`reqless_worker.JobCancelled` (or :class:`reqless_worker.Shutdown`)
-raised asynchronously, which takes effect at its next Python instruction (a
-call blocked in C, such as a long ``time.sleep``, ends first). A job not yet in
-its method stops when the method would start; one already reporting its
-outcome is not interrupted.
+its task's cancel scope (the chain then ends with the task); a synchronous
+method running in its thread gets :class:`reqless_worker.JobCancelled` (or
+:class:`reqless_worker.Shutdown`) raised asynchronously, which takes effect at
+its next Python instruction (a call blocked in C, such as a long
+``time.sleep``, ends first). A job not yet in its method stops when the
+method would start; one already reporting its outcome is not interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +33,13 @@ import trio
 
 from reqless_worker.strategies import Strategy
 from reqless_worker.strategies._slots import (
+    BATCH_SECONDS,
     HOLD_LIMIT,
     Running,
-    SlotChild,
+    ThreadedRunning,
+    ThreadedSlotChild,
     close_awaitable,
-    raise_in_thread,
+    perform_guard,
 )
 
 if TYPE_CHECKING:
@@ -56,21 +54,14 @@ logger = logging.getLogger(__name__)
 # How often the loop looks at the flags the signal handlers set.
 WATCH_SECONDS = 0.05
 GUARD_PLUGIN = "reqless-worker-trio"
-# The longest a wait's thread lets a job just started go first.
-SETTLE_SECONDS = 0.005
 
 
 @dataclass
-class _Running(Running):
-    """One job in one task, and how far it got."""
+class _Running(ThreadedRunning):
+    """One job in one slot's task, and how far it got."""
 
+    #: The slot's task's cancel scope (shared by the jobs of one chain).
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    #: The worker thread running the job's synchronous parts.
-    thread: int | None = None
-    #: True while an async method is awaited in the trio loop.
-    in_trio: bool = False
-    #: Orders "the method ended" against "raise into the method's thread".
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class TrioStrategy(Strategy):
@@ -82,20 +73,17 @@ class TrioStrategy(Strategy):
         return _TrioChild(self, slot, stop).run()
 
 
-class _TrioChild(SlotChild):
+class _TrioChild(ThreadedSlotChild):
     """The state of one child: its session, its tasks and the jobs they run."""
-
-    holds_completions = True
 
     def __init__(self, strategy: TrioStrategy, slot: int, stop: ChildControl) -> None:
         super().__init__(strategy.settings, slot, stop, strategy.name)
-        self.session.plugins.register(_perform_guard(self), GUARD_PLUGIN)
+        self.session.plugins.register(perform_guard(self), GUARD_PLUGIN)
         self._token: trio.lowlevel.TrioToken | None = None
         self._changed = trio.Event()
         self._aborted = False
-        self._threads = trio.CapacityLimiter(self.settings.concurrency)
-        # Set when a job reaches its method (or its thread is done with it).
-        self._began = threading.Event()
+        # One more than the slots: the fetcher's thread, while the slots' threads end.
+        self._threads = trio.CapacityLimiter(self.settings.concurrency + 1)
 
     # ------------------------------------------------------------------ life
 
@@ -121,66 +109,31 @@ class _TrioChild(SlotChild):
         await trio.to_thread.run_sync(self.session.take_back)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch)
-            await self._serve(nursery)
-            while self.running:
-                if self.holding():
-                    await trio.to_thread.run_sync(self.flush)
-                    continue  # a job may have ended meanwhile: look again before waiting
-                await self._wait_changed()
+            async with trio.open_nursery() as slots:
+                await self._serve(slots)
             nursery.cancel_scope.cancel()
 
-    async def _serve(self, nursery: trio.Nursery) -> None:
-        """Keep every task busy until told to stop or the job budget is spent."""
-        stop = self.stop
-        idle = False
-        while not stop.stopping:
-            if not self.free:
-                if self.holding():
-                    with trio.move_on_after(HOLD_LIMIT):
-                        await self._wait_changed()
-                    await trio.to_thread.run_sync(self.flush, HOLD_LIMIT)
-                else:
+    async def _serve(self, slots: trio.Nursery) -> None:
+        """Start slots for the work there is, until told to stop (or the job budget is
+        spent) and every slot has ended."""
+        while True:
+            runs, fetch = self.plan(_Running)
+            for run in runs:
+                slots.start_soon(self._slot, run, name="slot")
+            if fetch:
+                slots.start_soon(self._slot, None, name="slot")
+            if self.finished() and not (self.running or self.fetching):
+                return
+            if self.holding():
+                # Held while the slots run long jobs, or wait: sent after HOLD_LIMIT.
+                with trio.move_on_after(HOLD_LIMIT):
                     await self._wait_changed()
-                continue
-            if not self.pending:
-                busy = self.in_hand()  # read here: the loop's thread owns the books
-                wanted = len(self.free)
-                if not idle:
-                    jobs = await trio.to_thread.run_sync(self._pop, wanted, busy)
-                elif not self.running:
-                    # Nothing runs, so the loop has nothing to do while it waits: the wait
-                    # blocks it (signals still end the wait), and the job found is
-                    # started with no hop back from a thread.
-                    jobs = self._wait_then_pop(wanted, busy)
-                else:
-                    # One trip to a thread for both: a put wakes it and it pops at once.
-                    # Its thread lets the jobs just started reach their methods first.
-                    jobs = await trio.to_thread.run_sync(self._wait_then_pop, wanted, busy, True)
-                # Fewer than asked after a wait: the queue is empty, and a pop now would
-                # only delay the job just started (the next put wakes the wait anyway).
-                idle = idle and 0 < len(jobs) < wanted
-                if idle:
-                    self._began.clear()
-                self.pending.extend(jobs)
-            if not self.pending:
-                if stop.stopping or stop.budget_spent:
-                    return
-                idle = True
-                continue
-            for job in self.startable():
-                self._start(nursery, job)
-
-    def _pop(self, count: int, busy: set[str]) -> list[WorkerJob]:
-        if self.stop.stopping:
-            return []
-        return self.fetch(busy)
-
-    def _wait_then_pop(self, count: int, busy: set[str], settle: bool = False) -> list[WorkerJob]:
-        if settle:
-            # The GIL goes to a job on its way to its method before to this wait's Python.
-            self._began.wait(SETTLE_SECONDS)
-        self.flush()  # nothing held may wait with us
-        return self.session.wait_for_work(count) or self._pop(count, busy)
+                await trio.to_thread.run_sync(self.flush, HOLD_LIMIT)
+            elif self.waiting_for_slot():
+                with trio.move_on_after(BATCH_SECONDS):
+                    await self._wait_changed()
+            else:
+                await self._wait_changed()
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop."""
@@ -190,70 +143,60 @@ class _TrioChild(SlotChild):
             await trio.sleep(WATCH_SECONDS)
             if self.stop.aborting and not self._aborted:
                 self._aborted = True
-                for run in list(self.running.values()):
-                    self.interrupt(run, Shutdown("the worker is stopping"))
+                self.interrupt_all(Shutdown("the worker is stopping"))
             if self.stop.stopping:
                 self._changed.set()
 
     async def _wait_changed(self) -> None:
-        """Sleep until a job ends or the flags changed."""
+        """Sleep until a slot ended, popped jobs for others, or the flags changed."""
         self._changed = trio.Event()
         await self._changed.wait()
 
+    def notify_loop(self) -> None:
+        token = self._token
+        if token is not None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(self._set_changed)
+
+    def _set_changed(self) -> None:
+        self._changed.set()
+
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, nursery: trio.Nursery, job: WorkerJob) -> None:
-        run = _Running(job, self.free.pop())
-        self.occupy(run)
-        nursery.start_soon(self._run_job, run, name=f"job {job.jid}")
+    async def _slot(self, run: Running | None) -> None:
+        """A slot's task: its thread runs a chain of jobs (see :meth:`chain`)."""
+        scope = run.scope if isinstance(run, _Running) else trio.CancelScope()
 
-    async def _run_job(self, run: _Running) -> None:
-        from reqless_worker._errors import JobCancelled, Shutdown
+        def make(job: WorkerJob, index: int) -> Running:
+            return _Running(job, index, scope=scope)
 
         try:
-            while True:
-                try:
-                    with run.scope:
-                        await trio.to_thread.run_sync(
-                            self._run_in_thread, run, limiter=self._threads
-                        )
-                except (JobCancelled, Shutdown):
-                    # Raised into the thread as it was leaving the job: too late to matter,
-                    # and it must not end the nursery (and every other job) with it.
-                    logger.debug("late stop of %s ignored", run.job.jid)
-                finally:
-                    self.vacate(run)
-                # The next popped job runs in this task, with no new task and no turn of
-                # the serving task in between.
-                job = None if self.stop.stopping else next(self.startable(), None)
-                if job is None:
-                    return
-                run = _Running(job, self.free.pop())
-                self.occupy(run)
+            with scope:
+                await trio.to_thread.run_sync(
+                    self.chain, run, make, logger, limiter=self._threads
+                )
         finally:
             self._changed.set()
-            if self.holding():
-                # Out of a wait on the server in a thread: the completion goes now.
-                self.stop.wake()
 
-    def _run_in_thread(self, run: _Running) -> None:
-        run.thread = threading.get_ident()
+    def await_on_loop(self, run: ThreadedRunning, awaitable: Awaitable[Any]) -> Any:
+        with run.lock:
+            if run.stop is not None:
+                close_awaitable(awaitable)
+                raise run.stop
+            run.on_loop = True
         try:
-            self.run_job(run, logger)
+            # In the slot's task (trio.from_thread runs it there), under its cancel scope.
+            return trio.from_thread.run(self._await_job, run, awaitable)
         finally:
-            self._began.set()
             with run.lock:
-                run.performing = False
-                run.thread = None
-                # This thread serves other jobs next: nothing meant for this one may linger.
-                raise_in_thread(threading.get_ident(), None)
+                run.on_loop = False
 
-    async def _await_job(self, run: _Running, awaitable: Awaitable[object]) -> object:
-        """Await an async job method, in the job's task (so its cancel scope applies)."""
+    async def _await_job(self, run: ThreadedRunning, awaitable: Awaitable[object]) -> object:
         if run.stop is not None:
             close_awaitable(awaitable)
             raise run.stop
-        run.in_trio = True
+        # The slot's task runs one job after another: named for the one it awaits.
+        trio.lowlevel.current_task().name = f"job {run.job.jid}"
         try:
             return await awaitable
         except trio.Cancelled:
@@ -261,8 +204,10 @@ class _TrioChild(SlotChild):
                 raise
             # The scope stays cancelled: the task still ends at its next checkpoint.
             raise run.stop from None
-        finally:
-            run.in_trio = False
+
+    def cancel_on_loop(self, run: ThreadedRunning) -> None:
+        if isinstance(run, _Running):
+            run.scope.cancel()
 
     def _on_lost(self, job: Job, error: ReqlessError) -> None:
         """From the lease keeper's or the listener's thread: the job is no longer ours."""
@@ -271,62 +216,4 @@ class _TrioChild(SlotChild):
             return
         # The loop has ended: nothing runs any more, so nothing needs stopping.
         with contextlib.suppress(trio.RunFinishedError):
-            token.run_sync_soon(self._lose, job.jid, error.detail)
-
-    def _lose(self, jid: str, why: str) -> None:
-        self.lose(jid, why)
-
-    def interrupt(self, run: Running, reason: BaseException) -> None:
-        if not isinstance(run, _Running):
-            return
-        with run.lock:
-            if run.stop is not None or run.reporting:
-                return
-            run.stop = reason
-            if run.in_trio:
-                run.scope.cancel()
-            elif run.performing and run.thread is not None:
-                raise_in_thread(run.thread, type(reason))
-
-
-def _perform_guard(child: _TrioChild) -> object:
-    """A plugin whose ``reqless_perform`` is the innermost wrapper (it runs in the job's
-    thread): it knows when the method runs, stops a job told to stop before its
-    method started, and hands an awaitable the method returns to the trio loop."""
-    from types import SimpleNamespace
-
-    from reqless_plugins import hookimpl
-
-    @hookimpl(wrapper=True, trylast=True)
-    def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
-        run = child.running.get(id(job))
-        if not isinstance(run, _Running):
-            return (yield)
-        method = job.target
-        if method is not None:
-            job.target = _bridge(child, run, method)
-        with run.lock:
-            if run.stop is not None:
-                raise run.stop
-            run.performing = True
-        child._began.set()
-        try:
-            return (yield)
-        finally:
-            with run.lock:
-                run.performing = False
-                run.reporting = True
-
-    return SimpleNamespace(reqless_perform=reqless_perform)
-
-
-def _bridge(
-    child: _TrioChild, run: _Running, method: Callable[..., Any]
-) -> Callable[[WorkerJob], object]:
-    def call(job: WorkerJob) -> object:
-        result = method(job)
-        if inspect.isawaitable(result):
-            return trio.from_thread.run(child._await_job, run, result)
-        return result
-
-    return call
+            token.run_sync_soon(self.lose, job.jid, error.detail)
