@@ -291,18 +291,24 @@ class ThreadedSlotChild(SlotChild):
         needed = math.ceil(len(self.pending) * average / BATCH_SECONDS)
         return max(0, needed - soon)
 
-    def waiting_for_slot(self) -> bool:
-        """Whether a pending job could start a thread of its own (the loop looks again
-        within ``BATCH_SECONDS``)."""
+    def next_plan_in(self) -> float | None:
+        """On the loop, after :meth:`plan`: how long until it should plan again unless
+        notified sooner (None: not before). Completions are held (the loop then sends
+        them if nothing changed meanwhile, see :meth:`flush`), or a pending job waits
+        for a busy slot's chain (it gets a thread of its own if that is stuck)."""
+        if self.holding():
+            return HOLD_LIMIT
         with self.books:
-            return bool(self.pending and self.free)
+            return BATCH_SECONDS if self.pending and self.free else None
 
-    def finished(self) -> bool:
-        """Whether the loop has no job to start and nobody will fetch more: stopping,
-        or the job budget spent with nothing pending."""
+    def done(self) -> bool:
+        """Whether the loop may end: no thread runs and no job is to be started or
+        fetched any more (stopping, or the job budget spent with nothing pending)."""
+        stop = self.stop
         with self.books:
-            idle = not (self.pending or self.fetching)
-        return self.stop.stopping or (idle and self.stop.budget_spent)
+            busy = bool(self.running or self.fetching)
+            idle = not (busy or self.pending)
+        return not busy and (stop.stopping or (idle and stop.budget_spent))
 
     def notify_loop(self) -> None:
         """From a slot's thread: make the loop :meth:`plan` again."""
@@ -371,13 +377,14 @@ class ThreadedSlotChild(SlotChild):
                 jobs = self._pop_or_wait()
                 with self.books:
                     self.pending.extend(jobs)
-                    run = self.take_next(make)
+                    # Stopping: what the wait popped meanwhile is given back, not started.
+                    run = None if stop.stopping else self.take_next(make)
         finally:
             with self.books:
                 self.fetching = False
-                # A free slot: the loop starts a thread for a pending job, or a fetcher.
-                free = bool(self.free)
-            if free:
+                # Whether the loop has a thread to start: a fetcher, or more chains.
+                wake = bool(self.free) and (not self.pending or self._chains_wanted() > 0)
+            if wake:
                 self.notify_loop()
         return run
 

@@ -55,7 +55,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reqless_worker._errors import Shutdown, WorkerSettingsError
 from reqless_worker.strategies import Strategy
 from reqless_worker.strategies._slots import (
-    BATCH_SECONDS,
     HOLD_LIMIT,
     Running,
     ThreadedRunning,
@@ -132,7 +131,6 @@ class _AsyncioChild(ThreadedSlotChild):
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
-        self._aborted = False
         self._watchdog: _Watchdog | None = None
 
     # ------------------------------------------------------------------ life
@@ -185,18 +183,10 @@ class _AsyncioChild(ThreadedSlotChild):
                 task = loop.create_task(self._slot(run), name="slot")
                 slots.add(task)
                 task.add_done_callback(slots.discard)
-            if self.finished() and not (self.running or self.fetching):
+            if self.done():
                 return
-            if self.holding():
-                # Held while the slots run long jobs, or wait: sent after HOLD_LIMIT.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait_changed(), HOLD_LIMIT)
+            if not await self._wait_changed(self.next_plan_in()) and self.holding():
                 await self._call(self.flush, HOLD_LIMIT)
-            elif self.waiting_for_slot():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait_changed(), BATCH_SECONDS)
-            else:
-                await self._wait_changed()
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a thread (it calls the server)."""
@@ -209,8 +199,8 @@ class _AsyncioChild(ThreadedSlotChild):
             if self._watchdog is not None:
                 self._watchdog.beat()
             await asyncio.sleep(WATCH_SECONDS)
-            if self.stop.aborting and not self._aborted:
-                self._aborted = True
+            if self.stop.aborting:
+                # Again on every tick: a job that took its slot as the abort came stops too.
                 self.interrupt_all(Shutdown("the worker is stopping"))
             if self.stop.stopping:
                 self._notify()
@@ -219,10 +209,14 @@ class _AsyncioChild(ThreadedSlotChild):
         if self._changed is not None:
             self._changed.set()
 
-    async def _wait_changed(self) -> None:
-        """Sleep until a slot ended, popped jobs for others, or the flags changed."""
+    async def _wait_changed(self, timeout: float | None = None) -> bool:
+        """Sleep until a slot ended or popped jobs, the flags changed, or ``timeout``;
+        whether it was not the timeout."""
         changed = self._changed = asyncio.Event()
-        await changed.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await changed.wait()
+        return changed.is_set()
 
     def notify_loop(self) -> None:
         loop = self._loop

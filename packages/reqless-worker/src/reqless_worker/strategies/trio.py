@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,6 @@ import trio
 
 from reqless_worker.strategies import Strategy
 from reqless_worker.strategies._slots import (
-    BATCH_SECONDS,
     HOLD_LIMIT,
     Running,
     ThreadedRunning,
@@ -81,7 +81,6 @@ class _TrioChild(ThreadedSlotChild):
         self.session.plugins.register(perform_guard(self), GUARD_PLUGIN)
         self._token: trio.lowlevel.TrioToken | None = None
         self._changed = trio.Event()
-        self._aborted = False
         # One more than the slots: the fetcher's thread, while the slots' threads end.
         self._threads = trio.CapacityLimiter(self.settings.concurrency + 1)
 
@@ -122,18 +121,10 @@ class _TrioChild(ThreadedSlotChild):
                 slots.start_soon(self._slot, run, name="slot")
             if fetch:
                 slots.start_soon(self._slot, None, name="slot")
-            if self.finished() and not (self.running or self.fetching):
+            if self.done():
                 return
-            if self.holding():
-                # Held while the slots run long jobs, or wait: sent after HOLD_LIMIT.
-                with trio.move_on_after(HOLD_LIMIT):
-                    await self._wait_changed()
+            if not await self._wait_changed(self.next_plan_in()) and self.holding():
                 await trio.to_thread.run_sync(self.flush, HOLD_LIMIT)
-            elif self.waiting_for_slot():
-                with trio.move_on_after(BATCH_SECONDS):
-                    await self._wait_changed()
-            else:
-                await self._wait_changed()
 
     async def _watch(self) -> None:
         """Turn the signal handlers' flags into actions on the loop."""
@@ -141,16 +132,19 @@ class _TrioChild(ThreadedSlotChild):
 
         while True:
             await trio.sleep(WATCH_SECONDS)
-            if self.stop.aborting and not self._aborted:
-                self._aborted = True
+            if self.stop.aborting:
+                # Again on every tick: a job that took its slot as the abort came stops too.
                 self.interrupt_all(Shutdown("the worker is stopping"))
             if self.stop.stopping:
                 self._changed.set()
 
-    async def _wait_changed(self) -> None:
-        """Sleep until a slot ended, popped jobs for others, or the flags changed."""
-        self._changed = trio.Event()
-        await self._changed.wait()
+    async def _wait_changed(self, timeout: float | None = None) -> bool:
+        """Sleep until a slot ended or popped jobs, the flags changed, or ``timeout``;
+        whether it was not the timeout."""
+        changed = self._changed = trio.Event()
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            await changed.wait()
+        return changed.is_set()
 
     def notify_loop(self) -> None:
         token = self._token
