@@ -1,6 +1,6 @@
 """Throughput and pick-up latency of ``reqless-worker``, per strategy, against a polling baseline.
 
-Run by hand from anywhere in the checkout (gevent and trio installed)::
+Run by hand from anywhere in the checkout (gevent and trio installed: the test env has them)::
 
     python benchmarks/worker_throughput.py
     python benchmarks/worker_throughput.py --jobs 5000 --samples 100 --strategies process,trio
@@ -22,6 +22,10 @@ worker gains by being woken is the ratio of the two latencies. The putter's
 client writes the wake key that unblocks an idle child's pop on the server;
 ``process-log`` measures the same worker woken the way a put from any other
 client wakes it (the core's put event on ``ql:log``, then a pop).
+
+Every concurrent strategy (gevent, trio, asyncio, ``-c --concurrency``) is held
+to the same bars as the process strategy: a drain of at least 90% of its rate
+in the same run, and the same latency targets.
 
 The drain target is stated against the original reqless-py worker (3,800
 no-op jobs/s where it was set; ours at least 6,000). This machine's speed
@@ -64,6 +68,9 @@ POLL_INTERVAL = "0.1"
 P50_TARGET_MS = 1.0
 P99_TARGET_MS = 5.0
 PROCESS_DRAIN_TARGET = 6_000.0
+# Every concurrent strategy drains at least this share of the process strategy's
+# rate in the same run, with the same number of children.
+PARITY_SHARE = 0.9
 # The original worker's drain rate where the target was set.
 ORIGINAL_DRAIN = 3_800.0
 # Where the workers' sandboxes go (--workdir); None: the run's scratch directory.
@@ -357,6 +364,9 @@ def report(
             else " (absolute: no same-run original)"
         )
     )
+    process = next(
+        (r for r in results if r.variant.strategy == "process" and r.variant.wake_key), None
+    )
     for result in results:
         if result is baseline or not result.variant.wake_key:
             continue  # comparisons, not what the targets are for
@@ -368,6 +378,13 @@ def report(
         if result.variant.strategy == "process":
             met = result.drain_per_second >= drain_target
             verdict.append(f"drain {'ok' if met else 'MISSED'}")
+        elif process is not None:
+            share = result.drain_per_second / process.drain_per_second
+            met = share >= PARITY_SHARE
+            verdict.append(
+                f"drain {share:.0%} of process's {'ok' if met else 'MISSED'}"
+                f" (>= {PARITY_SHARE:.0%})"
+            )
         print(f"  {result.variant.label}: {', '.join(verdict)}")
     mean = statistics.fmean(baseline.latencies_ms)
     print(f"  (polling baseline: mean latency {mean:.1f} ms)")
@@ -379,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=20_000, help="no-op jobs to drain")
     parser.add_argument("--samples", type=int, default=300, help="put->start latency samples")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (-w)")
-    parser.add_argument("--concurrency", type=int, default=8, help="-c for gevent and trio")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="-c for gevent, trio and asyncio"
+    )
     parser.add_argument(
         "--strategies",
         default="process,process-log,gevent,trio,asyncio",

@@ -142,6 +142,27 @@ def test_one_child_runs_as_many_jobs_at_once_as_it_has_greenlets_or_tasks(
     assert {get_job(client, jid).state for jid in jids} == {"complete"}
 
 
+@pytest.mark.parametrize("strategy", CONCURRENT, ids=strategy_id, indirect=True)
+def test_short_jobs_popped_with_a_long_one_run_beside_it_not_after_it(
+    server: Server, client: reqless.Client, start_worker: StartWorker, log: Path, strategy: Strategy
+) -> None:
+    queue = client.queues["q"]
+    worker = start_worker(server.url, "-q", "q", *strategy.flags(2))
+    # Short jobs first: the child learns that its jobs are short and pops in batches.
+    warm = queue.put_many([(RECORD, {"log": str(log)})] * 10)
+    wait_until(lambda: {get_job(client, jid).state for jid in warm} == {"complete"}, timeout=15)
+    # One pop may now bring the long job with short ones queued behind it in the child.
+    [long, *short] = queue.put_many(
+        [(SLEEPY, {"log": str(log), "seconds": 3}), *[(RECORD, {"log": str(log)})] * 10]
+    )
+    wait_until(lambda: {get_job(client, jid).state for jid in short} == {"complete"}, timeout=15)
+    assert get_job(client, long).state == "running"
+    assert not events(log, "finished")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0, worker.output()
+    assert get_job(client, long).state == "complete"
+
+
 def test_a_job_whose_child_was_killed_is_reclaimed_and_completed_once_by_another_worker(
     server: Server,
     short_leases: reqless.Client,

@@ -382,8 +382,9 @@ class ThreadedSlotChild(SlotChild):
         finally:
             with self.books:
                 self.fetching = False
-                # Whether the loop has a thread to start: a fetcher, or more chains.
-                wake = bool(self.free) and (not self.pending or self._chains_wanted() > 0)
+                # A free slot: the loop starts a fetcher, or a thread for pending jobs now
+                # or, if this chain's job turns out long, within BATCH_SECONDS.
+                wake = bool(self.free)
             if wake:
                 self.notify_loop()
         return run
