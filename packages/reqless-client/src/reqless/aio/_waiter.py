@@ -21,7 +21,12 @@ from typing import Any
 
 import reqless
 from reqless import _protocol as p
-from reqless._errors import InvalidArgumentError, ReqlessError, ServerUnavailableError
+from reqless._errors import (
+    InvalidArgumentError,
+    ReplicationTimeoutError,
+    ReqlessError,
+    ServerUnavailableError,
+)
 from reqless._script import SERVER_CLOCK_FUNCTION
 from reqless._waiter import _SLICE, _UNBLOCK_RETRY, Steps, T
 from reqless._waiter import PopWaiter as _SyncWaiter
@@ -182,13 +187,19 @@ class PopWaiter:
     # -- driving the steps ----------------------------------------------------------------
 
     async def _drive(self, steps: Steps[T]) -> T:
+        """Run the shared sans-IO steps with coroutines (see :meth:`reqless.PopWaiter._drive`)."""
         result: Any = None
+        lagging: ReplicationTimeoutError | None = None
         while True:
             try:
-                name, *args = steps.send(result)
+                name, *args = steps.send(result) if lagging is None else steps.throw(lagging)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
-            result = await getattr(self, name)(*args)
+            lagging = None
+            try:
+                result = await getattr(self, name)(*args)
+            except ReplicationTimeoutError as error:
+                lagging = error
 
     async def _send(self, *commands: Sequence[Arg]) -> None:
         self._steps._send(*commands)
