@@ -131,6 +131,19 @@ def test_events_as_an_async_iterator(run: Callable[[Scenario], None]) -> None:
     run(scenario)
 
 
+def test_listen_returns_at_its_timeout_when_no_event_comes(
+    run: Callable[[Scenario], None],
+) -> None:
+    # The timeout is looked at between polls, not only between events (as the sync
+    # listen does): with nothing published, listen() still returns.
+    async def scenario(client: reqless.aio.Client) -> None:
+        client.events.on("put", lambda jid: None)
+        async with client.events as events:
+            await asyncio.wait_for(events.listen(timeout=0.2), timeout=30)
+
+    run(scenario)
+
+
 def test_events_callbacks_with_listen(run: Callable[[Scenario], None]) -> None:
     async def scenario(client: reqless.aio.Client) -> None:
         got: list[reqless.Event] = []

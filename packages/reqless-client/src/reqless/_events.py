@@ -11,9 +11,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from reqless import _protocol as p
 
@@ -32,6 +32,10 @@ EventCallback = Callable[[p.Event], Any]
 # How often a blocked listen() looks at stop() and at changed subscriptions.
 POLL_SECONDS = 0.05
 CONFIRM_SECONDS = 5.0
+
+T = TypeVar("T")
+#: Sans-IO steps on a subscription connection: yield ``(method name, *arguments)``.
+PubSubSteps: TypeAlias = Generator[tuple[Any, ...], Any, T]
 
 
 class EventNames:
@@ -118,6 +122,36 @@ class EventNames:
         self._subscribed = set()
         self._backlog.clear()
 
+    # The listening loop once for both clients, sans-IO: each step yields a call on
+    # the subscription connection, ``(method name, *arguments)``, and gets its result;
+    # the sync Events makes the calls, the asyncio one awaits them.
+
+    def _receiving(self, stopped: Callable[[], bool], deadline: float | None) -> PubSubSteps[Any]:
+        """The next message's ``(channel, data)``; None once ``stopped()`` or past
+        ``deadline`` (a :func:`time.monotonic` time), each looked at between polls."""
+        while not stopped() and (deadline is None or time.monotonic() < deadline):
+            yield from self._following()
+            message = (
+                self._backlog.popleft() if self._backlog else (yield ("get_message", POLL_SECONDS))
+            )
+            if message is not None and message.kind in ("message", "pmessage"):
+                return message.channel, message.data
+        return None
+
+    def _following(self) -> PubSubSteps[None]:
+        """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
+        add, drop = self._changes()
+        if drop:
+            yield ("unsubscribe", *sorted(drop))
+            self._subscribed -= drop
+        if add:
+            yield ("subscribe", *sorted(add))
+            self._subscribed |= add
+            pending = set(add)
+            deadline = time.monotonic() + CONFIRM_SECONDS
+            while pending and time.monotonic() < deadline:
+                self._confirming((yield ("get_message", POLL_SECONDS)), pending)
+
     def _calling(self, channel: str, data: str) -> Iterator[Any]:
         """Call each callback of ``channel``'s event, yielding what it returned.
 
@@ -184,18 +218,12 @@ class Events(EventNames):
         deadline = None if timeout is None else time.monotonic() + timeout
         pubsub = self._open()
         try:
-            while not self._stopping.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
+            while True:
+                message = _drive(pubsub, self._receiving(self._stopping.is_set, deadline))
+                if message is None:
                     break
-                self._follow(pubsub)
-                message = (
-                    self._backlog.popleft()
-                    if self._backlog
-                    else pubsub.get_message(timeout=POLL_SECONDS)
-                )
-                if message is not None and message.kind in ("message", "pmessage"):
-                    for _ in self._calling(message.channel, message.data):
-                        pass
+                for _ in self._calling(*message):
+                    pass
         finally:
             self._stopping.clear()
             if not self._held:
@@ -228,21 +256,18 @@ class Events(EventNames):
             pubsub.close()
 
     def _follow(self, pubsub: PubSub) -> None:
-        """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
-        add, drop = self._changes()
-        if drop:
-            pubsub.unsubscribe(*sorted(drop))
-            self._subscribed -= drop
-        if add:
-            pubsub.subscribe(*sorted(add))
-            self._subscribed |= add
-            self._confirm(pubsub, add)
+        _drive(pubsub, self._following())
 
-    def _confirm(self, pubsub: PubSub, channels: set[str]) -> None:
-        pending = set(channels)
-        deadline = time.monotonic() + CONFIRM_SECONDS
-        while pending and time.monotonic() < deadline:
-            self._confirming(pubsub.get_message(timeout=POLL_SECONDS), pending)
+
+def _drive(pubsub: PubSub, steps: PubSubSteps[T]) -> T:
+    """Run the sans-IO ``steps`` of :class:`EventNames` with ``pubsub``'s calls."""
+    result: Any = None
+    while True:
+        try:
+            name, *args = steps.send(result)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        result = getattr(pubsub, name)(*args)
 
 
 class EventThread(threading.Thread):
