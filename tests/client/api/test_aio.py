@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 import redis
 
 import reqless
 import reqless.aio
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import CALLS, AsyncJob, Plain
-from tests.conftest import Server
-
-Scenario = Callable[[reqless.aio.Client], Awaitable[None]]
-
-
-@pytest.fixture
-def run(server: Server, driver_name: str, clock: Clock) -> Callable[[Scenario], None]:
-    """Run a scenario with an asyncio client (worker ``worker-a``) in a fresh event loop."""
-
-    def runner(scenario: Scenario) -> None:
-        async def main() -> None:
-            async with reqless.aio.Client(
-                server.url, driver=driver_name, worker_name="worker-a", clock=clock
-            ) as client:
-                await scenario(client)
-
-        asyncio.run(main())
-
-    return runner
+from tests.client.conftest import Clock, Scenario
 
 
 def test_put_pop_complete(run: Callable[[Scenario], None]) -> None:
