@@ -11,11 +11,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from reqless import _protocol as p
+from reqless._steps import Steps, drive
 
 if TYPE_CHECKING:
     from reqless._client import Client
@@ -32,10 +33,6 @@ EventCallback = Callable[[p.Event], Any]
 # How often a blocked listen() looks at stop() and at changed subscriptions.
 POLL_SECONDS = 0.05
 CONFIRM_SECONDS = 5.0
-
-T = TypeVar("T")
-#: Sans-IO steps on a subscription connection: yield ``(method name, *arguments)``.
-PubSubSteps: TypeAlias = Generator[tuple[Any, ...], Any, T]
 
 
 class EventNames:
@@ -122,11 +119,10 @@ class EventNames:
         self._subscribed = set()
         self._backlog.clear()
 
-    # The listening loop once for both clients, sans-IO: each step yields a call on
-    # the subscription connection, ``(method name, *arguments)``, and gets its result;
-    # the sync Events makes the calls, the asyncio one awaits them.
+    # The listening loop once for both clients, as sans-IO steps (see reqless._steps)
+    # whose methods are the subscription connection's.
 
-    def _receiving(self, stopped: Callable[[], bool], deadline: float | None) -> PubSubSteps[Any]:
+    def _receiving(self, stopped: Callable[[], bool], deadline: float | None) -> Steps[Any]:
         """The next message's ``(channel, data)``; None once ``stopped()`` or past
         ``deadline`` (a :func:`time.monotonic` time), each looked at between polls."""
         while not stopped() and (deadline is None or time.monotonic() < deadline):
@@ -138,7 +134,7 @@ class EventNames:
                 return message.channel, message.data
         return None
 
-    def _following(self) -> PubSubSteps[None]:
+    def _following(self) -> Steps[None]:
         """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
         add, drop = self._changes()
         if drop:
@@ -219,7 +215,7 @@ class Events(EventNames):
         pubsub = self._open()
         try:
             while True:
-                message = _drive(pubsub, self._receiving(self._stopping.is_set, deadline))
+                message = drive(self._receiving(self._stopping.is_set, deadline), pubsub)
                 if message is None:
                     break
                 for _ in self._calling(*message):
@@ -256,18 +252,7 @@ class Events(EventNames):
             pubsub.close()
 
     def _follow(self, pubsub: PubSub) -> None:
-        _drive(pubsub, self._following())
-
-
-def _drive(pubsub: PubSub, steps: PubSubSteps[T]) -> T:
-    """Run the sans-IO ``steps`` of :class:`EventNames` with ``pubsub``'s calls."""
-    result: Any = None
-    while True:
-        try:
-            name, *args = steps.send(result)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result = getattr(pubsub, name)(*args)
+        drive(self._following(), pubsub)
 
 
 class EventThread(threading.Thread):

@@ -34,9 +34,9 @@ import math
 import os
 import select
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reqless import _protocol as p
 from reqless._errors import (
@@ -47,6 +47,7 @@ from reqless._errors import (
     ServerUnavailableError,
 )
 from reqless._job import Job
+from reqless._steps import Steps, drive
 from reqless._wake import queue_of, wake_key
 from reqless.drivers import Arg, BlockingConnection, BlockingDriver
 
@@ -58,8 +59,6 @@ __all__ = ["PopWaiter"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: Sans-IO steps: yield ``(method name, *arguments)``, get its result, return a ``T``.
-Steps: TypeAlias = Generator[tuple[Any, ...], Any, T]
 
 # How long the server may take to answer once its own timeout has passed, when
 # the client's settings give no socket timeout to go by.
@@ -208,18 +207,7 @@ class PopWaiter:
 
     def _drive(self, steps: Steps[T]) -> T:
         """Run the sans-IO ``steps`` (see :meth:`_waiting`) with this class's blocking I/O."""
-        result: Any = None
-        lagging: ReplicationTimeoutError | None = None
-        while True:
-            try:
-                name, *args = steps.send(result) if lagging is None else steps.throw(lagging)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            lagging = None
-            try:
-                result = getattr(self, name)(*args)
-            except ReplicationTimeoutError as error:
-                lagging = error  # into the steps, which go on with what the master did
+        return drive(steps, self)
 
     def _waiting(self, count: int, timeout: float) -> Steps[list[Job]]:
         """One wait and its pop, sans-IO: each step yields ``(method name, *arguments)`` of

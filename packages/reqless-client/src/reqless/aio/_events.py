@@ -7,10 +7,11 @@ import inspect
 import logging
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from reqless import _protocol as p
-from reqless._events import EventNames, PubSubSteps
+from reqless._events import EventNames
+from reqless._steps import drive_async
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["Events"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class Events(EventNames):
@@ -101,8 +100,8 @@ class Events(EventNames):
         """The next message's channel and data, or None once stop() was called (or
         ``deadline``, a :func:`time.monotonic` time, passed)."""
         pubsub = await self._open()
-        message: tuple[str, str] | None = await _drive(
-            pubsub, self._receiving(self._stopping.is_set, deadline)
+        message: tuple[str, str] | None = await drive_async(
+            self._receiving(self._stopping.is_set, deadline), pubsub
         )
         return message
 
@@ -113,15 +112,4 @@ class Events(EventNames):
         return self._pubsub
 
     async def _follow(self, pubsub: AsyncPubSub) -> None:
-        await _drive(pubsub, self._following())
-
-
-async def _drive(pubsub: AsyncPubSub, steps: PubSubSteps[T]) -> T:
-    """Run the sans-IO steps of :class:`reqless._events.EventNames`, awaiting each call."""
-    result: Any = None
-    while True:
-        try:
-            name, *args = steps.send(result)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result = await getattr(pubsub, name)(*args)
+        await drive_async(self._following(), pubsub)
