@@ -260,7 +260,7 @@ class ChildSession:
             try:
                 [jobs] = self.client.execute(call, job_class=WorkerJob)
             except ReplicationTimeoutError as error:
-                jobs = self._unreplicated_pop(error, error.replies[0] if error.replies else None)
+                jobs = self.unreplicated_pop(error, error.replies[0] if error.replies else None)
             if jobs:
                 return list(jobs)
         return []
@@ -313,11 +313,12 @@ class ChildSession:
         try:
             return _worker_jobs(waiter.pop(count, interval))
         except ReplicationTimeoutError as error:
-            return self._unreplicated_pop(error, error.replies)  # the waiter's: its jobs
+            return self.unreplicated_pop(error, error.replies)  # the waiter's: its jobs
 
-    def _unreplicated_pop(self, error: ReplicationTimeoutError, popped: object) -> list[WorkerJob]:
-        """The jobs of a pop too few replicas acknowledged: handed out on the master all
-        the same, so ours to run."""
+    def unreplicated_pop(self, error: ReplicationTimeoutError, popped: object) -> list[WorkerJob]:
+        """The jobs of a pop too few replicas acknowledged (``popped``: the pop's reply
+        in ``error.replies``; a waiter's replies are its jobs): handed out on the master
+        all the same, so ours to run; logged. For strategies with a waiting pop of their own."""
         jobs = _worker_jobs(popped if isinstance(popped, list) else [])
         if jobs:  # an empty pop loses nothing worth a warning at every idle poll
             unreplicated(error, f"popping {', '.join(job.jid for job in jobs)}")
