@@ -237,11 +237,7 @@ function Job.expire_failed_group(group, cutoff, count, budget)
     end
     if call('exists', job .. '-dependents') == 0 then
       call('lrem', key, -1, jid)
-      local stats = 'ql:s:stats:' .. Reqless.day(when) .. ':' .. tostring(f[2])
-      local failed = tonumber(call('hget', stats, 'failed'))
-      if failed then
-        call('hset', stats, 'failed', failed - 1)
-      end
+      Stats.uncount_failed(f[2], when)
       local dependencies = call('smembers', job .. '-dependencies')
       for d = 1, #dependencies do
         call('srem', Reqless.job_key(dependencies[d]) .. '-dependents', jid)
@@ -257,11 +253,26 @@ function Job.expire_failed_group(group, cutoff, count, budget)
 end
 
 -- Take a jid out of a failure group, dropping the group when it empties.
-function Job.unfile_failure(jid, group)
+function Job.leave_failure_group(jid, group)
   local key = 'ql:f:' .. group
   call('lrem', key, 0, jid)
   if call('llen', key) == 0 then
     call('srem', 'ql:failures', group)
+  end
+end
+
+-- Unfile a failed job that is going away or starting over (job.cancel, a
+-- recurring spawn onto its jid: DEVIATIONS D-29): out of its failure group,
+-- and one fewer on the `failed` count of the day it failed. `failure` is the
+-- job hash's field as stored; a failure with no group was never filed.
+function Job.unfile_failed(jid, queue, failure, now)
+  if not failure then
+    return
+  end
+  local decoded = decode(failure)
+  if decoded.group then
+    Job.leave_failure_group(jid, decoded.group)
+    Stats.uncount_failed(queue, tonumber(decoded.when) or now)
   end
 end
 

@@ -410,18 +410,8 @@ function JobCommands.cancel_one(jid, now)
   for i = 1, #dependencies do
     call('srem', Reqless.job_key(dependencies[i]) .. '-dependents', jid)
   end
-  if state == 'failed' and f[5] then
-    local failure = decode(f[5])
-    if failure.group then
-      Job.unfile_failure(jid, failure.group)
-      -- The reference crashes here when the counter is absent; we leave it
-      -- alone instead (DEVIATIONS D-2).
-      local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
-      local failed = tonumber(call('hget', stats, 'failed'))
-      if failed then
-        call('hset', stats, 'failed', failed - 1)
-      end
-    end
+  if state == 'failed' then
+    Job.unfile_failed(jid, queue, f[5], now)
   end
   Job.delete(jid, f[6])
   if Job.is_tracked(jid) then

@@ -177,7 +177,7 @@ function QueueCommands.place(now, put)
   if old_state == 'failed' and old_failure then
     local failure = decode(old_failure)
     if failure.group then
-      Job.unfile_failure(jid, failure.group)
+      Job.leave_failure_group(jid, failure.group)
       Stats.count(queue, tonumber(failure.when) or now, 'failed', -1)
     end
   end

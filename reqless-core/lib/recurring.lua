@@ -93,17 +93,8 @@ function Recurring.clear_jid(jid, now)
     Throttle.release_all(f[7], jid, now)
   elseif state == 'complete' then
     call('zrem', 'ql:completed', jid)
-  elseif state == 'failed' and f[6] then
-    local failure = decode(f[6])
-    if failure.group then
-      Job.unfile_failure(jid, failure.group)
-      -- As cancel does (D-2): an absent counter stays absent.
-      local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
-      local failed = tonumber(call('hget', stats, 'failed'))
-      if failed then
-        call('hset', stats, 'failed', failed - 1)
-      end
-    end
+  elseif state == 'failed' then
+    Job.unfile_failed(jid, queue, f[6], now)
   end
   if f[5] then
     local tags = decode(f[5])
