@@ -51,16 +51,21 @@ function Reqless.number(value)
   return n
 end
 
--- A number argument with a default, or an error naming the bad value.
-function Reqless.number_or(value, default, message)
-  if value == nil then
-    return default
-  end
+-- A number argument, or an error naming the bad value (nil included).
+function Reqless.required_number(value, message)
   local n = Reqless.number(value)
   if n == nil then
     error(message .. tostring(value))
   end
   return n
+end
+
+-- A number argument with a default, or an error naming the bad value.
+function Reqless.number_or(value, default, message)
+  if value == nil then
+    return default
+  end
+  return Reqless.required_number(value, message)
 end
 
 -- Decode a JSON argument; the decoder raises on malformed text, and a text

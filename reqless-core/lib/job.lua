@@ -45,6 +45,17 @@ function Job.leave_queue(queue, jid)
   call('zrem', base .. 'throttled', jid)
 end
 
+-- Job.leave_queue for the job's `queue` and, when a retry sent it to
+-- another queue, its `in-queue` (DEVIATIONS D-30); either may be absent.
+function Job.leave_queues(jid, queue, in_queue)
+  if queue then
+    Job.leave_queue(queue, jid)
+  end
+  if in_queue and in_queue ~= queue then
+    Job.leave_queue(in_queue, jid)
+  end
+end
+
 -- Job.leave_queue for a job that finishes running: the same removals, but
 -- the three sets a running job is rarely in are asked about with one EXISTS
 -- first, since most queues have none of them.
@@ -96,14 +107,20 @@ function Job.delete(jid, tags)
   if tags == nil then
     tags = call('hget', Reqless.job_key(jid), 'tags')
   end
+  Job.unindex_tags(jid, tags)
+  local key = Reqless.job_key(jid)
+  call('del', key, key .. '-history', key .. '-dependencies')
+end
+
+-- Drop the index entries of every tag in `tags`, a job's `tags` field as
+-- stored (absent: none).
+function Job.unindex_tags(jid, tags)
   if tags then
     local list = decode(tags)
     for i = 1, #list do
       Job.unindex_tag(jid, list[i])
     end
   end
-  local key = Reqless.job_key(jid)
-  call('del', key, key .. '-history', key .. '-dependencies')
 end
 
 -- Add "jid depends on dep" for each dep that exists and is not complete;
@@ -132,6 +149,15 @@ end
 function Job.remove_edge(jid, dep)
   call('srem', Reqless.job_key(jid) .. '-dependencies', dep)
   call('srem', Reqless.job_key(dep) .. '-dependents', jid)
+end
+
+-- The jobs `jid` depends on stop listing it as a dependent; its own
+-- dependencies set is the caller's to drop (Job.delete does).
+function Job.unlink_dependencies(jid)
+  local dependencies = call('smembers', Reqless.job_key(jid) .. '-dependencies')
+  for i = 1, #dependencies do
+    call('srem', Reqless.job_key(dependencies[i]) .. '-dependents', jid)
+  end
 end
 
 -- A job whose dependencies are all gone leaves the depends set: for its
@@ -238,10 +264,7 @@ function Job.expire_failed_group(group, cutoff, count, budget)
     if call('exists', job .. '-dependents') == 0 then
       call('lrem', key, -1, jid)
       Stats.uncount_failed(f[2], when)
-      local dependencies = call('smembers', job .. '-dependencies')
-      for d = 1, #dependencies do
-        call('srem', Reqless.job_key(dependencies[d]) .. '-dependents', jid)
-      end
+      Job.unlink_dependencies(jid)
       Job.delete(jid, f[3])
       deleted = deleted + 1
     end

@@ -340,10 +340,8 @@ end
 
 function JobCommands.set_priority(now, a)
   local jid = Job.require_jid(a[1])
-  local priority = Reqless.number(a[2])
-  if priority == nil then
-    error('Priority(): Arg "priority" missing or not a number: ' .. tostring(a[2]))
-  end
+  local priority = Reqless.required_number(a[2],
+    'Priority(): Arg "priority" missing or not a number: ')
   local key = Reqless.job_key(jid)
   local fields = call('hmget', key, 'queue', 'in-queue')
   local queue = fields[1]
@@ -399,17 +397,9 @@ function JobCommands.cancel_one(jid, now)
     call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
     call('publish', 'ql:w:' .. worker, event)
   end
-  if queue then
-    Job.leave_queue(queue, jid)
-  end
-  if f[7] and f[7] ~= queue then
-    Job.leave_queue(f[7], jid)
-  end
+  Job.leave_queues(jid, queue, f[7])
   Throttle.release_all(f[4], jid, now)
-  local dependencies = call('smembers', key .. '-dependencies')
-  for i = 1, #dependencies do
-    call('srem', Reqless.job_key(dependencies[i]) .. '-dependents', jid)
-  end
+  Job.unlink_dependencies(jid)
   if state == 'failed' then
     Job.unfile_failed(jid, queue, f[5], now)
   end
@@ -464,26 +454,25 @@ function JobCommands.remove_tag(now, a)
   return Reqless.tags_text(kept, '[]')
 end
 
-function JobCommands.track(now, a)
-  local jid = a[1]
+-- The jid a track or untrack call names, which must be a job's.
+function JobCommands.require_trackable(jid)
   if jid == nil then
     error('Track(): Arg "jid" missing')
   end
   if call('exists', Reqless.job_key(jid)) == 0 then
     error('Track(): Job does not exist')
   end
+  return jid
+end
+
+function JobCommands.track(now, a)
+  local jid = JobCommands.require_trackable(a[1])
   call('publish', 'ql:track', jid)
   return encode(call('zadd', 'ql:tracked', now, jid))
 end
 
 function JobCommands.untrack(now, a)
-  local jid = a[1]
-  if jid == nil then
-    error('Track(): Arg "jid" missing')
-  end
-  if call('exists', Reqless.job_key(jid)) == 0 then
-    error('Track(): Job does not exist')
-  end
+  local jid = JobCommands.require_trackable(a[1])
   call('publish', 'ql:untrack', jid)
   return encode(call('zrem', 'ql:tracked', jid))
 end

@@ -11,10 +11,7 @@ function QueueCommands.parse_put(a)
     error('Put(): Arg "klass" missing')
   end
   Reqless.check_json(data, 'Put(): Arg "data" missing or not JSON: ')
-  local delay = Reqless.number(a[6])
-  if delay == nil then
-    error('Put(): Arg "delay" not a number: ' .. tostring(a[6]))
-  end
+  local delay = Reqless.required_number(a[6], 'Put(): Arg "delay" not a number: ')
   local options = Reqless.options(a, 7, 'Odd number of additional args: ')
   -- Every field named up front, the optional ones as nil, sizes the table
   -- once instead of growing it field by field.
@@ -23,10 +20,7 @@ function QueueCommands.parse_put(a)
     options = options, retries = nil, tags = nil, priority = nil, depends = nil, throttles = nil,
   }
   if options.retries ~= nil then
-    put.retries = Reqless.number(options.retries)
-    if put.retries == nil then
-      error('Put(): Arg "retries" not a number: ' .. options.retries)
-    end
+    put.retries = Reqless.required_number(options.retries, 'Put(): Arg "retries" not a number: ')
   end
   if options.tags ~= nil then
     put.tags = Reqless.array(Reqless.json(options.tags, 'Put(): Arg "tags" not JSON'))
@@ -41,10 +35,7 @@ function QueueCommands.parse_put(a)
     end
   end
   if options.priority ~= nil then
-    put.priority = Reqless.number(options.priority)
-    if put.priority == nil then
-      error('Put(): Arg "priority" not a number' .. options.priority)
-    end
+    put.priority = Reqless.required_number(options.priority, 'Put(): Arg "priority" not a number')
   end
   if options.depends ~= nil then
     put.depends = Reqless.array(Reqless.json(options.depends, 'Put(): Arg "depends" not JSON: '))
@@ -230,10 +221,7 @@ function QueueCommands.pop(now, a)
   if worker == nil then
     error('Pop(): Arg "worker" missing')
   end
-  local limit = Reqless.number(a[3])
-  if limit == nil then
-    error('Pop(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
-  end
+  local limit = Reqless.required_number(a[3], 'Pop(): Arg "limit" missing or not a number: ')
   -- Most pops find no queue paused, no recurring or scheduled jobs, no
   -- throttle definition and nothing tracked: one EXISTS tells, instead of a
   -- look-up for each.
@@ -330,14 +318,8 @@ end
 
 function QueueCommands.peek(now, a)
   local queue = Queue.require_name(a[1])
-  local offset = Reqless.number(a[2])
-  if offset == nil then
-    error('Peek(): Arg "offset" missing or not a number: ' .. tostring(a[2]))
-  end
-  local limit = Reqless.number(a[3])
-  if limit == nil then
-    error('Peek(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
-  end
+  local offset = Reqless.required_number(a[2], 'Peek(): Arg "offset" missing or not a number: ')
+  local limit = Reqless.required_number(a[3], 'Peek(): Arg "limit" missing or not a number: ')
   if limit <= 0 then
     return '[]'
   end

@@ -77,12 +77,7 @@ function Recurring.clear_jid(jid, now)
   if not state then
     return
   end
-  if queue then
-    Job.leave_queue(queue, jid)
-  end
-  if f[3] and f[3] ~= queue then
-    Job.leave_queue(f[3], jid)
-  end
+  Job.leave_queues(jid, queue, f[3])
   if worker and worker ~= '' then
     call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
     local event = encode({ jid = jid, event = 'lock_lost', worker = worker })
@@ -96,16 +91,9 @@ function Recurring.clear_jid(jid, now)
   elseif state == 'failed' then
     Job.unfile_failed(jid, queue, f[6], now)
   end
-  if f[5] then
-    local tags = decode(f[5])
-    for i = 1, #tags do
-      Job.unindex_tag(jid, tags[i])
-    end
-  end
-  local dependencies = call('smembers', key .. '-dependencies')
-  for i = 1, #dependencies do
-    Job.remove_edge(jid, dependencies[i])
-  end
+  Job.unindex_tags(jid, f[5])
+  Job.unlink_dependencies(jid)
+  call('del', key .. '-dependencies')
   call('hdel', key, 'in-queue', 'scheduled', 'grace')
 end
 
@@ -126,14 +114,8 @@ function Recurring.recur(now, a)
     error('Recur(): Arg "klass" missing')
   end
   Reqless.json(data, 'Recur(): Arg "data" not JSON: ')
-  local interval = Reqless.number(a[5])
-  if interval == nil then
-    error('Recur(): Arg "interval" not a number: ' .. tostring(a[5]))
-  end
-  local offset = Reqless.number(a[6])
-  if offset == nil then
-    error('Recur(): Arg "offset" not a number: ' .. tostring(a[6]))
-  end
+  local interval = Reqless.required_number(a[5], 'Recur(): Arg "interval" not a number: ')
+  local offset = Reqless.required_number(a[6], 'Recur(): Arg "offset" not a number: ')
   if interval <= 0 then
     error('Recur(): Arg "interval" must be greater than 0')
   end
@@ -279,10 +261,7 @@ function Recurring.update(now, a)
       end
       call('hset', key, name, value)
     elseif name == 'interval' then
-      local interval = Reqless.number(value)
-      if interval == nil then
-        error('Recur(): Arg "interval" must be a number: ' .. value)
-      end
+      local interval = Reqless.required_number(value, 'Recur(): Arg "interval" must be a number: ')
       local old = tonumber(call('hget', key, 'interval')) or 0
       call('zincrby', Reqless.queue_key(queue, 'recur'), interval - old, jid)
       call('hset', key, 'interval', interval)

@@ -131,10 +131,7 @@ end
 
 function Throttle.cmd_set(now, a)
   local tid = Throttle.require_tid(a[1])
-  local maximum = Reqless.number(a[2])
-  if maximum == nil then
-    error('Throttle(): Arg "maximum" not a number: ' .. tostring(a[2]))
-  end
+  local maximum = Reqless.required_number(a[2], 'Throttle(): Arg "maximum" not a number: ')
   local expiration = Reqless.number_or(a[3], 0, 'Throttle(): Arg "expiration" not a number: ')
   Throttle.set(tid, maximum, expiration)
 end
@@ -168,9 +165,6 @@ end
 
 function Throttle.cmd_queue_set(now, a)
   local queue = Queue.require_name(a[1])
-  local maximum = Reqless.number(a[2])
-  if maximum == nil then
-    error('Throttle(): Arg "maximum" not a number: ' .. tostring(a[2]))
-  end
+  local maximum = Reqless.required_number(a[2], 'Throttle(): Arg "maximum" not a number: ')
   Throttle.set('ql:q:' .. queue, maximum, 0)
 end
