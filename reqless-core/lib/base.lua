@@ -148,6 +148,16 @@ function Reqless.array(value)
   return value
 end
 
+-- A JSON array argument as a Lua list, or an error naming the bad value:
+-- the decoder's for malformed text, `message` for any other JSON value.
+function Reqless.json_list(value, message)
+  local list = Reqless.array(Reqless.json(value, message))
+  if list == nil then
+    error(message .. value)
+  end
+  return list
+end
+
 -- A cache that lives for one command, `owner[field]`: Reqless.dispatch sets
 -- it to false before each call, and the first reader makes it here.
 function Reqless.per_call(owner, field)

@@ -155,10 +155,7 @@ function JobCommands.complete_and_requeue(now, a)
   end
   local depends = {}
   if options.depends ~= nil then
-    depends = Reqless.array(Reqless.json(options.depends, 'Complete(): Arg "depends" not JSON: '))
-    if not depends then
-      error('Complete(): Arg "depends" not JSON: ' .. options.depends)
-    end
+    depends = Reqless.json_list(options.depends, 'Complete(): Arg "depends" not JSON: ')
   end
   if next_queue == nil then
     if options.delay ~= nil then

@@ -23,10 +23,7 @@ function QueueCommands.parse_put(a)
     put.retries = Reqless.required_number(options.retries, 'Put(): Arg "retries" not a number: ')
   end
   if options.tags ~= nil then
-    put.tags = Reqless.array(Reqless.json(options.tags, 'Put(): Arg "tags" not JSON'))
-    if put.tags == nil then
-      error('Put(): Arg "tags" not JSON' .. options.tags)
-    end
+    put.tags = Reqless.json_list(options.tags, 'Put(): Arg "tags" not JSON')
     for i = 1, #put.tags do
       local kind = type(put.tags[i])
       if kind ~= 'string' and kind ~= 'number' then
@@ -38,17 +35,11 @@ function QueueCommands.parse_put(a)
     put.priority = Reqless.required_number(options.priority, 'Put(): Arg "priority" not a number')
   end
   if options.depends ~= nil then
-    put.depends = Reqless.array(Reqless.json(options.depends, 'Put(): Arg "depends" not JSON: '))
-    if put.depends == nil then
-      error('Put(): Arg "depends" not JSON: ' .. options.depends)
-    end
+    put.depends = Reqless.json_list(options.depends, 'Put(): Arg "depends" not JSON: ')
   end
   put.throttles = {}
   if options.throttles ~= nil then
-    put.throttles = Reqless.array(Reqless.json(options.throttles, 'Put(): Arg "throttles" not JSON array: '))
-    if put.throttles == nil then
-      error('Put(): Arg "throttles" not JSON array: ' .. options.throttles)
-    end
+    put.throttles = Reqless.json_list(options.throttles, 'Put(): Arg "throttles" not JSON array: ')
   end
   return put
 end

@@ -97,14 +97,6 @@ function Recurring.clear_jid(jid, now)
   call('hdel', key, 'in-queue', 'scheduled', 'grace')
 end
 
-function Recurring.parse_tags(value, message)
-  local tags = Reqless.array(Reqless.json(value, message))
-  if tags == nil then
-    error(message .. value)
-  end
-  return tags
-end
-
 function Recurring.recur(now, a)
   local queue, jid, klass, data = Queue.require_name(a[1]), a[2], a[3], a[4]
   if jid == nil then
@@ -122,14 +114,14 @@ function Recurring.recur(now, a)
   local options = Reqless.options(a, 7, 'Recur(): Odd number of additional args: ')
   local tags = {}
   if options.tags ~= nil then
-    tags = Recurring.parse_tags(options.tags, 'Recur(): Arg "tags" must be JSON string array: ')
+    tags = Reqless.json_list(options.tags, 'Recur(): Arg "tags" must be JSON string array: ')
   end
   local priority = Reqless.number_or(options.priority, 0, 'Recur(): Arg "priority" not a number: ')
   local retries = Reqless.number_or(options.retries, 0, 'Recur(): Arg "retries" not a number: ')
   local backlog = Reqless.number_or(options.backlog, 0, 'Recur(): Arg "backlog" not a number: ')
   local throttles = {}
   if options.throttles ~= nil then
-    throttles = Recurring.parse_tags(options.throttles, 'Recur(): Arg "throttles" not JSON array: ')
+    throttles = Reqless.json_list(options.throttles, 'Recur(): Arg "throttles" not JSON array: ')
   end
   local key = Recurring.key(jid)
   local old = call('hmget', key, 'count', 'queue')
@@ -291,10 +283,7 @@ function Recurring.update(now, a)
       end
       call('hset', key, 'backlog', value)
     elseif name == 'throttles' then
-      local throttles = Reqless.array(Reqless.json(value, 'Recur(): Arg "throttles" is not JSON-encoded: '))
-      if throttles == nil then
-        error('Recur(): Arg "throttles" is not JSON-encoded: ' .. value)
-      end
+      local throttles = Reqless.json_list(value, 'Recur(): Arg "throttles" is not JSON-encoded: ')
       call('hset', key, 'throttles', encode(throttles))
     else
       error('Recur(): Unrecognized option "' .. tostring(name) .. '"')
