@@ -51,21 +51,17 @@ function Reqless.number(value)
   return n
 end
 
--- A number argument, or an error naming the bad value (nil included).
-function Reqless.required_number(value, message)
+-- A number argument, or an error naming the bad value; an absent one is
+-- `default` when there is one (without, it is bad too).
+function Reqless.number_arg(value, message, default)
+  if value == nil and default ~= nil then
+    return default
+  end
   local n = Reqless.number(value)
   if n == nil then
     error(message .. tostring(value))
   end
   return n
-end
-
--- A number argument with a default, or an error naming the bad value.
-function Reqless.number_or(value, default, message)
-  if value == nil then
-    return default
-  end
-  return Reqless.required_number(value, message)
 end
 
 -- Decode a JSON argument; the decoder raises on malformed text, and a text

@@ -35,28 +35,25 @@ function Job.is_tracked(jid)
   return call('zscore', 'ql:tracked', jid) ~= false
 end
 
--- Remove the jid from the five per-queue sets a job can sit in.
-function Job.leave_queue(queue, jid)
-  local base = 'ql:q:' .. queue .. '-'
-  call('zrem', base .. 'work', jid)
-  call('zrem', base .. 'locks', jid)
-  call('zrem', base .. 'scheduled', jid)
-  call('zrem', base .. 'depends', jid)
-  call('zrem', base .. 'throttled', jid)
-end
-
--- Job.leave_queue for the job's `queue` and, when a retry sent it to
--- another queue, its `in-queue` (DEVIATIONS D-30); either may be absent.
+-- Remove the jid from the five per-queue sets a job can sit in, in its
+-- `queue` and, when a retry sent it to another queue, in its `in-queue`
+-- (DEVIATIONS D-30); either may be absent.
 function Job.leave_queues(jid, queue, in_queue)
-  if queue then
-    Job.leave_queue(queue, jid)
-  end
-  if in_queue and in_queue ~= queue then
-    Job.leave_queue(in_queue, jid)
+  local names = { queue or false, in_queue ~= queue and in_queue or false }
+  for i = 1, 2 do
+    local name = names[i]
+    if name then
+      local base = 'ql:q:' .. name .. '-'
+      call('zrem', base .. 'work', jid)
+      call('zrem', base .. 'locks', jid)
+      call('zrem', base .. 'scheduled', jid)
+      call('zrem', base .. 'depends', jid)
+      call('zrem', base .. 'throttled', jid)
+    end
   end
 end
 
--- Job.leave_queue for a job that finishes running: the same removals, but
+-- Job.leave_queues for a job that finishes running: the same removals, but
 -- the three sets a running job is rarely in are asked about with one EXISTS
 -- first, since most queues have none of them.
 function Job.leave_queue_after_running(queue, jid)
@@ -107,20 +104,14 @@ function Job.delete(jid, tags)
   if tags == nil then
     tags = call('hget', Reqless.job_key(jid), 'tags')
   end
-  Job.unindex_tags(jid, tags)
-  local key = Reqless.job_key(jid)
-  call('del', key, key .. '-history', key .. '-dependencies')
-end
-
--- Drop the index entries of every tag in `tags`, a job's `tags` field as
--- stored (absent: none).
-function Job.unindex_tags(jid, tags)
   if tags then
     local list = decode(tags)
     for i = 1, #list do
       Job.unindex_tag(jid, list[i])
     end
   end
+  local key = Reqless.job_key(jid)
+  call('del', key, key .. '-history', key .. '-dependencies')
 end
 
 -- Add "jid depends on dep" for each dep that exists and is not complete;

@@ -238,7 +238,7 @@ function JobCommands.retry(now, a)
   if worker == nil then
     error('Retry(): Arg "worker" missing')
   end
-  local delay = Reqless.number_or(a[4], 0, 'Retry(): Arg "delay" not a number: ')
+  local delay = Reqless.number_arg(a[4], 'Retry(): Arg "delay" not a number: ', 0)
   local group, message = a[5], a[6]
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.RETRY, JobCommands.RETRY_FIELDS)
@@ -337,8 +337,7 @@ end
 
 function JobCommands.set_priority(now, a)
   local jid = Job.require_jid(a[1])
-  local priority = Reqless.required_number(a[2],
-    'Priority(): Arg "priority" missing or not a number: ')
+  local priority = Reqless.number_arg(a[2], 'Priority(): Arg "priority" missing or not a number: ')
   local key = Reqless.job_key(jid)
   local fields = call('hmget', key, 'queue', 'in-queue')
   local queue = fields[1]
@@ -451,25 +450,26 @@ function JobCommands.remove_tag(now, a)
   return Reqless.tags_text(kept, '[]')
 end
 
--- The jid a track or untrack call names, which must be a job's.
-function JobCommands.require_trackable(jid)
+function JobCommands.track(now, a)
+  local jid = a[1]
   if jid == nil then
     error('Track(): Arg "jid" missing')
   end
   if call('exists', Reqless.job_key(jid)) == 0 then
     error('Track(): Job does not exist')
   end
-  return jid
-end
-
-function JobCommands.track(now, a)
-  local jid = JobCommands.require_trackable(a[1])
   call('publish', 'ql:track', jid)
   return encode(call('zadd', 'ql:tracked', now, jid))
 end
 
 function JobCommands.untrack(now, a)
-  local jid = JobCommands.require_trackable(a[1])
+  local jid = a[1]
+  if jid == nil then
+    error('Track(): Arg "jid" missing')
+  end
+  if call('exists', Reqless.job_key(jid)) == 0 then
+    error('Track(): Job does not exist')
+  end
   call('publish', 'ql:untrack', jid)
   return encode(call('zrem', 'ql:tracked', jid))
 end

@@ -91,7 +91,12 @@ function Recurring.clear_jid(jid, now)
   elseif state == 'failed' then
     Job.unfile_failed(jid, queue, f[6], now)
   end
-  Job.unindex_tags(jid, f[5])
+  if f[5] then
+    local tags = decode(f[5])
+    for i = 1, #tags do
+      Job.unindex_tag(jid, tags[i])
+    end
+  end
   Job.unlink_dependencies(jid)
   call('del', key .. '-dependencies')
   call('hdel', key, 'in-queue', 'scheduled', 'grace')
@@ -106,8 +111,8 @@ function Recurring.recur(now, a)
     error('Recur(): Arg "klass" missing')
   end
   Reqless.json(data, 'Recur(): Arg "data" not JSON: ')
-  local interval = Reqless.required_number(a[5], 'Recur(): Arg "interval" not a number: ')
-  local offset = Reqless.required_number(a[6], 'Recur(): Arg "offset" not a number: ')
+  local interval = Reqless.number_arg(a[5], 'Recur(): Arg "interval" not a number: ')
+  local offset = Reqless.number_arg(a[6], 'Recur(): Arg "offset" not a number: ')
   if interval <= 0 then
     error('Recur(): Arg "interval" must be greater than 0')
   end
@@ -116,9 +121,9 @@ function Recurring.recur(now, a)
   if options.tags ~= nil then
     tags = Reqless.json_list(options.tags, 'Recur(): Arg "tags" must be JSON string array: ')
   end
-  local priority = Reqless.number_or(options.priority, 0, 'Recur(): Arg "priority" not a number: ')
-  local retries = Reqless.number_or(options.retries, 0, 'Recur(): Arg "retries" not a number: ')
-  local backlog = Reqless.number_or(options.backlog, 0, 'Recur(): Arg "backlog" not a number: ')
+  local priority = Reqless.number_arg(options.priority, 'Recur(): Arg "priority" not a number: ', 0)
+  local retries = Reqless.number_arg(options.retries, 'Recur(): Arg "retries" not a number: ', 0)
+  local backlog = Reqless.number_arg(options.backlog, 'Recur(): Arg "backlog" not a number: ', 0)
   local throttles = {}
   if options.throttles ~= nil then
     throttles = Reqless.json_list(options.throttles, 'Recur(): Arg "throttles" not JSON array: ')
@@ -253,7 +258,7 @@ function Recurring.update(now, a)
       end
       call('hset', key, name, value)
     elseif name == 'interval' then
-      local interval = Reqless.required_number(value, 'Recur(): Arg "interval" must be a number: ')
+      local interval = Reqless.number_arg(value, 'Recur(): Arg "interval" must be a number: ')
       local old = tonumber(call('hget', key, 'interval')) or 0
       call('zincrby', Reqless.queue_key(queue, 'recur'), interval - old, jid)
       call('hset', key, 'interval', interval)
