@@ -238,7 +238,7 @@ function JobCommands.retry(now, a)
   if worker == nil then
     error('Retry(): Arg "worker" missing')
   end
-  local delay = Reqless.number_arg(a[4], 'Retry(): Arg "delay" not a number: ', 0)
+  local delay = Reqless.number(a[4], 'Retry(): Arg "delay" not a number: ', 0)
   local group, message = a[5], a[6]
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.RETRY, JobCommands.RETRY_FIELDS)
@@ -337,7 +337,7 @@ end
 
 function JobCommands.set_priority(now, a)
   local jid = Job.require_jid(a[1])
-  local priority = Reqless.number_arg(a[2], 'Priority(): Arg "priority" missing or not a number: ')
+  local priority = Reqless.number(a[2], 'Priority(): Arg "priority" missing or not a number: ')
   local key = Reqless.job_key(jid)
   local fields = call('hmget', key, 'queue', 'in-queue')
   local queue = fields[1]

@@ -11,7 +11,7 @@ function QueueCommands.parse_put(a)
     error('Put(): Arg "klass" missing')
   end
   Reqless.check_json(data, 'Put(): Arg "data" missing or not JSON: ')
-  local delay = Reqless.number_arg(a[6], 'Put(): Arg "delay" not a number: ')
+  local delay = Reqless.number(a[6], 'Put(): Arg "delay" not a number: ')
   local options = Reqless.options(a, 7, 'Odd number of additional args: ')
   -- Every field named up front, the optional ones as nil, sizes the table
   -- once instead of growing it field by field.
@@ -20,7 +20,7 @@ function QueueCommands.parse_put(a)
     options = options, retries = nil, tags = nil, priority = nil, depends = nil, throttles = nil,
   }
   if options.retries ~= nil then
-    put.retries = Reqless.number_arg(options.retries, 'Put(): Arg "retries" not a number: ')
+    put.retries = Reqless.number(options.retries, 'Put(): Arg "retries" not a number: ')
   end
   if options.tags ~= nil then
     put.tags = Reqless.json_list(options.tags, 'Put(): Arg "tags" not JSON')
@@ -32,7 +32,7 @@ function QueueCommands.parse_put(a)
     end
   end
   if options.priority ~= nil then
-    put.priority = Reqless.number_arg(options.priority, 'Put(): Arg "priority" not a number')
+    put.priority = Reqless.number(options.priority, 'Put(): Arg "priority" not a number')
   end
   if options.depends ~= nil then
     put.depends = Reqless.json_list(options.depends, 'Put(): Arg "depends" not JSON: ')
@@ -211,7 +211,7 @@ function QueueCommands.pop(now, a)
   if worker == nil then
     error('Pop(): Arg "worker" missing')
   end
-  local limit = Reqless.number_arg(a[3], 'Pop(): Arg "limit" missing or not a number: ')
+  local limit = Reqless.number(a[3], 'Pop(): Arg "limit" missing or not a number: ')
   -- Most pops find no queue paused, no recurring or scheduled jobs, no
   -- throttle definition and nothing tracked: one EXISTS tells, instead of a
   -- look-up for each.
@@ -308,8 +308,8 @@ end
 
 function QueueCommands.peek(now, a)
   local queue = Queue.require_name(a[1])
-  local offset = Reqless.number_arg(a[2], 'Peek(): Arg "offset" missing or not a number: ')
-  local limit = Reqless.number_arg(a[3], 'Peek(): Arg "limit" missing or not a number: ')
+  local offset = Reqless.number(a[2], 'Peek(): Arg "offset" missing or not a number: ')
+  local limit = Reqless.number(a[3], 'Peek(): Arg "limit" missing or not a number: ')
   if limit <= 0 then
     return '[]'
   end
@@ -384,8 +384,8 @@ function QueueCommands.jobs_by_state(now, a)
   if queue == nil then
     error('Jobs(): Arg "queue" missing')
   end
-  local offset = Reqless.number_arg(a[3], 'Jobs(): Arg "offset" not a number: ', 0)
-  local limit = Reqless.number_arg(a[4], 'Jobs(): Arg "limit" not a number: ', 25)
+  local offset = Reqless.number(a[3], 'Jobs(): Arg "offset" not a number: ', 0)
+  local limit = Reqless.number(a[4], 'Jobs(): Arg "limit" not a number: ', 25)
   local key
   if state == 'running' then
     return Reqless.list(call('zrangebyscore', Reqless.queue_key(queue, 'locks'), now, '+inf',
@@ -415,7 +415,7 @@ function QueueCommands.unfail(now, a)
   if group == nil then
     error('Unfail(): Arg "group" missing')
   end
-  local count = Reqless.number_arg(a[3], 'Unfail(): Arg "count" not a number: ', 25)
+  local count = Reqless.number(a[3], 'Unfail(): Arg "count" not a number: ', 25)
   if count <= 0 then
     error('Unfail(): Arg "count" must be greater than zero')
   end

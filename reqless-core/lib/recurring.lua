@@ -111,8 +111,8 @@ function Recurring.recur(now, a)
     error('Recur(): Arg "klass" missing')
   end
   Reqless.json(data, 'Recur(): Arg "data" not JSON: ')
-  local interval = Reqless.number_arg(a[5], 'Recur(): Arg "interval" not a number: ')
-  local offset = Reqless.number_arg(a[6], 'Recur(): Arg "offset" not a number: ')
+  local interval = Reqless.number(a[5], 'Recur(): Arg "interval" not a number: ')
+  local offset = Reqless.number(a[6], 'Recur(): Arg "offset" not a number: ')
   if interval <= 0 then
     error('Recur(): Arg "interval" must be greater than 0')
   end
@@ -121,9 +121,9 @@ function Recurring.recur(now, a)
   if options.tags ~= nil then
     tags = Reqless.json_list(options.tags, 'Recur(): Arg "tags" must be JSON string array: ')
   end
-  local priority = Reqless.number_arg(options.priority, 'Recur(): Arg "priority" not a number: ', 0)
-  local retries = Reqless.number_arg(options.retries, 'Recur(): Arg "retries" not a number: ', 0)
-  local backlog = Reqless.number_arg(options.backlog, 'Recur(): Arg "backlog" not a number: ', 0)
+  local priority = Reqless.number(options.priority, 'Recur(): Arg "priority" not a number: ', 0)
+  local retries = Reqless.number(options.retries, 'Recur(): Arg "retries" not a number: ', 0)
+  local backlog = Reqless.number(options.backlog, 'Recur(): Arg "backlog" not a number: ', 0)
   local throttles = {}
   if options.throttles ~= nil then
     throttles = Reqless.json_list(options.throttles, 'Recur(): Arg "throttles" not JSON array: ')
@@ -258,7 +258,7 @@ function Recurring.update(now, a)
       end
       call('hset', key, name, value)
     elseif name == 'interval' then
-      local interval = Reqless.number_arg(value, 'Recur(): Arg "interval" must be a number: ')
+      local interval = Reqless.number(value, 'Recur(): Arg "interval" must be a number: ')
       local old = tonumber(call('hget', key, 'interval')) or 0
       call('zincrby', Reqless.queue_key(queue, 'recur'), interval - old, jid)
       call('hset', key, 'interval', interval)

@@ -103,7 +103,7 @@ function Stats.cmd_stats(now, a)
   if queue == nil then
     error('Queue(): no queue name provided')
   end
-  local date = Reqless.number_arg(a[2], 'Stats(): Arg "date" missing or not a number: ')
+  local date = Reqless.number(a[2], 'Stats(): Arg "date" missing or not a number: ')
   local day = Reqless.day(date)
   local counters = call('hmget', 'ql:s:stats:' .. day .. ':' .. queue, 'retries', 'failed', 'failures')
   return encode({

@@ -127,8 +127,8 @@ end
 
 function Throttle.cmd_set(now, a)
   local tid = Throttle.require_tid(a[1])
-  local maximum = Reqless.number_arg(a[2], 'Throttle(): Arg "maximum" not a number: ')
-  local expiration = Reqless.number_arg(a[3], 'Throttle(): Arg "expiration" not a number: ', 0)
+  local maximum = Reqless.number(a[2], 'Throttle(): Arg "maximum" not a number: ')
+  local expiration = Reqless.number(a[3], 'Throttle(): Arg "expiration" not a number: ', 0)
   Throttle.set(tid, maximum, expiration)
 end
 
@@ -161,6 +161,6 @@ end
 
 function Throttle.cmd_queue_set(now, a)
   local queue = Queue.require_name(a[1])
-  local maximum = Reqless.number_arg(a[2], 'Throttle(): Arg "maximum" not a number: ')
+  local maximum = Reqless.number(a[2], 'Throttle(): Arg "maximum" not a number: ')
   Throttle.set('ql:q:' .. queue, maximum, 0)
 end
