@@ -254,6 +254,23 @@ def _touches_an_away_job(step: Step) -> bool:
     )
 
 
+def _repeats(items: list[Any]) -> bool:
+    return len(items) != len(set(map(str, items)))
+
+
+def _moves_a_template_with_a_repeated_throttle(step: Step) -> bool:
+    """A recurringJob.update with a `queue` pair, of a template whose throttle list
+    (stored, or given in the same call) names a throttle twice (D-12's situation)."""
+    args = step.call.args
+    if step.call.command != "recurringJob.update" or "queue" not in args[1::2]:
+        return False
+    stored = step.before.get(f"ql:r:{args[0]}", ("hash", {}))[1].get("throttles")
+    # (A last name without a value is refused: zip leaves it out.)
+    pairs = zip(args[1::2], args[2::2], strict=False)
+    given = [_json(value) for name, value in pairs if name == "throttles"]
+    return any(isinstance(found, list) and _repeats(found) for found in (stored, *given))
+
+
 def _fractional(value: Any) -> bool:
     number = _number(value) if isinstance(value, str) else None
     return number is not None and not number.is_integer()
@@ -276,11 +293,14 @@ DECLARED: list[Deviation] = [
     ),
     Deviation(
         "D-12",
-        "every old-queue entry is dropped from a re-put's throttles",
+        "every old-queue entry is dropped from a re-put's or a moved template's throttles",
         lambda step: (
-            step.call.command in PUTS
-            and isinstance(throttles := _json(step.option("throttles", 6)), list)
-            and len(throttles) != len(set(map(str, throttles)))
+            (
+                step.call.command in PUTS
+                and isinstance(throttles := _json(step.option("throttles", 6)), list)
+                and _repeats(throttles)
+            )
+            or _moves_a_template_with_a_repeated_throttle(step)
         ),
     ),
     Deviation(
@@ -781,3 +801,20 @@ def test_d30_allows_no_reply_or_event_difference() -> None:
     step = _away_step("job.setPriority", ("j1", "5"), {})
     differing = Step(step.call, step.ours, Reply(None, "2"), step.before, step.after, False)
     assert allowed(differing) is None
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_d12_a_moved_template_differs_only_as_declared(
+    server: Server, reference_server: Server, reference_script: str, form: str
+) -> None:
+    ours = _side(server, form, our_source(form))
+    reference = _side(reference_server, "eval", reference_script)
+    try:
+        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+        recur = ("q1", "r1", "K", "{}", "60", "0", "throttles", '["t2","ql:q:q1"]')
+        machine.step(1.0, ("queue.recurAtInterval", recur))
+        machine.step(1.0, ("recurringJob.update", ("r1", "queue", "q1")))
+        assert machine.allowed == ["D-12"]
+    finally:
+        ours.events.close()
+        reference.events.close()
