@@ -43,22 +43,20 @@ local call
 
 -- Lua's tonumber, minus NaN and the infinities: those would later make the
 -- JSON encoder fail or poison a sorted-set score, so they are rejected up front.
-function Reqless.number(value)
-  local n = tonumber(value)
-  if n == nil or n ~= n or n == huge or n == -huge then
-    return nil
-  end
-  return n
-end
-
--- A number argument with a default, or an error naming the bad value.
-function Reqless.number_or(value, default, message)
-  if value == nil then
+-- For a command's argument, `message` makes a bad value an error that names
+-- it, and an absent value is `default` when there is one (else it is bad).
+-- One function for all three: the EVAL form makes every function anew on
+-- each call, and a put or a pop checks its numbers with no call more.
+function Reqless.number(value, message, default)
+  if value == nil and default ~= nil then
     return default
   end
-  local n = Reqless.number(value)
-  if n == nil then
-    error(message .. tostring(value))
+  local n = tonumber(value)
+  if n == nil or n ~= n or n == huge or n == -huge then
+    if message then
+      error(message .. tostring(value))
+    end
+    return nil
   end
   return n
 end
@@ -141,6 +139,16 @@ function Reqless.array(value)
     end
   end
   return value
+end
+
+-- A JSON array argument as a Lua list, or an error naming the bad value:
+-- the decoder's for malformed text, `message` for any other JSON value.
+function Reqless.json_list(value, message)
+  local list = Reqless.array(Reqless.json(value, message))
+  if list == nil then
+    error(message .. value)
+  end
+  return list
 end
 
 -- A cache that lives for one command, `owner[field]`: Reqless.dispatch sets

@@ -35,17 +35,25 @@ function Job.is_tracked(jid)
   return call('zscore', 'ql:tracked', jid) ~= false
 end
 
--- Remove the jid from the five per-queue sets a job can sit in.
-function Job.leave_queue(queue, jid)
-  local base = 'ql:q:' .. queue .. '-'
-  call('zrem', base .. 'work', jid)
-  call('zrem', base .. 'locks', jid)
-  call('zrem', base .. 'scheduled', jid)
-  call('zrem', base .. 'depends', jid)
-  call('zrem', base .. 'throttled', jid)
+-- Remove the jid from the five per-queue sets a job can sit in, in its
+-- `queue` and, when a retry sent it to another queue, in its `in-queue`
+-- (DEVIATIONS D-30); either may be absent.
+function Job.leave_queues(jid, queue, in_queue)
+  local names = { queue or false, in_queue ~= queue and in_queue or false }
+  for i = 1, 2 do
+    local name = names[i]
+    if name then
+      local base = 'ql:q:' .. name .. '-'
+      call('zrem', base .. 'work', jid)
+      call('zrem', base .. 'locks', jid)
+      call('zrem', base .. 'scheduled', jid)
+      call('zrem', base .. 'depends', jid)
+      call('zrem', base .. 'throttled', jid)
+    end
+  end
 end
 
--- Job.leave_queue for a job that finishes running: the same removals, but
+-- Job.leave_queues for a job that finishes running: the same removals, but
 -- the three sets a running job is rarely in are asked about with one EXISTS
 -- first, since most queues have none of them.
 function Job.leave_queue_after_running(queue, jid)
@@ -132,6 +140,15 @@ end
 function Job.remove_edge(jid, dep)
   call('srem', Reqless.job_key(jid) .. '-dependencies', dep)
   call('srem', Reqless.job_key(dep) .. '-dependents', jid)
+end
+
+-- The jobs `jid` depends on stop listing it as a dependent; its own
+-- dependencies set is the caller's to drop (Job.delete does).
+function Job.unlink_dependencies(jid)
+  local dependencies = call('smembers', Reqless.job_key(jid) .. '-dependencies')
+  for i = 1, #dependencies do
+    call('srem', Reqless.job_key(dependencies[i]) .. '-dependents', jid)
+  end
 end
 
 -- A job whose dependencies are all gone leaves the depends set: for its
@@ -237,15 +254,8 @@ function Job.expire_failed_group(group, cutoff, count, budget)
     end
     if call('exists', job .. '-dependents') == 0 then
       call('lrem', key, -1, jid)
-      local stats = 'ql:s:stats:' .. Reqless.day(when) .. ':' .. tostring(f[2])
-      local failed = tonumber(call('hget', stats, 'failed'))
-      if failed then
-        call('hset', stats, 'failed', failed - 1)
-      end
-      local dependencies = call('smembers', job .. '-dependencies')
-      for d = 1, #dependencies do
-        call('srem', Reqless.job_key(dependencies[d]) .. '-dependents', jid)
-      end
+      Stats.uncount_failed(f[2], when)
+      Job.unlink_dependencies(jid)
       Job.delete(jid, f[3])
       deleted = deleted + 1
     end
@@ -257,11 +267,26 @@ function Job.expire_failed_group(group, cutoff, count, budget)
 end
 
 -- Take a jid out of a failure group, dropping the group when it empties.
-function Job.unfile_failure(jid, group)
+function Job.leave_failure_group(jid, group)
   local key = 'ql:f:' .. group
   call('lrem', key, 0, jid)
   if call('llen', key) == 0 then
     call('srem', 'ql:failures', group)
+  end
+end
+
+-- Unfile a failed job that is going away or starting over (job.cancel, a
+-- recurring spawn onto its jid: DEVIATIONS D-29): out of its failure group,
+-- and one fewer on the `failed` count of the day it failed. `failure` is the
+-- job hash's field as stored; a failure with no group was never filed.
+function Job.unfile_failed(jid, queue, failure, now)
+  if not failure then
+    return
+  end
+  local decoded = decode(failure)
+  if decoded.group then
+    Job.leave_failure_group(jid, decoded.group)
+    Stats.uncount_failed(queue, tonumber(decoded.when) or now)
   end
 end
 

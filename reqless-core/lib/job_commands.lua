@@ -155,10 +155,7 @@ function JobCommands.complete_and_requeue(now, a)
   end
   local depends = {}
   if options.depends ~= nil then
-    depends = Reqless.array(Reqless.json(options.depends, 'Complete(): Arg "depends" not JSON: '))
-    if not depends then
-      error('Complete(): Arg "depends" not JSON: ' .. options.depends)
-    end
+    depends = Reqless.json_list(options.depends, 'Complete(): Arg "depends" not JSON: ')
   end
   if next_queue == nil then
     if options.delay ~= nil then
@@ -241,7 +238,7 @@ function JobCommands.retry(now, a)
   if worker == nil then
     error('Retry(): Arg "worker" missing')
   end
-  local delay = Reqless.number_or(a[4], 0, 'Retry(): Arg "delay" not a number: ')
+  local delay = Reqless.number(a[4], 'Retry(): Arg "delay" not a number: ', 0)
   local group, message = a[5], a[6]
   local key = Reqless.job_key(jid)
   local f = JobCommands.held(key, worker, JobCommands.RETRY, JobCommands.RETRY_FIELDS)
@@ -340,10 +337,7 @@ end
 
 function JobCommands.set_priority(now, a)
   local jid = Job.require_jid(a[1])
-  local priority = Reqless.number(a[2])
-  if priority == nil then
-    error('Priority(): Arg "priority" missing or not a number: ' .. tostring(a[2]))
-  end
+  local priority = Reqless.number(a[2], 'Priority(): Arg "priority" missing or not a number: ')
   local key = Reqless.job_key(jid)
   local fields = call('hmget', key, 'queue', 'in-queue')
   local queue = fields[1]
@@ -399,29 +393,11 @@ function JobCommands.cancel_one(jid, now)
     call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
     call('publish', 'ql:w:' .. worker, event)
   end
-  if queue then
-    Job.leave_queue(queue, jid)
-  end
-  if f[7] and f[7] ~= queue then
-    Job.leave_queue(f[7], jid)
-  end
+  Job.leave_queues(jid, queue, f[7])
   Throttle.release_all(f[4], jid, now)
-  local dependencies = call('smembers', key .. '-dependencies')
-  for i = 1, #dependencies do
-    call('srem', Reqless.job_key(dependencies[i]) .. '-dependents', jid)
-  end
-  if state == 'failed' and f[5] then
-    local failure = decode(f[5])
-    if failure.group then
-      Job.unfile_failure(jid, failure.group)
-      -- The reference crashes here when the counter is absent; we leave it
-      -- alone instead (DEVIATIONS D-2).
-      local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
-      local failed = tonumber(call('hget', stats, 'failed'))
-      if failed then
-        call('hset', stats, 'failed', failed - 1)
-      end
-    end
+  Job.unlink_dependencies(jid)
+  if state == 'failed' then
+    Job.unfile_failed(jid, queue, f[5], now)
   end
   Job.delete(jid, f[6])
   if Job.is_tracked(jid) then

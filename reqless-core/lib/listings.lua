@@ -1,8 +1,8 @@
 -- Read-only listings across queues (protocol 3.5, 3.24-3.27, 3.53).
 
 function Listings.completed(now, a)
-  local offset = Reqless.number_or(a[1], 0, 'Jobs(): Arg "offset" not a number: ')
-  local limit = Reqless.number_or(a[2], 25, 'Jobs(): Arg "limit" not a number: ')
+  local offset = Reqless.number(a[1], 'Jobs(): Arg "offset" not a number: ', 0)
+  local limit = Reqless.number(a[2], 'Jobs(): Arg "limit" not a number: ', 25)
   return Reqless.list(call('zrevrange', 'ql:completed', offset, offset + limit - 1))
 end
 
@@ -16,15 +16,15 @@ function Listings.failure_counts()
 end
 
 function Listings.failure_groups(now, a)
-  Reqless.number_or(a[1], 0, 'Failed(): Arg "start" is not a number: ')
-  Reqless.number_or(a[2], 25, 'Failed(): Arg "limit" is not a number: ')
+  Reqless.number(a[1], 'Failed(): Arg "start" is not a number: ', 0)
+  Reqless.number(a[2], 'Failed(): Arg "limit" is not a number: ', 25)
   return Listings.failure_counts()
 end
 
 function Listings.failed_by_group(now, a)
   local group = a[1]
-  local start = Reqless.number_or(a[2], 0, 'Failed(): Arg "start" is not a number: ')
-  local limit = Reqless.number_or(a[3], 25, 'Failed(): Arg "limit" is not a number: ')
+  local start = Reqless.number(a[2], 'Failed(): Arg "start" is not a number: ', 0)
+  local limit = Reqless.number(a[3], 'Failed(): Arg "limit" is not a number: ', 25)
   if group == nil then
     return Listings.failure_counts()
   end
@@ -40,8 +40,8 @@ function Listings.tagged(now, a)
   if tag == nil then
     error('Tag(): Arg "tag" missing')
   end
-  local offset = Reqless.number_or(a[2], 0, 'Tag(): Arg "offset" not a number: ')
-  local limit = Reqless.number_or(a[3], 25, 'Tag(): Arg "limit" not a number: ')
+  local offset = Reqless.number(a[2], 'Tag(): Arg "offset" not a number: ', 0)
+  local limit = Reqless.number(a[3], 'Tag(): Arg "limit" not a number: ', 25)
   local key = 'ql:t:' .. tag
   return encode({
     total = call('zcard', key),
@@ -65,7 +65,7 @@ function Listings.tracked(now, a)
 end
 
 function Listings.top_tags(now, a)
-  local offset = Reqless.number_or(a[1], 0, 'Tag(): Arg "offset" not a number: ')
-  local limit = Reqless.number_or(a[2], 25, 'Tag(): Arg "limit" not a number: ')
+  local offset = Reqless.number(a[1], 'Tag(): Arg "offset" not a number: ', 0)
+  local limit = Reqless.number(a[2], 'Tag(): Arg "limit" not a number: ', 25)
   return Reqless.list(call('zrevrangebyscore', 'ql:tags', '+inf', 2, 'LIMIT', offset, limit))
 end

@@ -11,10 +11,7 @@ function QueueCommands.parse_put(a)
     error('Put(): Arg "klass" missing')
   end
   Reqless.check_json(data, 'Put(): Arg "data" missing or not JSON: ')
-  local delay = Reqless.number(a[6])
-  if delay == nil then
-    error('Put(): Arg "delay" not a number: ' .. tostring(a[6]))
-  end
+  local delay = Reqless.number(a[6], 'Put(): Arg "delay" not a number: ')
   local options = Reqless.options(a, 7, 'Odd number of additional args: ')
   -- Every field named up front, the optional ones as nil, sizes the table
   -- once instead of growing it field by field.
@@ -23,16 +20,10 @@ function QueueCommands.parse_put(a)
     options = options, retries = nil, tags = nil, priority = nil, depends = nil, throttles = nil,
   }
   if options.retries ~= nil then
-    put.retries = Reqless.number(options.retries)
-    if put.retries == nil then
-      error('Put(): Arg "retries" not a number: ' .. options.retries)
-    end
+    put.retries = Reqless.number(options.retries, 'Put(): Arg "retries" not a number: ')
   end
   if options.tags ~= nil then
-    put.tags = Reqless.array(Reqless.json(options.tags, 'Put(): Arg "tags" not JSON'))
-    if put.tags == nil then
-      error('Put(): Arg "tags" not JSON' .. options.tags)
-    end
+    put.tags = Reqless.json_list(options.tags, 'Put(): Arg "tags" not JSON')
     for i = 1, #put.tags do
       local kind = type(put.tags[i])
       if kind ~= 'string' and kind ~= 'number' then
@@ -41,23 +32,14 @@ function QueueCommands.parse_put(a)
     end
   end
   if options.priority ~= nil then
-    put.priority = Reqless.number(options.priority)
-    if put.priority == nil then
-      error('Put(): Arg "priority" not a number' .. options.priority)
-    end
+    put.priority = Reqless.number(options.priority, 'Put(): Arg "priority" not a number')
   end
   if options.depends ~= nil then
-    put.depends = Reqless.array(Reqless.json(options.depends, 'Put(): Arg "depends" not JSON: '))
-    if put.depends == nil then
-      error('Put(): Arg "depends" not JSON: ' .. options.depends)
-    end
+    put.depends = Reqless.json_list(options.depends, 'Put(): Arg "depends" not JSON: ')
   end
   put.throttles = {}
   if options.throttles ~= nil then
-    put.throttles = Reqless.array(Reqless.json(options.throttles, 'Put(): Arg "throttles" not JSON array: '))
-    if put.throttles == nil then
-      error('Put(): Arg "throttles" not JSON array: ' .. options.throttles)
-    end
+    put.throttles = Reqless.json_list(options.throttles, 'Put(): Arg "throttles" not JSON array: ')
   end
   return put
 end
@@ -133,8 +115,11 @@ function QueueCommands.place(now, put)
     quoted_queue .. '}')
   History.append(jid, now, 'put', '{"queue":' .. quoted_queue .. '}', legacy)
   local throttles = put.throttles
+  -- Out of its old place, and of the queue a retry sent it to (D-30).
+  if old_queue or old_in_queue then
+    Job.leave_queues(jid, old_queue, old_in_queue)
+  end
   if old_queue then
-    Job.leave_queue(old_queue, jid)
     local kept = {}
     for i = 1, #throttles do
       if throttles[i] ~= 'ql:q:' .. old_queue then
@@ -143,11 +128,7 @@ function QueueCommands.place(now, put)
     end
     throttles = kept
   end
-  -- A retry into another queue left the job in that queue's sets (D-30).
   if old_in_queue then
-    if old_in_queue ~= old_queue then
-      Job.leave_queue(old_in_queue, jid)
-    end
     call('hdel', key, 'in-queue')
   end
   -- A running job re-put stops running: it gives back the throttle slots it
@@ -177,7 +158,7 @@ function QueueCommands.place(now, put)
   if old_state == 'failed' and old_failure then
     local failure = decode(old_failure)
     if failure.group then
-      Job.unfile_failure(jid, failure.group)
+      Job.leave_failure_group(jid, failure.group)
       Stats.count(queue, tonumber(failure.when) or now, 'failed', -1)
     end
   end
@@ -230,10 +211,7 @@ function QueueCommands.pop(now, a)
   if worker == nil then
     error('Pop(): Arg "worker" missing')
   end
-  local limit = Reqless.number(a[3])
-  if limit == nil then
-    error('Pop(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
-  end
+  local limit = Reqless.number(a[3], 'Pop(): Arg "limit" missing or not a number: ')
   -- Most pops find no queue paused, no recurring or scheduled jobs, no
   -- throttle definition and nothing tracked: one EXISTS tells, instead of a
   -- look-up for each.
@@ -330,14 +308,8 @@ end
 
 function QueueCommands.peek(now, a)
   local queue = Queue.require_name(a[1])
-  local offset = Reqless.number(a[2])
-  if offset == nil then
-    error('Peek(): Arg "offset" missing or not a number: ' .. tostring(a[2]))
-  end
-  local limit = Reqless.number(a[3])
-  if limit == nil then
-    error('Peek(): Arg "limit" missing or not a number: ' .. tostring(a[3]))
-  end
+  local offset = Reqless.number(a[2], 'Peek(): Arg "offset" missing or not a number: ')
+  local limit = Reqless.number(a[3], 'Peek(): Arg "limit" missing or not a number: ')
   if limit <= 0 then
     return '[]'
   end
@@ -412,8 +384,8 @@ function QueueCommands.jobs_by_state(now, a)
   if queue == nil then
     error('Jobs(): Arg "queue" missing')
   end
-  local offset = Reqless.number_or(a[3], 0, 'Jobs(): Arg "offset" not a number: ')
-  local limit = Reqless.number_or(a[4], 25, 'Jobs(): Arg "limit" not a number: ')
+  local offset = Reqless.number(a[3], 'Jobs(): Arg "offset" not a number: ', 0)
+  local limit = Reqless.number(a[4], 'Jobs(): Arg "limit" not a number: ', 25)
   local key
   if state == 'running' then
     return Reqless.list(call('zrangebyscore', Reqless.queue_key(queue, 'locks'), now, '+inf',
@@ -443,7 +415,7 @@ function QueueCommands.unfail(now, a)
   if group == nil then
     error('Unfail(): Arg "group" missing')
   end
-  local count = Reqless.number_or(a[3], 25, 'Unfail(): Arg "count" not a number: ')
+  local count = Reqless.number(a[3], 'Unfail(): Arg "count" not a number: ', 25)
   if count <= 0 then
     error('Unfail(): Arg "count" must be greater than zero')
   end

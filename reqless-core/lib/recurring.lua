@@ -77,12 +77,7 @@ function Recurring.clear_jid(jid, now)
   if not state then
     return
   end
-  if queue then
-    Job.leave_queue(queue, jid)
-  end
-  if f[3] and f[3] ~= queue then
-    Job.leave_queue(f[3], jid)
-  end
+  Job.leave_queues(jid, queue, f[3])
   if worker and worker ~= '' then
     call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
     local event = encode({ jid = jid, event = 'lock_lost', worker = worker })
@@ -93,17 +88,8 @@ function Recurring.clear_jid(jid, now)
     Throttle.release_all(f[7], jid, now)
   elseif state == 'complete' then
     call('zrem', 'ql:completed', jid)
-  elseif state == 'failed' and f[6] then
-    local failure = decode(f[6])
-    if failure.group then
-      Job.unfile_failure(jid, failure.group)
-      -- As cancel does (D-2): an absent counter stays absent.
-      local stats = 'ql:s:stats:' .. Reqless.day(tonumber(failure.when) or now) .. ':' .. tostring(queue)
-      local failed = tonumber(call('hget', stats, 'failed'))
-      if failed then
-        call('hset', stats, 'failed', failed - 1)
-      end
-    end
+  elseif state == 'failed' then
+    Job.unfile_failed(jid, queue, f[6], now)
   end
   if f[5] then
     local tags = decode(f[5])
@@ -111,19 +97,9 @@ function Recurring.clear_jid(jid, now)
       Job.unindex_tag(jid, tags[i])
     end
   end
-  local dependencies = call('smembers', key .. '-dependencies')
-  for i = 1, #dependencies do
-    Job.remove_edge(jid, dependencies[i])
-  end
+  Job.unlink_dependencies(jid)
+  call('del', key .. '-dependencies')
   call('hdel', key, 'in-queue', 'scheduled', 'grace')
-end
-
-function Recurring.parse_tags(value, message)
-  local tags = Reqless.array(Reqless.json(value, message))
-  if tags == nil then
-    error(message .. value)
-  end
-  return tags
 end
 
 function Recurring.recur(now, a)
@@ -135,28 +111,22 @@ function Recurring.recur(now, a)
     error('Recur(): Arg "klass" missing')
   end
   Reqless.json(data, 'Recur(): Arg "data" not JSON: ')
-  local interval = Reqless.number(a[5])
-  if interval == nil then
-    error('Recur(): Arg "interval" not a number: ' .. tostring(a[5]))
-  end
-  local offset = Reqless.number(a[6])
-  if offset == nil then
-    error('Recur(): Arg "offset" not a number: ' .. tostring(a[6]))
-  end
+  local interval = Reqless.number(a[5], 'Recur(): Arg "interval" not a number: ')
+  local offset = Reqless.number(a[6], 'Recur(): Arg "offset" not a number: ')
   if interval <= 0 then
     error('Recur(): Arg "interval" must be greater than 0')
   end
   local options = Reqless.options(a, 7, 'Recur(): Odd number of additional args: ')
   local tags = {}
   if options.tags ~= nil then
-    tags = Recurring.parse_tags(options.tags, 'Recur(): Arg "tags" must be JSON string array: ')
+    tags = Reqless.json_list(options.tags, 'Recur(): Arg "tags" must be JSON string array: ')
   end
-  local priority = Reqless.number_or(options.priority, 0, 'Recur(): Arg "priority" not a number: ')
-  local retries = Reqless.number_or(options.retries, 0, 'Recur(): Arg "retries" not a number: ')
-  local backlog = Reqless.number_or(options.backlog, 0, 'Recur(): Arg "backlog" not a number: ')
+  local priority = Reqless.number(options.priority, 'Recur(): Arg "priority" not a number: ', 0)
+  local retries = Reqless.number(options.retries, 'Recur(): Arg "retries" not a number: ', 0)
+  local backlog = Reqless.number(options.backlog, 'Recur(): Arg "backlog" not a number: ', 0)
   local throttles = {}
   if options.throttles ~= nil then
-    throttles = Recurring.parse_tags(options.throttles, 'Recur(): Arg "throttles" not JSON array: ')
+    throttles = Reqless.json_list(options.throttles, 'Recur(): Arg "throttles" not JSON array: ')
   end
   local key = Recurring.key(jid)
   local old = call('hmget', key, 'count', 'queue')
@@ -288,10 +258,7 @@ function Recurring.update(now, a)
       end
       call('hset', key, name, value)
     elseif name == 'interval' then
-      local interval = Reqless.number(value)
-      if interval == nil then
-        error('Recur(): Arg "interval" must be a number: ' .. value)
-      end
+      local interval = Reqless.number(value, 'Recur(): Arg "interval" must be a number: ')
       local old = tonumber(call('hget', key, 'interval')) or 0
       call('zincrby', Reqless.queue_key(queue, 'recur'), interval - old, jid)
       call('hset', key, 'interval', interval)
@@ -321,10 +288,7 @@ function Recurring.update(now, a)
       end
       call('hset', key, 'backlog', value)
     elseif name == 'throttles' then
-      local throttles = Reqless.array(Reqless.json(value, 'Recur(): Arg "throttles" is not JSON-encoded: '))
-      if throttles == nil then
-        error('Recur(): Arg "throttles" is not JSON-encoded: ' .. value)
-      end
+      local throttles = Reqless.json_list(value, 'Recur(): Arg "throttles" is not JSON-encoded: ')
       call('hset', key, 'throttles', encode(throttles))
     else
       error('Recur(): Unrecognized option "' .. tostring(name) .. '"')

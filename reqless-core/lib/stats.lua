@@ -52,6 +52,18 @@ function Stats.count(queue, now, field, by)
   call('hincrby', 'ql:s:stats:' .. Reqless.day(now) .. ':' .. queue, field, by)
 end
 
+-- One failed job fewer on its queue's `failed` count for the day it failed,
+-- when a cancel, a spawn onto its jid or failed-job retention takes it away.
+-- An absent counter stays absent: the reference's cancel crashes on one
+-- (DEVIATIONS D-2), and a put's HINCRBY would make it -1.
+function Stats.uncount_failed(queue, when)
+  local key = 'ql:s:stats:' .. Reqless.day(when) .. ':' .. tostring(queue)
+  local failed = tonumber(call('hget', key, 'failed'))
+  if failed then
+    call('hset', key, 'failed', failed - 1)
+  end
+end
+
 -- The failures and failed counters move together on every failure.
 function Stats.failure(queue, now)
   local key = 'ql:s:stats:' .. Reqless.day(now) .. ':' .. queue
@@ -91,10 +103,7 @@ function Stats.cmd_stats(now, a)
   if queue == nil then
     error('Queue(): no queue name provided')
   end
-  local date = Reqless.number(a[2])
-  if date == nil then
-    error('Stats(): Arg "date" missing or not a number: ' .. tostring(a[2]))
-  end
+  local date = Reqless.number(a[2], 'Stats(): Arg "date" missing or not a number: ')
   local day = Reqless.day(date)
   local counters = call('hmget', 'ql:s:stats:' .. day .. ':' .. queue, 'retries', 'failed', 'failures')
   return encode({

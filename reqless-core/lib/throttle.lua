@@ -1,10 +1,6 @@
 -- Throttles (protocol 4.10): a definition hash with a maximum, a set of
 -- holders (score 1) and a set of waiters (score = time they started waiting).
 
-function Throttle.key(tid)
-  return 'ql:th:' .. tid
-end
-
 -- Throttle maxima read during one command (a pop checks the queue
 -- throttle once per job); Reqless.dispatch drops it before each call
 -- (false), and the first reader or Throttle.known_unlimited makes it.
@@ -131,11 +127,8 @@ end
 
 function Throttle.cmd_set(now, a)
   local tid = Throttle.require_tid(a[1])
-  local maximum = Reqless.number(a[2])
-  if maximum == nil then
-    error('Throttle(): Arg "maximum" not a number: ' .. tostring(a[2]))
-  end
-  local expiration = Reqless.number_or(a[3], 0, 'Throttle(): Arg "expiration" not a number: ')
+  local maximum = Reqless.number(a[2], 'Throttle(): Arg "maximum" not a number: ')
+  local expiration = Reqless.number(a[3], 'Throttle(): Arg "expiration" not a number: ', 0)
   Throttle.set(tid, maximum, expiration)
 end
 
@@ -168,9 +161,6 @@ end
 
 function Throttle.cmd_queue_set(now, a)
   local queue = Queue.require_name(a[1])
-  local maximum = Reqless.number(a[2])
-  if maximum == nil then
-    error('Throttle(): Arg "maximum" not a number: ' .. tostring(a[2]))
-  end
+  local maximum = Reqless.number(a[2], 'Throttle(): Arg "maximum" not a number: ')
   Throttle.set('ql:q:' .. queue, maximum, 0)
 end

@@ -5,15 +5,25 @@ combined with the root ``server`` fixture (Valkey and Redis), a test that
 takes ``driver`` runs four times. ``admin`` is a plain redis-py client of the
 same server, for looking behind the client's back (flushing scripts, ACL
 users, reading keys).
+
+The API and compatibility tests (``api/``, ``compat/``) share the clients on a
+clock the test controls: ``client`` acts as worker ``worker-a`` and ``other``
+as ``worker-b``, both on ``clock``, so a test moves time forward instead of
+sleeping; ``run(scenario)`` runs an asyncio scenario with an asyncio client
+(worker ``worker-a``, same clock) in a fresh event loop. A module may define
+its own fixture of one of these names instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import redis
 
+import reqless
+import reqless.aio
 from reqless._settings import ClientSettings
 from reqless.drivers import Driver, connect
 from tests.conftest import Server
@@ -63,3 +73,55 @@ def admin(server: Server) -> Iterator[redis.Redis]:
     client.config_resetstat()
     yield client
     client.close()
+
+
+START = 1_700_000_000.0
+
+#: An asyncio test's body, given the asyncio client.
+Scenario = Callable[[reqless.aio.Client], Awaitable[None]]
+
+
+class Clock:
+    """A settable ``now`` for the client: call it for the time, ``advance`` to move it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(server: Server, driver_name: str, clock: Clock) -> Iterator[reqless.Client]:
+    with reqless.Client(server.url, driver=driver_name, worker_name="worker-a", clock=clock) as c:
+        yield c
+
+
+@pytest.fixture
+def other(server: Server, driver_name: str, clock: Clock) -> Iterator[reqless.Client]:
+    with reqless.Client(server.url, driver=driver_name, worker_name="worker-b", clock=clock) as c:
+        yield c
+
+
+@pytest.fixture
+def run(server: Server, driver_name: str, clock: Clock) -> Callable[[Scenario], None]:
+    """Run a scenario with an asyncio client (worker ``worker-a``) in a fresh event loop."""
+
+    def runner(scenario: Scenario) -> None:
+        async def main() -> None:
+            async with reqless.aio.Client(
+                server.url, driver=driver_name, worker_name="worker-a", clock=clock
+            ) as aio_client:
+                await scenario(aio_client)
+
+        asyncio.run(main())
+
+    return runner

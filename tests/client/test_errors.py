@@ -13,9 +13,11 @@ from reqless import (
     JobNotFoundError,
     LostLockError,
     PermissionDeniedError,
+    ReplicationTimeoutError,
     ReqlessError,
     ScriptError,
     ScriptNotLoadedError,
+    ServerUnavailableError,
     UnknownDriverError,
 )
 from reqless._errors import translate_server_error
@@ -176,3 +178,17 @@ def test_errors_survive_pickling_across_processes(core: CoreScript) -> None:
     assert (copy.message, copy.detail) == (info.value.message, info.value.detail)
     unknown = pickle.loads(pickle.dumps(UnknownDriverError("x", ["redis"])))
     assert (unknown.name, unknown.valid) == ("x", ["redis"])
+    lagging = ReplicationTimeoutError("0 of 1", acknowledged=0, wanted=1, replies=["jid-1"])
+    replicated = pickle.loads(pickle.dumps(lagging))
+    assert type(replicated) is ReplicationTimeoutError
+    assert (replicated.message, replicated.acknowledged, replicated.wanted) == ("0 of 1", 0, 1)
+
+
+def test_a_replication_timeout_is_no_outage_to_retry() -> None:
+    # The change was made on the master: code that makes a call again after an
+    # outage must not catch it, or it would send the change twice.
+    assert issubclass(ReplicationTimeoutError, ReqlessError)
+    assert not issubclass(ReplicationTimeoutError, (ServerUnavailableError, ScriptError))
+    import reqless.exceptions
+
+    assert reqless.exceptions.ReplicationTimeoutError is ReplicationTimeoutError

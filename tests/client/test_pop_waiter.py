@@ -21,7 +21,7 @@ import redis
 
 import reqless
 from reqless._wake import wake_key
-from tests.conftest import Server
+from tests.conftest import Server, _free_port
 
 KLASS = "tests.client.api.jobs_for_tests.Plain"
 # Far beyond any test's hang guard: a pop that returns before it was woken.
@@ -290,6 +290,35 @@ def test_a_lost_connection_is_raised_and_the_next_pop_reconnects(
         wait_blocked(admin)
         jid = putter.queues["q"].put(KLASS, {})
         assert [job.jid for job in popped.result(GUARD)] == [jid]
+
+
+def test_a_wait_ended_by_the_masters_demotion_is_an_outage_raised_at_once(
+    make_client: Callable[..., reqless.Client],
+    server: Server,
+    admin: redis.Redis,
+    threads: ThreadPoolExecutor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A failover's demotion ends the wait with UNBLOCKED (or READONLY): the caller must
+    # hear of it at once and reconnect, not sleep out the wait as for a key it cannot
+    # wait on. A client clock of its own writes the pop after the wake-up, so nothing
+    # pipelined behind the wait reports the demotion in its stead.
+    waiting = make_client(worker_name="waiter", clock=lambda: time.time())
+    waiting.queues["q"].length()
+    with reqless.PopWaiter(waiting, "q") as waiter:
+        popped = popping(threads, waiter)
+        wait_blocked(admin)
+        # Replica of a master that is not there: read only, keeping its data.
+        admin.execute_command("REPLICAOF", server.host, str(_free_port()))
+        try:
+            with pytest.raises(reqless.ServerUnavailableError):
+                popped.result(GUARD)
+            # Already a replica: the next pop is refused at once too.
+            with pytest.raises(reqless.ServerUnavailableError):
+                waiter.pop(1, LONG)
+        finally:
+            admin.execute_command("REPLICAOF", "NO", "ONE")
+    assert "polling every wait instead" not in caplog.text
 
 
 def test_a_pop_that_finds_the_core_gone_loads_it_and_pops(

@@ -24,16 +24,22 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import redis
 
 import reqless
 import reqless.aio
-from reqless import ClientSettings, InvalidArgumentError, PopWaiter, ReqlessError
+from reqless import (
+    ClientSettings,
+    InvalidArgumentError,
+    PopWaiter,
+    ReplicationTimeoutError,
+    ReqlessError,
+    commands,
+)
 from reqless.drivers import connect
-from reqless.drivers._durable import ReplicationTimeoutError
 from tests.conftest import BACKENDS, IN_CI, Server, _free_port
 
 SERVICE = "reqless-test"
@@ -326,11 +332,68 @@ def test_a_popwaiter_pop_waits_for_replicas(server: Server, driver_name: str) ->
         pytest.raises(ReplicationTimeoutError) as info,
     ):
         waiter.pop(1, 0.2)
-    # The pop's reply (the job handed out) travels with the error.
-    assert "jid-w" in str(info.value.replies)
+    # The job handed out travels with the error, a job like those pop() returns.
+    [popped] = info.value.replies
+    assert isinstance(popped, reqless.Job) and popped.jid == "jid-w"
     with reqless.Client(server.url, driver=driver_name) as plain:
         job = plain.jobs["jid-w"]
         assert job is not None and job.state == "running"
+
+
+def test_the_asyncio_popwaiter_raises_with_the_jobs_it_popped(
+    server: Server, driver_name: str
+) -> None:
+    async def run() -> None:
+        url = f"{server.url}?wait_replicas=1&wait_timeout_ms=50"
+        async with (
+            reqless.aio.Client(url, driver=driver_name) as client,
+            reqless.aio.PopWaiter(client, "q") as waiter,
+        ):
+            with pytest.raises(ReplicationTimeoutError) as info:
+                await waiter.pop(1, 0.2)
+        [popped] = info.value.replies
+        assert isinstance(popped, reqless.aio.Job) and popped.jid == "jid-a"
+
+    with reqless.Client(server.url, driver=driver_name) as plain:
+        plain.queues["q"].put("tests.Job", {}, jid="jid-a")
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("flavour", ["sync", "asyncio"])
+def test_execute_raises_with_the_replies_return_errors_would_give(
+    server: Server, driver_name: str, flavour: str
+) -> None:
+    with reqless.Client(server.url, driver=driver_name) as plain:
+        plain.queues["q"].put("tests.Job", {}, jid="jid-e")
+    calls = (
+        commands.pop("q", "w", 1),
+        commands.core("job.complete", "nope", "w", "q", "{}"),
+        commands.core("job.cancel", "jid-e"),
+    )
+    url = f"{server.url}?wait_replicas=1&wait_timeout_ms=50"
+
+    async def run_async() -> list[Any]:
+        async with reqless.aio.Client(url, driver=driver_name) as client:
+            with pytest.raises(ReplicationTimeoutError) as info:
+                await client.execute(*calls)
+            return info.value.replies
+
+    if flavour == "sync":
+        with (
+            reqless.Client(url, driver=driver_name) as client,
+            pytest.raises(ReplicationTimeoutError) as info,
+        ):
+            client.execute(*calls)
+        replies: list[Any] = info.value.replies
+        job_type: type = reqless.Job
+    else:
+        replies = asyncio.run(run_async())
+        job_type = reqless.aio.Job
+    [popped], refused, cancelled = replies
+    assert isinstance(popped, (reqless.Job, reqless.aio.Job)) and popped.jid == "jid-e"
+    assert type(popped) is job_type  # bound to the client that popped it
+    assert isinstance(refused, reqless.JobNotFoundError)
+    assert cancelled == ["jid-e"]
 
 
 # -- failover -----------------------------------------------------------------------------

@@ -136,6 +136,15 @@ def test_d12_every_old_queue_throttle_entry_is_dropped_on_a_reput(core: Core) ->
     assert json.loads(core.call("job.get", "j1", now=1))["throttles"] == ["ql:q:q2"]
 
 
+def test_d12_every_old_queue_throttle_entry_is_dropped_when_a_template_moves(
+    core: Core,
+) -> None:
+    core.call("queue.recurAtInterval", "q1", "r1", "k", "{}", 60, 0, "throttles", '["ql:q:q1"]')
+    assert core.redis.hget("ql:r:r1", "throttles") == '["ql:q:q1","ql:q:q1"]'
+    assert core.call("recurringJob.update", "r1", "queue", "q2", now=1) == 1
+    assert json.loads(core.call("recurringJob.get", "r1", now=1))["throttles"] == ["ql:q:q2"]
+
+
 def test_d13_a_trailing_next_option_does_not_change_the_next_queue(core: Core) -> None:
     put(core, "j1", "q1")
     core.call("queue.pop", "q1", "w", 1, now=1)

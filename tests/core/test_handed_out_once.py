@@ -92,6 +92,32 @@ def test_d29_a_spawn_onto_a_failed_jid_takes_it_off_the_failure_list(core: Core)
     assert core.json("failureGroups.counts", now=T) == {}
 
 
+def test_d29_a_spawn_onto_a_failed_jid_uncounts_it_on_the_day_it_failed(core: Core) -> None:
+    stats = f"ql:s:stats:{T - T % 86_400}:q1"
+    put(core, "q1", "r1-1")
+    assert pop(core, "q1", now=T) == ["r1-1"]
+    core.call("job.fail", "r1-1", "w1", "g", "boom", now=T)
+    assert core.redis.hget(stats, "failed") == "1"
+    core.call("queue.recurAtInterval", "q2", "r1", "K", "{}", 10, 0, now=T)
+    # The spawn happens a day later: the failure is still taken off its own day.
+    assert [job["jid"] for job in core.json("queue.peek", "q2", 0, 1, now=T + 86_400)] == ["r1-1"]
+    assert core.redis.hget(stats, "failed") == "0"
+    assert core.redis.exists(f"ql:s:stats:{T - T % 86_400 + 86_400}:q1") == 0
+
+
+def test_d29_a_spawn_onto_a_failed_jid_leaves_an_absent_failed_counter_absent(
+    core: Core,
+) -> None:
+    stats = f"ql:s:stats:{T - T % 86_400}:q1"
+    put(core, "q1", "r1-1")
+    assert pop(core, "q1", now=T) == ["r1-1"]
+    core.call("job.fail", "r1-1", "w1", "g", "boom", now=T)
+    core.redis.hdel(stats, "failed")
+    spawn_onto(core)
+    assert not core.redis.hexists(stats, "failed")
+    assert core.json("failureGroups.counts", now=T) == {}
+
+
 def test_d29_a_spawn_onto_a_completed_jid_takes_it_off_the_completed_set(core: Core) -> None:
     put(core, "q1", "r1-1")
     assert pop(core, "q1", now=T) == ["r1-1"]

@@ -157,6 +157,71 @@ def test_a_replacement_child_takes_back_the_job_its_predecessor_was_killed_in(
     assert failures(client) == {}
 
 
+# ------------------------------------------------ too few replicas: logged, never a failure
+
+
+@pytest.mark.parametrize("strategy", ["process", "gevent"])
+def test_a_change_too_few_replicas_acknowledged_is_logged_and_the_jobs_go_on(
+    server: Server, start_worker: StartWorker, tmp_path: Path, strategy: str
+) -> None:
+    # No replica at all: every state change (pop, completion, failure, retry) raises
+    # ReplicationTimeoutError once WAIT gives up, though the master made it.
+    log, url = tmp_path / "runs.log", f"{server.url}?wait_replicas=1&wait_timeout_ms=10"
+    with reqless.Client(server.url) as client:
+        first = client.queues["first"]
+        jids = {
+            first.put(f"{JOBS}.AsAsked", {"log": str(log), "finish": FINISHES[n % 3]}): FINISHES[
+                n % 3
+            ]
+            for n in range(9)
+        }
+        failing = first.put(f"{JOBS}.Failing", {"log": str(log)})
+        retrying = first.put(f"{JOBS}.SelfRetrying", {"log": str(log)})
+    concurrency = () if strategy == "process" else ("-c", "2")
+    worker = start_worker(
+        url, "-q", "first", "-q", "second", "--strategy", strategy, *concurrency, "-i", "0.2"
+    )
+    with reqless.Client(server.url) as client:
+        first = client.queues["first"]
+
+        def settled() -> bool:
+            states = {job.jid: job.state for job in client.jobs.get(*jids, failing, retrying)}
+            return {states[jid] for jid in jids} == {"complete"} and (
+                states[failing],
+                states[retrying],
+            ) == ("failed", "scheduled")
+
+        wait_until(settled, timeout=30)
+        # Idle now, waiting on the server: a put wakes the waiting pop, which hands
+        # the job over though no replica acknowledged the pop.
+        admin = server.client(decode_responses=True)
+        wait_until(lambda: any(c["cmd"] == "bzpopmin" for c in admin.client_list()))
+        admin.close()
+        late = first.put(f"{JOBS}.AsAsked", {"log": str(log)})
+        wait_until(lambda: get_job(client, late).state == "complete", timeout=30)
+        jids[late] = "return"
+        # Only the job's own bug failed a job: none failed for want of replicas.
+        assert failures(client) == {"first-ValueError": 1}
+        for jid, finish in jids.items():
+            job = get_job(client, jid)
+            assert visited(job) == ({"first", "second"} if finish == "next" else {"first"})
+            assert len(runs(log)[(jid, "first")]) == 1  # never run again
+
+    def warned_twice() -> bool:
+        # Each job's pop and its end, named in the warnings (the log line may follow
+        # the change it reports by a moment).
+        warnings = [
+            line.split("[")[0]
+            for line in worker.output().splitlines()
+            if "WARNING" in line and "replica(s) asked for acknowledged it in time" in line
+        ]
+        return all(sum(jid in line for line in warnings) >= 2 for jid in (*jids, failing, retrying))
+
+    wait_until(warned_twice, timeout=10)
+    output = worker.output()
+    assert "crashed" not in output and "Traceback" not in output, output
+
+
 # --------------------------------------------------------- what counts as an outage
 
 

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 import redis
 
 import reqless
 import reqless.aio
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import CALLS, AsyncJob, Plain
-from tests.conftest import Server
-
-Scenario = Callable[[reqless.aio.Client], Awaitable[None]]
-
-
-@pytest.fixture
-def run(server: Server, driver_name: str, clock: Clock) -> Callable[[Scenario], None]:
-    """Run a scenario with an asyncio client (worker ``worker-a``) in a fresh event loop."""
-
-    def runner(scenario: Scenario) -> None:
-        async def main() -> None:
-            async with reqless.aio.Client(
-                server.url, driver=driver_name, worker_name="worker-a", clock=clock
-            ) as client:
-                await scenario(client)
-
-        asyncio.run(main())
-
-    return runner
+from tests.client.conftest import Clock, Scenario
 
 
 def test_put_pop_complete(run: Callable[[Scenario], None]) -> None:
@@ -127,6 +108,19 @@ def test_events_as_an_async_iterator(run: Callable[[Scenario], None]) -> None:
                 got.append(event)
                 events.stop()
         assert [(e.name, e.kind, e.jid) for e in got] == [("log", "put", jid)]
+
+    run(scenario)
+
+
+def test_listen_returns_at_its_timeout_when_no_event_comes(
+    run: Callable[[Scenario], None],
+) -> None:
+    # The timeout is looked at between polls, not only between events (as the sync
+    # listen does): with nothing published, listen() still returns.
+    async def scenario(client: reqless.aio.Client) -> None:
+        client.events.on("put", lambda jid: None)
+        async with client.events as events:
+            await asyncio.wait_for(events.listen(timeout=0.2), timeout=30)
 
     run(scenario)
 

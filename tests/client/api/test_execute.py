@@ -9,8 +9,8 @@ import pytest
 import reqless
 import reqless.aio
 from reqless import commands
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import Plain
+from tests.client.conftest import Clock
 from tests.conftest import Server
 
 

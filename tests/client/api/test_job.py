@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import reqless
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import Plain
+from tests.client.conftest import Clock
 
 
 def _popped(queue: reqless.Queue, **put: object) -> reqless.Job:

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 import reqless
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import Plain
+from tests.client.conftest import Clock
 
 
 def _job(client: reqless.Client, jid: str) -> reqless.Job:

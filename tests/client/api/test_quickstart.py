@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import reqless
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import CALLS, Plain
+from tests.client.conftest import Clock
 from tests.conftest import Server
 
 

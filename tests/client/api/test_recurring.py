@@ -7,8 +7,8 @@ import json
 import pytest
 
 import reqless
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import PerQueue, Plain
+from tests.client.conftest import Clock
 
 
 def _recurring(client: reqless.Client, jid: str) -> reqless.RecurringJob:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import reqless
-from tests.client.api.conftest import Clock
 from tests.client.api.jobs_for_tests import Plain
+from tests.client.conftest import Clock
 
 
 def test_maximum_ttl_and_delete(client: reqless.Client) -> None:

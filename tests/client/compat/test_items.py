@@ -19,9 +19,9 @@ import reqless.logger
 import reqless.models
 import reqless.queue_patterns
 from reqless._script import format_now
-from tests.client.api.conftest import Clock
 from tests.client.compat import processors
 from tests.client.compat.processors import SEEN, Point, Size
+from tests.client.conftest import Clock
 from tests.conftest import Server
 
 JOB = "tests.client.compat.processors.ByTypeArgument"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -12,29 +12,12 @@ import reqless
 import reqless.abstract
 import reqless.aio
 import reqless.models
-from tests.client.api.conftest import Clock
 from tests.client.compat import processors
 from tests.client.compat.processors import SEEN, Size
+from tests.client.conftest import Clock, Scenario
 from tests.conftest import Server
 
-Scenario = Callable[[reqless.aio.Client], Awaitable[None]]
 JOB = "tests.client.compat.processors.ByTypeArgument"
-
-
-@pytest.fixture
-def run(server: Server, driver_name: str, clock: Clock) -> Callable[[Scenario], None]:
-    """Run a scenario with an asyncio client (worker ``worker-a``) in a fresh event loop."""
-
-    def runner(scenario: Scenario) -> None:
-        async def main() -> None:
-            async with reqless.aio.Client(
-                server.url, driver=driver_name, worker_name="worker-a", clock=clock
-            ) as client:
-                await scenario(client)
-
-        asyncio.run(main())
-
-    return runner
 
 
 async def _job(client: reqless.aio.Client, jid: str) -> reqless.aio.Job:

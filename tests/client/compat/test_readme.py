@@ -22,7 +22,7 @@ import pytest
 import redis
 
 import reqless
-from tests.client.api.conftest import Clock
+from tests.client.conftest import Clock
 from tests.conftest import Server
 
 EXAMPLE_JID = "83da4d32a0a811e1933012313b062cf1"

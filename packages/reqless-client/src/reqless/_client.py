@@ -183,7 +183,10 @@ class Client(ClientBase):
         ``return_errors``, stands in its place in the list. An unreachable server,
         or one answering that it cannot serve now (``LOADING``, ``READONLY``...),
         raises :class:`reqless.ServerUnavailableError` for the whole batch, even
-        with ``return_errors``.
+        with ``return_errors``. With ``?wait_replicas``, a batch too few replicas
+        acknowledged raises :class:`reqless.ReplicationTimeoutError` whose
+        ``replies`` are what ``return_errors=True`` would have returned: the
+        master made those changes, so go on with them rather than send them again.
         """
         return self._do(ops.execute(self, calls, return_errors, job_class))
 

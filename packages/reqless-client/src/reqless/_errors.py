@@ -10,6 +10,7 @@ matching strings. The drivers call it at their one border with the library.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # The error tree only: reqless.exceptions re-exports exactly these names.
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "JobNotFoundError",
     "LostLockError",
     "PermissionDeniedError",
+    "ReplicationTimeoutError",
     "ReqlessError",
     "ScriptError",
     "ScriptNotLoadedError",
@@ -87,9 +89,49 @@ class PermissionDeniedError(ReqlessError):
 class ServerUnavailableError(ReqlessError):
     """The server cannot be reached, refused the connection or timed out, or
     answered that it cannot serve requests for now (LOADING after a restart;
-    READONLY or MASTERDOWN from a replica during a failover). The call may be
+    READONLY or MASTERDOWN from a replica during a failover; UNBLOCKED ending a
+    wait on a master as it became a replica). The call may be
     made again later; if the connection dropped after it was sent, it may have
     run already."""
+
+
+class ReplicationTimeoutError(ReqlessError):
+    """Fewer replicas than asked (``?wait_replicas=N``) acknowledged a state change in time.
+
+    The change *was made* on the master, but a failover before the replicas
+    catch up may lose it. ``acknowledged`` is how many replicas did,
+    ``wanted`` how many were asked for, and ``replies`` the replies of the
+    calls it covers, in order (errors in place), for a caller that goes on
+    with what the master did (the jobs a pop handed out, say); from
+    :meth:`reqless.Client.execute`, they are what ``execute(...,
+    return_errors=True)`` would have returned.
+
+    Not a :class:`ServerUnavailableError`: that one means "try the call again
+    later", and a state change made again would be refused (a job completed
+    twice) or done twice (a job put twice). Nor a :class:`ScriptError`: the
+    core did not refuse anything.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        acknowledged: int = 0,
+        wanted: int = 0,
+        replies: list[Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
+        self.wanted = wanted
+        self.replies: list[Any] = [] if replies is None else replies
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The replies stay behind: they may hold job objects bound to a client.
+        return (_rebuild_replication, (self.message, self.acknowledged, self.wanted))
+
+
+def _rebuild_replication(message: str, acknowledged: int, wanted: int) -> ReplicationTimeoutError:
+    return ReplicationTimeoutError(message, acknowledged=acknowledged, wanted=wanted)
 
 
 class AuthenticationError(ServerUnavailableError):
@@ -170,8 +212,11 @@ _NOT_LOADED = re.compile(r"^(?:NOSCRIPT |ERR )?(?:No matching script|Function no
 # cluster slot moving. Retrying later succeeds without any change on our side,
 # so these are outages, not the call's failure. Searched anywhere: a write the
 # core makes on a replica comes back wrapped in the script's error.
+# UNBLOCKED with "instance state changed" ends a blocking command that was waiting
+# on a master when it became a replica (a failover's demotion).
 _UNAVAILABLE = re.compile(
     r"^-?(?:LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b"
+    r"|^-?UNBLOCKED\b.*instance state changed"
     r"|You can't write against a read only (?:replica|slave)"
     r"|\b(?:LOADING|MASTERDOWN) (?:Redis|Valkey|Link|Server) "
 )

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reqless import _protocol as p
+from reqless._steps import Steps, drive
 
 if TYPE_CHECKING:
     from reqless._client import Client
@@ -118,6 +119,35 @@ class EventNames:
         self._subscribed = set()
         self._backlog.clear()
 
+    # The listening loop once for both clients, as sans-IO steps (see reqless._steps)
+    # whose methods are the subscription connection's.
+
+    def _receiving(self, stopped: Callable[[], bool], deadline: float | None) -> Steps[Any]:
+        """The next message's ``(channel, data)``; None once ``stopped()`` or past
+        ``deadline`` (a :func:`time.monotonic` time), each looked at between polls."""
+        while not stopped() and (deadline is None or time.monotonic() < deadline):
+            yield from self._following()
+            message = (
+                self._backlog.popleft() if self._backlog else (yield ("get_message", POLL_SECONDS))
+            )
+            if message is not None and message.kind in ("message", "pmessage"):
+                return message.channel, message.data
+        return None
+
+    def _following(self) -> Steps[None]:
+        """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
+        add, drop = self._changes()
+        if drop:
+            yield ("unsubscribe", *sorted(drop))
+            self._subscribed -= drop
+        if add:
+            yield ("subscribe", *sorted(add))
+            self._subscribed |= add
+            pending = set(add)
+            deadline = time.monotonic() + CONFIRM_SECONDS
+            while pending and time.monotonic() < deadline:
+                self._confirming((yield ("get_message", POLL_SECONDS)), pending)
+
     def _calling(self, channel: str, data: str) -> Iterator[Any]:
         """Call each callback of ``channel``'s event, yielding what it returned.
 
@@ -184,18 +214,12 @@ class Events(EventNames):
         deadline = None if timeout is None else time.monotonic() + timeout
         pubsub = self._open()
         try:
-            while not self._stopping.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
+            while True:
+                message = drive(self._receiving(self._stopping.is_set, deadline), pubsub)
+                if message is None:
                     break
-                self._follow(pubsub)
-                message = (
-                    self._backlog.popleft()
-                    if self._backlog
-                    else pubsub.get_message(timeout=POLL_SECONDS)
-                )
-                if message is not None and message.kind in ("message", "pmessage"):
-                    for _ in self._calling(message.channel, message.data):
-                        pass
+                for _ in self._calling(*message):
+                    pass
         finally:
             self._stopping.clear()
             if not self._held:
@@ -228,21 +252,7 @@ class Events(EventNames):
             pubsub.close()
 
     def _follow(self, pubsub: PubSub) -> None:
-        """Subscribe to new channels and leave dropped ones, waiting for the server to confirm."""
-        add, drop = self._changes()
-        if drop:
-            pubsub.unsubscribe(*sorted(drop))
-            self._subscribed -= drop
-        if add:
-            pubsub.subscribe(*sorted(add))
-            self._subscribed |= add
-            self._confirm(pubsub, add)
-
-    def _confirm(self, pubsub: PubSub, channels: set[str]) -> None:
-        pending = set(channels)
-        deadline = time.monotonic() + CONFIRM_SECONDS
-        while pending and time.monotonic() < deadline:
-            self._confirming(pubsub.get_message(timeout=POLL_SECONDS), pending)
+        drive(self._following(), pubsub)
 
 
 class EventThread(threading.Thread):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeAlias,
 from reqless import _patterns
 from reqless import _protocol as p
 from reqless._bulk import PUT, PutManyItem, put_many_args, put_many_jids
-from reqless._errors import ReqlessError, ServerUnavailableError
+from reqless._errors import ReplicationTimeoutError, ReqlessError, ServerUnavailableError
 from reqless._wake import wake_argv
 
 if TYPE_CHECKING:
@@ -105,7 +105,14 @@ def run(script: CoreScript, op: Op[T]) -> T:
     result: Any = None
     try:
         while True:
-            result = _step(script, gen.send(result))
+            step = gen.send(result)
+            try:
+                result = _step(script, step)
+            except ReplicationTimeoutError as error:
+                # Into the operation, which may make the master's replies its own
+                # (see execute) before it raises the error again.
+                gen.throw(error)
+                raise
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
@@ -132,7 +139,12 @@ async def run_async(script: AsyncCoreScript, op: Op[T]) -> T:
     result: Any = None
     try:
         while True:
-            result = await _step_async(script, gen.send(result))
+            step = gen.send(result)
+            try:
+                result = await _step_async(script, step)
+            except ReplicationTimeoutError as error:
+                gen.throw(error)  # see run()
+                raise
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
@@ -172,13 +184,30 @@ def execute(
     like a lost connection, it concerns the whole batch."""
     if not calls:
         return []
-    results = yield Batch(calls, raw=True)
+    bind = host._job if job_class is None else partial(job_class, host)
+    try:
+        results = yield Batch(calls, raw=True)
+    except ReplicationTimeoutError as error:
+        # The master did it all: its replies, as return_errors would have given them,
+        # for a caller that goes on (the jobs a pop handed out are running).
+        if len(error.replies) == len(calls):
+            error.replies = _results(host, bind, calls, error.replies)
+        raise
     for result in results:
         if isinstance(result, ServerUnavailableError) or (
             not return_errors and isinstance(result, ReqlessError)
         ):
             raise result
-    bind = host._job if job_class is None else partial(job_class, host)
+    return _results(host, bind, calls, results)
+
+
+def _results(
+    host: Host[Any, Any],
+    bind: Callable[[p.JobState], Any],
+    calls: Sequence[p.Call[Any]],
+    results: list[Any],
+) -> list[Any]:
+    """Raw replies parsed and their jobs bound; refusals left in their places."""
     return [
         result if isinstance(result, ReqlessError) else _bound(host, bind, call.parse(result))
         for call, result in zip(calls, results, strict=True)

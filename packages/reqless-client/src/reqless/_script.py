@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Literal, TypeVar
 
@@ -28,6 +28,7 @@ from reqless._errors import (
     ReqlessError,
     ScriptNotLoadedError,
 )
+from reqless._steps import Steps, drive, drive_async
 from reqless.drivers import (
     Arg,
     AsyncDriver,
@@ -57,8 +58,6 @@ SERVER_CLOCK_FUNCTION = "reqless_server_clock"
 # A batch for call_many: (command, its arguments after `now`).
 Call = tuple[str, Sequence[Arg]]
 T = TypeVar("T")
-#: A sans-IO step sequence of :class:`_CoreBase`, run by :meth:`CoreScript._drive` or its twin.
-Steps = Generator[tuple[Any, ...], Any, T]
 
 
 def format_now(now: float) -> str:
@@ -354,17 +353,7 @@ class CoreScript(_CoreBase):
 
     def _drive(self, steps: Steps[T]) -> T:
         """Run sans-IO ``steps`` of :class:`_CoreBase` with this twin's methods."""
-        reply: Any = None
-        error: ReqlessError | None = None
-        while True:
-            try:
-                step = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            try:
-                reply, error = getattr(self, step[0])(*step[1:]), None
-            except ReqlessError as exc:
-                reply, error = None, exc
+        return drive(steps, self)
 
     def _loaded_library(self) -> Any:
         return self.driver.fcall_ro(VERSION_FUNCTION)
@@ -470,17 +459,7 @@ class AsyncCoreScript(_CoreBase):
 
     async def _drive(self, steps: Steps[T]) -> T:
         """Run sans-IO ``steps`` of :class:`_CoreBase` with this twin's coroutines."""
-        reply: Any = None
-        error: ReqlessError | None = None
-        while True:
-            try:
-                step = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            try:
-                reply, error = await getattr(self, step[0])(*step[1:]), None
-            except ReqlessError as exc:
-                reply, error = None, exc
+        return await drive_async(steps, self)
 
     async def _loaded_library(self) -> Any:
         return await self.driver.fcall_ro(VERSION_FUNCTION)

@@ -14,7 +14,7 @@ own, if they need any, go in ``?sentinel_username=`` and ``?sentinel_password=``
 Any URL may carry the opt-in durability options ``?wait_replicas=N`` and
 ``?wait_timeout_ms=T``: every core call that may change state is then followed,
 in the same round trip, by ``WAIT N T``, and raises
-:class:`reqless.drivers._durable.ReplicationTimeoutError` when fewer than ``N`` replicas
+:class:`reqless.ReplicationTimeoutError` when fewer than ``N`` replicas
 acknowledged it within ``T`` milliseconds. reqless strips these options (and the
 sentinel ones) before the URL reaches the library.
 """

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from reqless import _ops as ops
 from reqless import _protocol as p
 
 if TYPE_CHECKING:
-    from reqless._client import Client
+    from reqless._client import Client  # noqa: F401  (the bases below name it as text)
 
-__all__ = ["Throttle", "Throttles"]
+__all__ = ["Throttle", "ThrottleBase", "Throttles", "ThrottlesBase"]
+
+C = TypeVar("C")
+T = TypeVar("T")
 
 
 class _Reading(int):
@@ -26,15 +29,38 @@ class _Reading(int):
         return int(self)
 
 
-class Throttle:
-    """One throttle; ``maximum`` 0 means unlimited."""
+class ThrottleBase(Generic[C]):
+    """What both clients' ``Throttle`` share: the checked name, the client, the repr.
 
-    def __init__(self, client: Client, name: str) -> None:
+    Each operation is one of :mod:`reqless._ops`; the twins only run it (the sync
+    one to its result, the asyncio one as a coroutine).
+    """
+
+    _REPR_NAME: ClassVar[str] = "Throttle"
+
+    def __init__(self, client: C, name: str) -> None:
         self._client = client
         self.name = p.check_str("throttle name", name)
 
     def __repr__(self) -> str:
-        return f"<Throttle {self.name!r}>"
+        return f"<{self._REPR_NAME} {self.name!r}>"
+
+
+class ThrottlesBase(Generic[C, T]):
+    """``client.throttles``: ``throttles[name]`` makes the client's ``Throttle`` twin."""
+
+    _THROTTLE: ClassVar[Any]
+
+    def __init__(self, client: C) -> None:
+        self._client = client
+
+    def __getitem__(self, name: str) -> T:
+        throttle: T = self._THROTTLE(self._client, name)
+        return throttle
+
+
+class Throttle(ThrottleBase["Client"]):
+    """One throttle; ``maximum`` 0 means unlimited."""
 
     def info(self) -> p.ThrottleInfo:
         return self._client._do(p.throttle_info(self.name))
@@ -76,9 +102,5 @@ class Throttle:
         self._client._do(p.no_reply("throttle.delete", self.name))
 
 
-class Throttles:
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def __getitem__(self, name: str) -> Throttle:
-        return Throttle(self._client, name)
+class Throttles(ThrottlesBase["Client", Throttle]):
+    _THROTTLE = Throttle

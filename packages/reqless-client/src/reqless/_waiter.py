@@ -34,18 +34,20 @@ import math
 import os
 import select
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reqless import _protocol as p
 from reqless._errors import (
     InvalidArgumentError,
+    ReplicationTimeoutError,
     ReqlessError,
     ScriptNotLoadedError,
     ServerUnavailableError,
 )
 from reqless._job import Job
+from reqless._steps import Steps, drive
 from reqless._wake import queue_of, wake_key
 from reqless.drivers import Arg, BlockingConnection, BlockingDriver
 
@@ -57,8 +59,6 @@ __all__ = ["PopWaiter"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: Sans-IO steps: yield ``(method name, *arguments)``, get its result, return a ``T``.
-Steps: TypeAlias = Generator[tuple[Any, ...], Any, T]
 
 # How long the server may take to answer once its own timeout has passed, when
 # the client's settings give no socket timeout to go by.
@@ -92,7 +92,11 @@ class PopWaiter:
 
     The waiter has a connection of its own, opened by the first ``pop`` and
     opened again after a lost connection (raised as
-    :class:`ServerUnavailableError`). Use it from one thread at a time
+    :class:`ServerUnavailableError`, as is a wait that a master's demotion to
+    replica ended). With ``?wait_replicas``, a pop too few replicas
+    acknowledged raises :class:`reqless.ReplicationTimeoutError` whose
+    ``replies`` are the jobs it popped (running, held by this worker all the
+    same). Use it from one thread at a time
     (:meth:`interrupt` excepted) and :meth:`close` it, or use it as a
     context manager. After ``fork`` the connection belongs to the parent: a
     waiter used in the child drops it and opens its own, but a worker should
@@ -130,6 +134,8 @@ class PopWaiter:
         self.woken_by: str | None = None
         self._warned = False
         self._interrupted = False
+        # A ReplicationTimeoutError met during the pop in progress, raised at its end.
+        self._lagging: ReplicationTimeoutError | None = None
         self._connection: BlockingConnection | None = None
         self._client_id = 0
         self._open_pipe()
@@ -201,18 +207,38 @@ class PopWaiter:
 
     def _drive(self, steps: Steps[T]) -> T:
         """Run the sans-IO ``steps`` (see :meth:`_waiting`) with this class's blocking I/O."""
-        result: Any = None
-        while True:
-            try:
-                name, *args = steps.send(result)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            result = getattr(self, name)(*args)
+        return drive(steps, self)
 
     def _waiting(self, count: int, timeout: float) -> Steps[list[Job]]:
         """One wait and its pop, sans-IO: each step yields ``(method name, *arguments)`` of
         the twin that drives it (this class, or :class:`reqless.aio.PopWaiter`, whose
-        methods of those names are coroutines) and gets the result back."""
+        methods of those names are coroutines) and gets the result back.
+
+        A pop too few replicas acknowledged (``?wait_replicas``) still handed its
+        jobs out on the master: the wait goes on as if acknowledged, then raises
+        :class:`reqless.ReplicationTimeoutError` with the jobs as its ``replies``."""
+        self._lagging = None
+        jobs = yield from self._waiting_and_popping(count, timeout)
+        lagging = self._take_lagging()
+        if lagging is not None:
+            lagging.replies = list(jobs)
+            raise lagging
+        return jobs
+
+    def _take_lagging(self) -> ReplicationTimeoutError | None:
+        lagging, self._lagging = self._lagging, None
+        return lagging
+
+    def _replies(self, count: int) -> Steps[list[Any]]:
+        """The next ``count`` replies; those of a :class:`ReplicationTimeoutError` kept
+        for :meth:`_waiting` to raise at the end."""
+        try:
+            return (yield ("_read", count))  # type: ignore[no-any-return]
+        except ReplicationTimeoutError as error:
+            self._lagging = error
+            return error.replies
+
+    def _waiting_and_popping(self, count: int, timeout: float) -> Steps[list[Job]]:
         call = p.pop(self.queue, self._client.worker_name, count)
         ahead = self._pipelined(call)
         block = ("BZPOPMIN", *self._keys, f"{max(timeout, 0.001):.3f}")
@@ -221,9 +247,13 @@ class PopWaiter:
         interrupted = not (yield ("_until_readable", limit))
         if interrupted and not (yield ("_unblock", limit)):
             return []  # our connection was closed: the server dropped the wait and the pop
-        replies = yield ("_read", 1 if ahead is None else 2)
+        replies = yield from self._replies(1 if ahead is None else 2)
         wake = replies[0]
         jobs = [] if ahead is None else (yield from self._jobs(call, replies[1]))
+        if isinstance(wake, ServerUnavailableError) and not jobs:
+            # A demoted master (READONLY, or UNBLOCKED as it became a replica): an
+            # outage, raised at once for the caller to reconnect, not a reason to poll.
+            raise wake
         if isinstance(wake, ReqlessError):
             # A key of that name and another type (or an ACL) refuses the wait:
             # sleep out the timeout instead, then poll.
@@ -347,7 +377,7 @@ class PopWaiter:
         """Pop on our connection, now: after the wake-up, or from the queue that woke us."""
         call = p.pop(queue, self._client.worker_name, count)
         yield ("_send", self._now_command(call))
-        (reply,) = yield ("_read", 1)
+        (reply,) = yield from self._replies(1)
         return (yield from self._jobs(call, reply))
 
     def _jobs(self, call: p.Call[list[p.JobState]], reply: Any) -> Steps[list[Job]]:

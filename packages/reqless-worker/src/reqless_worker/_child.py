@@ -25,16 +25,16 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import reqless
-from reqless import ReqlessError, ServerUnavailableError, commands
+from reqless import ReplicationTimeoutError, ReqlessError, ServerUnavailableError, commands
 from reqless_plugins import PluginManager, WorkerInfo
 from reqless_worker._completions import Completions, PopRequest
 from reqless_worker._control import ChildControl
 from reqless_worker._imports import ClassLoader
 from reqless_worker._leases import LeaseKeeper, LostCallback
-from reqless_worker._outage import Outage, server_name
+from reqless_worker._outage import Outage, server_name, unreplicated
 from reqless_worker._put_listener import PutListener
 from reqless_worker._runner import JobRunner, WorkerJob
 from reqless_worker._settings import WorkerSettings
@@ -257,7 +257,10 @@ class ChildSession:
     def _pop_from_queues(self, count: int) -> list[WorkerJob]:
         for name in self.queues.names():
             call = commands.pop(name, self.worker_name, count)
-            [jobs] = self.client.execute(call, job_class=WorkerJob)
+            try:
+                [jobs] = self.client.execute(call, job_class=WorkerJob)
+            except ReplicationTimeoutError as error:
+                jobs = self.unreplicated_pop(error, error.replies[0] if error.replies else None)
             if jobs:
                 return list(jobs)
         return []
@@ -295,7 +298,7 @@ class ChildSession:
         try:
             if control.begin_server_wait(waiter.interrupt):
                 jobs = self._guarded(
-                    lambda: _worker_jobs(waiter.pop(granted, interval)), default=[]
+                    lambda: self._wait_and_pop(waiter, granted, interval), default=[]
                 )
         finally:
             control.end_server_wait()
@@ -303,6 +306,23 @@ class ChildSession:
                 control.release(granted - len(jobs))
         wakeup.took(jobs)
         return self.adopt(jobs)
+
+    def _wait_and_pop(
+        self, waiter: reqless.PopWaiter, count: int, interval: float
+    ) -> list[WorkerJob]:
+        try:
+            return _worker_jobs(waiter.pop(count, interval))
+        except ReplicationTimeoutError as error:
+            return self.unreplicated_pop(error, error.replies)  # the waiter's: its jobs
+
+    def unreplicated_pop(self, error: ReplicationTimeoutError, popped: object) -> list[WorkerJob]:
+        """The jobs of a pop too few replicas acknowledged (``popped``: the pop's reply
+        in ``error.replies``; a waiter's replies are its jobs): handed out on the master
+        all the same, so ours to run; logged. For strategies with a waiting pop of their own."""
+        jobs = _worker_jobs(popped if isinstance(popped, list) else [])
+        if jobs:  # an empty pop loses nothing worth a warning at every idle poll
+            unreplicated(error, f"popping {', '.join(job.jid for job in jobs)}")
+        return jobs
 
     def _holding(self) -> bool:
         """Whether some job of this child is still running or being reported (its end
@@ -340,6 +360,8 @@ class ChildSession:
                 break
             try:
                 self.outage.retry(lambda job=job: self.client.execute(commands.heartbeat(job)))  # type: ignore[misc]
+            except ReplicationTimeoutError as error:
+                unreplicated(error, f"resuming {job.jid}")
             except ReqlessError as exc:
                 self.control.release(1)
                 logger.warning("cannot resume %s: %s", job.jid, exc)
@@ -362,6 +384,8 @@ class ChildSession:
         for job in stranded:
             try:
                 self.outage.retry(lambda job=job: self.client.execute(commands.retry(job)))  # type: ignore[misc]
+            except ReplicationTimeoutError as error:
+                unreplicated(error, f"taking back {job.jid}")
             except ReqlessError as exc:
                 logger.info("did not take back %s: %s", job.jid, exc.detail)
                 continue
@@ -410,6 +434,6 @@ class ChildSession:
         return self.outage.attempt(call, default, self.control.wait)
 
 
-def _worker_jobs(jobs: list[reqless.Job]) -> list[WorkerJob]:
+def _worker_jobs(jobs: list[Any]) -> list[WorkerJob]:
     # The waiting pop is made with job_class=WorkerJob: this only tells the type checker.
     return [job for job in jobs if isinstance(job, WorkerJob)]

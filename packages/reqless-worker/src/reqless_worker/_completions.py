@@ -13,7 +13,9 @@ completions to one sender). In an outage the pop is dropped (a pop whose
 reply was lost would strand its jobs with nobody to run them) and the
 completions are sent alone, again and again with the child's backoff, until
 the server answers; then the core decides, for each, whether it is still
-ours to complete.
+ours to complete. A request too few replicas acknowledged (``?wait_replicas``)
+was carried out on the master: it is logged, and its replies are used as
+they are (see :func:`reqless_worker._outage.replies_of`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reqless import ServerUnavailableError, commands
+from reqless import ReplicationTimeoutError, ServerUnavailableError, commands
+from reqless_worker._outage import replies_of, unreplicated
 from reqless_worker._runner import WorkerJob
 
 if TYPE_CHECKING:
@@ -114,18 +117,28 @@ class Completions:
         completes = [commands.complete(job) for job, _ in jobs]
         calls: list[commands.Call[Any]] = [*completes] if pop is None else [*completes, pop.call]
         try:
-            results = self.client.execute(*calls, return_errors=True, job_class=WorkerJob)
+            try:
+                results = self.client.execute(*calls, return_errors=True, job_class=WorkerJob)
+            except ReplicationTimeoutError as error:
+                results = replies_of(error, len(calls))
+                what = _what(jobs, results[-1] if pop is not None else None)
+                if what:  # an empty pop alone loses nothing worth a warning
+                    unreplicated(error, what)
         except ServerUnavailableError as error:
             if not completes:
                 # A pop alone: the caller pops again after its backoff.
                 self.outage.lost(error)
                 return sent
-            results = self._after_outage(error, completes)
+            results = self._after_outage(error, jobs)
         else:
             self.outage.back()
             if pop is not None:
                 popped = results.pop()
-                sent.popped = [] if isinstance(popped, Exception) else popped
+                # None: the master popped, but the error could not say what; the
+                # jobs' leases run out and the core hands them out again.
+                sent.popped = (
+                    None if popped is None else [] if isinstance(popped, Exception) else popped
+                )
         if held:
             with self._lock:
                 self._unanswered.difference_update(job.jid for job, _ in jobs)
@@ -134,8 +147,21 @@ class Completions:
         return sent
 
     def _after_outage(
-        self, error: ServerUnavailableError, completes: list[commands.Call[Any]]
+        self, error: ServerUnavailableError, jobs: list[tuple[WorkerJob, JobRunner]]
     ) -> list[Any]:
         """The completions again, alone, until the server answers."""
+        completes = [commands.complete(job) for job, _ in jobs]
         time.sleep(self.outage.lost(error))
-        return self.outage.retry(lambda: self.client.execute(*completes, return_errors=True))
+        try:
+            return self.outage.retry(lambda: self.client.execute(*completes, return_errors=True))
+        except ReplicationTimeoutError as lagging:
+            unreplicated(lagging, _what(jobs, None))
+            return replies_of(lagging, len(completes))
+
+
+def _what(jobs: list[tuple[WorkerJob, JobRunner]], popped: object) -> str:
+    """What a request did, for log lines: the jobs it completed and those it popped."""
+    parts = [f"completing {', '.join(job.jid for job, _ in jobs)}"] if jobs else []
+    if isinstance(popped, list) and popped:
+        parts.append(f"popping {', '.join(job.jid for job in popped)}")
+    return " and ".join(parts)

@@ -9,6 +9,11 @@ the job's own calls on its job) reports what it meets here, so the outage is
 logged once when it starts and once when it ends, with how long it lasted,
 however many threads noticed it; and every one of them waits the same
 backoff before trying again.
+
+Its kin, :func:`unreplicated`: a change the master made but too few replicas
+acknowledged in time (``?wait_replicas=N``). Nor is that a job's failure, nor
+a reason to try again (the change is made: sent again, it would be refused):
+it is logged, and the child goes on with what the master answered.
 """
 
 from __future__ import annotations
@@ -17,12 +22,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from reqless import AuthenticationError, ReqlessError, ServerUnavailableError
+from reqless import (
+    AuthenticationError,
+    ReplicationTimeoutError,
+    ReqlessError,
+    ServerUnavailableError,
+)
 
-__all__ = ["Outage", "server_name"]
+__all__ = ["Outage", "replies_of", "server_name", "unreplicated"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +143,29 @@ class Outage:
                 raise
             self.back()
             return result
+
+
+def unreplicated(error: ReplicationTimeoutError, what: str) -> None:
+    """Log that ``what`` (naming the jids) was done on the master but too few replicas
+    acknowledged it in time."""
+    logger.warning(
+        "%s: done on the master, but %d of the %d replica(s) asked for acknowledged it "
+        "in time (a failover may lose it); going on",
+        what,
+        error.acknowledged,
+        error.wanted,
+    )
+
+
+def replies_of(error: ReplicationTimeoutError, count: int) -> list[Any]:
+    """The master's replies to the ``count`` calls ``error`` concerns.
+
+    When the error cannot say (too few replies), each reply is None: the change
+    was made all the same, only its answer is unknown.
+    """
+    # A call with a trailer (a wake-up written behind it) has the trailer's reply last.
+    replies = list(error.replies)
+    return replies[:count] if len(replies) >= count else [None] * count
 
 
 def server_name(url: str) -> str:

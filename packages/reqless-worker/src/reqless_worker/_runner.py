@@ -29,6 +29,7 @@ from reqless import (
     Job,
     JobNotFoundError,
     LostLockError,
+    ReplicationTimeoutError,
     ReqlessError,
     ServerUnavailableError,
     commands,
@@ -36,7 +37,7 @@ from reqless import (
 from reqless_plugins import PluginManager, WorkerInfo, bind_log_context, hookimpl
 from reqless_worker._errors import JobCancelled, Shutdown
 from reqless_worker._imports import ClassLoader
-from reqless_worker._outage import Outage
+from reqless_worker._outage import Outage, replies_of, unreplicated
 from reqless_worker._sandbox import SlotSandbox
 from reqless_worker._settings import WorkerSettings
 
@@ -125,6 +126,11 @@ class WorkerJob(Job):
 
         try:
             return outage.retry(attempt)
+        except ReplicationTimeoutError as error:
+            # Done on the master: the job goes on as if acknowledged (see unreplicated).
+            unreplicated(error, f"a call on {self.jid}")
+            [reply] = replies_of(error, 1)
+            return reply  # type: ignore[no-any-return]
         except (LostLockError, JobNotFoundError) as exc:
             if not met:
                 raise
@@ -332,6 +338,8 @@ class JobRunner:
             self.leases.unregister(job.jid)
         try:
             self.outage.retry(lambda: self.client.execute(commands.retry(job)))
+        except ReplicationTimeoutError as error:
+            unreplicated(error, f"giving back {job.jid}")
         except (LostLockError, JobNotFoundError) as exc:
             self._lost(job, exc)
             return JobOutcome.LOCK_LOST
@@ -459,6 +467,8 @@ class JobRunner:
         logger.warning("job %s failed: %s", job.jid, group)
         try:
             self.outage.retry(lambda: self.client.execute(commands.fail(job, group, message)))
+        except ReplicationTimeoutError as error:
+            unreplicated(error, f"failing {job.jid}")
         except (LostLockError, JobNotFoundError) as exc:
             return self._lost(job, exc)
         self.plugins.notify(

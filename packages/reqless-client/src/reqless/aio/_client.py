@@ -16,6 +16,7 @@ from reqless import _ops as ops
 from reqless import _protocol as p
 from reqless._client import ClientBase
 from reqless._script import AsyncCoreScript, Form
+from reqless._throttles import ThrottleBase, ThrottlesBase
 from reqless.aio._events import Events
 from reqless.aio._job import Job, RecurringJob
 from reqless.aio._queue import Queues
@@ -121,15 +122,10 @@ class Tags:
     __call__ = top
 
 
-class Throttle:
+class Throttle(ThrottleBase["Client"]):
     """One throttle; ``maximum`` 0 means unlimited."""
 
-    def __init__(self, client: Client, name: str) -> None:
-        self._client = client
-        self.name = p.check_str("throttle name", name)
-
-    def __repr__(self) -> str:
-        return f"<aio.Throttle {self.name!r}>"
+    _REPR_NAME = "aio.Throttle"
 
     async def info(self) -> p.ThrottleInfo:
         return await self._client._do(p.throttle_info(self.name))
@@ -162,12 +158,8 @@ class Throttle:
         await self._client._do(p.no_reply("throttle.delete", self.name))
 
 
-class Throttles:
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def __getitem__(self, name: str) -> Throttle:
-        return Throttle(self._client, name)
+class Throttles(ThrottlesBase["Client", Throttle]):
+    _THROTTLE = Throttle
 
 
 class QueuePatterns:

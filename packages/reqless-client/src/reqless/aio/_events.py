@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from reqless import _protocol as p
-from reqless._events import CONFIRM_SECONDS, POLL_SECONDS, EventNames
+from reqless._events import EventNames
+from reqless._steps import drive_async
 
 if TYPE_CHECKING:
     from reqless.aio._client import Client
@@ -46,11 +48,10 @@ class Events(EventNames):
 
     async def listen(self, timeout: float | None = None) -> None:
         """Run callbacks (coroutine functions are awaited) until ``stop()`` or ``timeout``."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while deadline is None or loop.time() < deadline:
-                message = await self._next_message()
+            while True:
+                message = await self._next_message(deadline)
                 if message is None:
                     break
                 for result in self._calling(*message):
@@ -95,19 +96,14 @@ class Events(EventNames):
         message = await self._next_message()
         return None if message is None else p.parse_event(*message)
 
-    async def _next_message(self) -> tuple[str, str] | None:
-        """The next message's channel and data, or None once stop() was called."""
+    async def _next_message(self, deadline: float | None = None) -> tuple[str, str] | None:
+        """The next message's channel and data, or None once stop() was called (or
+        ``deadline``, a :func:`time.monotonic` time, passed)."""
         pubsub = await self._open()
-        while not self._stopping.is_set():
-            await self._follow(pubsub)
-            message = (
-                self._backlog.popleft()
-                if self._backlog
-                else await pubsub.get_message(timeout=POLL_SECONDS)
-            )
-            if message is not None and message.kind in ("message", "pmessage"):
-                return message.channel, message.data
-        return None
+        message: tuple[str, str] | None = await drive_async(
+            self._receiving(self._stopping.is_set, deadline), pubsub
+        )
+        return message
 
     async def _open(self) -> AsyncPubSub:
         if self._pubsub is None:
@@ -116,15 +112,4 @@ class Events(EventNames):
         return self._pubsub
 
     async def _follow(self, pubsub: AsyncPubSub) -> None:
-        add, drop = self._changes()
-        if drop:
-            await pubsub.unsubscribe(*sorted(drop))
-            self._subscribed -= drop
-        if add:
-            await pubsub.subscribe(*sorted(add))
-            self._subscribed |= add
-            pending = set(add)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + CONFIRM_SECONDS
-            while pending and loop.time() < deadline:
-                self._confirming(await pubsub.get_message(timeout=POLL_SECONDS), pending)
+        await drive_async(self._following(), pubsub)

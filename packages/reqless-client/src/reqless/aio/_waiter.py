@@ -21,9 +21,14 @@ from typing import Any
 
 import reqless
 from reqless import _protocol as p
-from reqless._errors import InvalidArgumentError, ReqlessError, ServerUnavailableError
+from reqless._errors import (
+    InvalidArgumentError,
+    ReqlessError,
+    ServerUnavailableError,
+)
 from reqless._script import SERVER_CLOCK_FUNCTION
-from reqless._waiter import _SLICE, _UNBLOCK_RETRY, Steps, T
+from reqless._steps import Steps, drive_async
+from reqless._waiter import _SLICE, _UNBLOCK_RETRY, T
 from reqless._waiter import PopWaiter as _SyncWaiter
 from reqless.aio._client import Client
 from reqless.aio._job import Job as AsyncJob
@@ -182,13 +187,8 @@ class PopWaiter:
     # -- driving the steps ----------------------------------------------------------------
 
     async def _drive(self, steps: Steps[T]) -> T:
-        result: Any = None
-        while True:
-            try:
-                name, *args = steps.send(result)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            result = await getattr(self, name)(*args)
+        """Run the shared sans-IO steps with this class's coroutines."""
+        return await drive_async(steps, self)
 
     async def _send(self, *commands: Sequence[Arg]) -> None:
         self._steps._send(*commands)

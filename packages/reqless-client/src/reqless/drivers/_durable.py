@@ -6,7 +6,7 @@ lose what a client was told is done. With ``?wait_replicas=N`` (and
 fields, the driver is wrapped in :class:`DurableDriver`: each core call
 (``FCALL`` / ``EVALSHA``) goes out with ``WAIT N T`` pipelined behind it, in
 the same write and round trip, and a call that fewer than ``N`` replicas
-acknowledged within ``T`` ms raises :class:`ReplicationTimeoutError`: the change
+acknowledged within ``T`` ms raises :class:`reqless.ReplicationTimeoutError`: the change
 is on the master, but a failover may lose it. ``WAIT`` covers every earlier
 write of its connection, so one ``WAIT`` closes a pipeline of calls.
 
@@ -22,7 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from reqless._errors import InvalidArgumentError, ReqlessError, ServerUnavailableError
+from reqless._errors import (
+    InvalidArgumentError,
+    ReplicationTimeoutError,
+    ReqlessError,
+    ServerUnavailableError,
+)
 from reqless._settings import ClientSettings
 from reqless.drivers import (
     Arg,
@@ -39,44 +44,12 @@ from reqless.drivers import (
 __all__ = [
     "DurableAsyncDriver",
     "DurableDriver",
-    "ReplicationTimeoutError",
     "durable",
     "durable_async",
 ]
 
 # The wrapped driver: a sync or an asyncio one.
 D = TypeVar("D", bound="Driver | AsyncDriver")
-
-
-class ReplicationTimeoutError(ReqlessError):
-    """Fewer replicas than asked acknowledged a state change in time.
-
-    The change was made on the master, but a failover before the replicas
-    catch up may lose it. ``acknowledged`` is how many replicas did,
-    ``wanted`` how many were asked for, and ``replies`` the replies of the
-    calls it covers, in order (errors in place), for a caller that goes on
-    with what the master did (the jobs a pop handed out, say).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        acknowledged: int = 0,
-        wanted: int = 0,
-        replies: list[Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.acknowledged = acknowledged
-        self.wanted = wanted
-        self.replies: list[Any] = [] if replies is None else replies
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild, (self.message, self.acknowledged, self.wanted))
-
-
-def _rebuild(message: str, acknowledged: int, wanted: int) -> ReplicationTimeoutError:
-    return ReplicationTimeoutError(message, acknowledged=acknowledged, wanted=wanted)
 
 
 # Core commands that only read: a lost one costs nothing, so they do not wait.
