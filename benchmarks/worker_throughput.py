@@ -365,7 +365,12 @@ def report(
         )
     )
     process = next(
-        (r for r in results if r.variant.strategy == "process" and r.variant.wake_key), None
+        (
+            r
+            for r in results
+            if r is not baseline and r.variant.strategy == "process" and r.variant.wake_key
+        ),
+        None,
     )
     for result in results:
         if result is baseline or not result.variant.wake_key:

@@ -36,7 +36,7 @@ from reqless_worker._imports import ClassLoader
 from reqless_worker._leases import LeaseKeeper, LostCallback
 from reqless_worker._outage import Outage, server_name, unreplicated
 from reqless_worker._put_listener import PutListener
-from reqless_worker._runner import JobRunner, WorkerJob
+from reqless_worker._runner import JobRunner, MethodGuard, WorkerJob
 from reqless_worker._settings import WorkerSettings
 
 __all__ = ["ChildSession", "QueueSelector", "child_worker_name"]
@@ -141,8 +141,11 @@ class ChildSession:
             slot=self.slot,
         )
 
-    def runner(self, index: int | None = None) -> JobRunner:
-        """A runner for this child, or for greenlet/task ``index`` inside it."""
+    def runner(
+        self, index: int | None = None, method_guard: MethodGuard | None = None
+    ) -> JobRunner:
+        """A runner for this child, or for slot ``index`` inside it (``method_guard``:
+        see :class:`JobRunner`)."""
         return JobRunner(
             self.client,
             self.settings,
@@ -153,6 +156,7 @@ class ChildSession:
             loader=self.loader,
             outage=self.outage,
             completions=self.completions,
+            method_guard=method_guard,
         )
 
     # --------------------------------------------------------------- lifecycle

@@ -85,6 +85,10 @@ class Completions:
         with self._lock:
             return set(self._unanswered)
 
+    def held_for(self) -> float:
+        """How long the oldest held completion has waited (0.0: none is held)."""
+        return time.monotonic() - self._held_at if self._held else 0.0
+
     def flush(self, older_than: float = 0.0) -> None:
         """Send the held completions; with ``older_than``, only if the first was held at
         least that many seconds ago."""

@@ -44,9 +44,13 @@ from reqless_worker._settings import WorkerSettings
 if TYPE_CHECKING:
     from reqless_worker._completions import Completions
 
-__all__ = ["JobOutcome", "JobRunner", "WorkerJob"]
+__all__ = ["JobOutcome", "JobRunner", "MethodGuard", "WorkerJob"]
 
 T = TypeVar("T")
+
+#: ``guard(job, method)``: what runs in the place of ``job``'s method (see JobRunner).
+JobMethod = Callable[["WorkerJob"], object]
+MethodGuard = Callable[["WorkerJob", JobMethod], JobMethod]
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +251,9 @@ class JobRunner:
     by its runners); ``completions`` where the runner's completions go (one
     per child too, so that they can travel together). ``performing`` is True
     while the job's own code runs, for signal handlers deciding whether to
-    interrupt it.
+    interrupt it. ``method_guard(job, method)``, if given, returns what runs in
+    the method's place, innermost, inside every plugin's ``reqless_perform``
+    wrapper: how a concurrent strategy knows when a job's own code runs.
     """
 
     def __init__(
@@ -262,6 +268,7 @@ class JobRunner:
         loader: ClassLoader | None = None,
         outage: Outage | None = None,
         completions: Completions | None = None,
+        method_guard: MethodGuard | None = None,
     ) -> None:
         from reqless_worker._completions import Completions
 
@@ -274,6 +281,7 @@ class JobRunner:
         self.outage = outage or Outage()
         self.completions = completions or Completions(client, self.outage)
         self.performing = False
+        self.method_guard = method_guard
         self.sandbox = SlotSandbox(plugins, info, sandbox_subdir)
         # The sandbox the current job opened, cleaned when the job is over.
         self._opened: Path | None = None
@@ -376,6 +384,8 @@ class JobRunner:
         refused = self._find_target(job)
         if refused is not None:
             return refused
+        if self.method_guard is not None and job.target is not None:
+            job.target = self.method_guard(job, job.target)
         self.plugins.notify("reqless_before_perform", worker=self.info, job=job)
         error: Exception | None = None
         details = ""

@@ -36,7 +36,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,12 +54,13 @@ __all__ = [
     "ThreadedRunning",
     "ThreadedSlotChild",
     "close_awaitable",
-    "perform_guard",
 ]
 
-# The work a batch popped beyond the free slots is expected to take, at most; also
-# how long a popped job waits for a busy slot's chain before a slot of its own starts.
+# The work a batch popped beyond the free slots is expected to take, at most.
 BATCH_SECONDS = 0.005
+# How long a popped job may wait behind a chain whose job turned out long before it
+# gets a thread of its own (trio, asyncio).
+STUCK_SECONDS = 0.02
 MAX_BATCH = 32
 # The longest a completion is held while every slot is busy.
 HOLD_LIMIT = 0.02
@@ -96,7 +97,9 @@ class SlotChild:
         self.settings = settings
         self.session: ChildSession = ChildSession(settings, slot, stop, name)
         size = settings.concurrency
-        self.runners: list[JobRunner] = [self.session.runner(index) for index in range(size)]
+        self.runners: list[JobRunner] = [
+            self.session.runner(index, self.guard_method) for index in range(size)
+        ]
         self.books = threading.Lock()
         self.free: list[int] = list(reversed(range(size)))
         # Keyed by the job object, not its jid: a job that moved itself into a queue
@@ -162,6 +165,28 @@ class SlotChild:
     def flush(self, older_than: float = 0.0) -> None:
         """Send the held completions; with ``older_than``, only those held that long."""
         self.session.completions.flush(older_than)
+
+    def guard_method(
+        self, job: WorkerJob, method: Callable[[WorkerJob], object]
+    ) -> Callable[[WorkerJob], object]:
+        """What the runners run in the place of a job's method: it knows when the method
+        runs, and stops a job told to stop before its method started; once the method
+        returned, the job is reporting its outcome, which is never interrupted."""
+        run = self.running.get(id(job))
+        if run is None:
+            return method
+
+        def guarded(job: WorkerJob) -> object:
+            if run.stop is not None:
+                raise run.stop
+            run.performing = True
+            try:
+                return method(job)
+            finally:
+                run.performing = False
+                run.reporting = True
+
+        return guarded
 
     def vacate(self, run: Running) -> None:
         with self.books:
@@ -239,6 +264,8 @@ class ThreadedRunning(Running):
     on_loop: bool = False
     #: Orders "the method ended" against "raise into the method's thread".
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Whether a stop was raised into the thread (which must then forget it).
+    raised: bool = False
 
 
 class ThreadedSlotChild(SlotChild):
@@ -257,6 +284,8 @@ class ThreadedSlotChild(SlotChild):
         # The last wait on the server popped fewer jobs than asked: the queues are empty,
         # so the next fetch waits at once instead of popping first.
         self._queues_empty = False
+        # When the loop plans next unless told sooner (None: only when told).
+        self._next_plan: float | None = None
 
     # ----------------------------------------------------------- the loop's side
 
@@ -287,19 +316,30 @@ class ThreadedSlotChild(SlotChild):
         now = time.monotonic()
         # Chains whose job started lately will take the pending jobs soon; one stuck in
         # a long job will not.
-        soon = sum(1 for run in self.running.values() if now - run.since < BATCH_SECONDS)
+        soon = sum(1 for run in self.running.values() if now - run.since < STUCK_SECONDS)
         needed = math.ceil(len(self.pending) * average / BATCH_SECONDS)
         return max(0, needed - soon)
 
     def next_plan_in(self) -> float | None:
         """On the loop, after :meth:`plan`: how long until it should plan again unless
-        notified sooner (None: not before). Completions are held (the loop then sends
-        them if nothing changed meanwhile, see :meth:`flush`), or a pending job waits
-        for a busy slot's chain (it gets a thread of its own if that is stuck)."""
+        told sooner (None: not before). A pending job waits for a busy slot's chain
+        (it gets a thread of its own if that chain is stuck in a long job), or
+        completions are held (the loop sends them if they are held too long, see
+        :meth:`flush_late`)."""
         if self.holding():
-            return HOLD_LIMIT
+            timeout: float | None = HOLD_LIMIT
+        else:
+            timeout = None
         with self.books:
-            return BATCH_SECONDS if self.pending and self.free else None
+            if self.pending and self.free:
+                timeout = STUCK_SECONDS
+            self._next_plan = None if timeout is None else time.monotonic() + timeout
+        return timeout
+
+    def flush_late(self) -> bool:
+        """Whether completions have been held for ``HOLD_LIMIT`` (the loop then sends
+        them from a thread, with :meth:`flush`)."""
+        return self.session.completions.held_for() >= HOLD_LIMIT
 
     def done(self) -> bool:
         """Whether the loop may end: no thread runs and no job is to be started or
@@ -323,6 +363,32 @@ class ThreadedSlotChild(SlotChild):
         """On the loop, ``run.lock`` held: cancel ``run``'s method awaited on the loop."""
         raise NotImplementedError
 
+    def guard_method(
+        self, job: WorkerJob, method: Callable[[WorkerJob], object]
+    ) -> Callable[[WorkerJob], object]:
+        """As :meth:`SlotChild.guard_method`, in the job's thread, and an awaitable the
+        method returns is awaited on the loop (:meth:`await_on_loop`)."""
+        run = self.running.get(id(job))
+        if not isinstance(run, ThreadedRunning):
+            return method
+
+        def guarded(job: WorkerJob) -> object:
+            with run.lock:
+                if run.stop is not None:
+                    raise run.stop
+                run.performing = True
+            try:
+                result = method(job)
+                if inspect.isawaitable(result):
+                    return self.await_on_loop(run, result)
+                return result
+            finally:
+                with run.lock:
+                    run.performing = False
+                    run.reporting = True
+
+        return guarded
+
     def interrupt(self, run: Running, reason: BaseException) -> None:
         if not isinstance(run, ThreadedRunning):
             return
@@ -333,6 +399,7 @@ class ThreadedSlotChild(SlotChild):
             if run.on_loop:
                 self.cancel_on_loop(run)
             elif run.performing and run.thread is not None:
+                run.raised = True
                 raise_in_thread(run.thread, type(reason))
 
     # --------------------------------------------------------- the threads' side
@@ -382,9 +449,15 @@ class ThreadedSlotChild(SlotChild):
         finally:
             with self.books:
                 self.fetching = False
-                # A free slot: the loop starts a fetcher, or a thread for pending jobs now
-                # or, if this chain's job turns out long, within BATCH_SECONDS.
-                wake = bool(self.free)
+                # A free slot: the loop starts a fetcher, or threads for the pending jobs,
+                # now or (if this chain's job turns out long) within STUCK_SECONDS; it is
+                # told unless it plans by then anyway (a wake-up takes the GIL from jobs).
+                next_plan = self._next_plan
+                wake = bool(self.free) and (
+                    not self.pending
+                    or next_plan is None
+                    or next_plan > time.monotonic() + STUCK_SECONDS
+                )
             if wake:
                 self.notify_loop()
         return run
@@ -417,50 +490,9 @@ class ThreadedSlotChild(SlotChild):
             with run.lock:
                 run.performing = False
                 run.thread = None
-                # This thread runs other jobs next: nothing meant for this one may linger.
-                raise_in_thread(threading.get_ident(), None)
-
-
-def perform_guard(child: ThreadedSlotChild) -> object:
-    """A plugin whose ``reqless_perform`` is the innermost wrapper (it runs in the job's
-    thread): it knows when the method runs, stops a job told to stop before its
-    method started, and hands an awaitable the method returns to the loop."""
-    from types import SimpleNamespace
-
-    from reqless_plugins import hookimpl
-
-    @hookimpl(wrapper=True, trylast=True)
-    def reqless_perform(worker: Any, job: WorkerJob) -> Generator[None, object, object]:
-        run = child.running.get(id(job))
-        if not isinstance(run, ThreadedRunning):
-            return (yield)
-        method = job.target
-        if method is not None:
-            job.target = _bridge(child, run, method)
-        with run.lock:
-            if run.stop is not None:
-                raise run.stop
-            run.performing = True
-        try:
-            return (yield)
-        finally:
-            with run.lock:
-                run.performing = False
-                run.reporting = True
-
-    return SimpleNamespace(reqless_perform=reqless_perform)
-
-
-def _bridge(
-    child: ThreadedSlotChild, run: ThreadedRunning, method: Callable[..., Any]
-) -> Callable[[WorkerJob], object]:
-    def call(job: WorkerJob) -> object:
-        result = method(job)
-        if inspect.isawaitable(result):
-            return child.await_on_loop(run, result)
-        return result
-
-    return call
+                if run.raised:
+                    # This thread runs other jobs next: nothing meant for this one may linger.
+                    raise_in_thread(threading.get_ident(), None)
 
 
 def raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:

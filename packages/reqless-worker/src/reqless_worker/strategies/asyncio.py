@@ -60,7 +60,6 @@ from reqless_worker.strategies._slots import (
     ThreadedRunning,
     ThreadedSlotChild,
     close_awaitable,
-    perform_guard,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +77,6 @@ T = TypeVar("T")
 
 # How often the loop looks at the flags the signal handlers set.
 WATCH_SECONDS = 0.05
-GUARD_PLUGIN = "reqless-worker-asyncio"
 
 
 @dataclass
@@ -124,7 +122,6 @@ class _AsyncioChild(ThreadedSlotChild):
     def __init__(self, strategy: AsyncioStrategy, slot: int, stop: ChildControl) -> None:
         super().__init__(strategy.settings, slot, stop, strategy.name)
         self.strategy = strategy
-        self.session.plugins.register(perform_guard(self), GUARD_PLUGIN)
         # One more than the slots: the fetcher's thread, while the slots' threads end.
         self._threads = ThreadPoolExecutor(
             self.settings.concurrency + 1, thread_name_prefix="reqless-slot"
@@ -185,7 +182,7 @@ class _AsyncioChild(ThreadedSlotChild):
                 task.add_done_callback(slots.discard)
             if self.done():
                 return
-            if not await self._wait_changed(self.next_plan_in()) and self.holding():
+            if not await self._wait_changed(self.next_plan_in()) and self.flush_late():
                 await self._call(self.flush, HOLD_LIMIT)
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:

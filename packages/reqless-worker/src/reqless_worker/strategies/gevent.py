@@ -21,7 +21,6 @@ neighbours) until it does.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,6 @@ __all__ = ["GeventStrategy"]
 
 # Jobs whose kill has not ended them after this long are left to finish on their own.
 KILL_GRACE = 5.0
-GUARD_PLUGIN = "reqless-worker-gevent"
 
 
 @dataclass
@@ -55,35 +53,6 @@ def _logger() -> logging.Logger:
     import logging
 
     return logging.getLogger(__name__)
-
-
-def _perform_guard(running: dict[int, Running]) -> object:
-    """A plugin whose ``reqless_perform`` is the innermost wrapper: it knows when a
-    job's method runs.
-
-    A job told to stop before its method started stops right there (the runner
-    then reports it as given back or lost); once the method returned the job
-    is reporting its outcome, which is never interrupted.
-    """
-    from types import SimpleNamespace
-
-    from reqless_plugins import hookimpl
-
-    @hookimpl(wrapper=True, trylast=True)
-    def reqless_perform(worker: Any, job: Job) -> Generator[None, object, object]:
-        run = running.get(id(job))
-        if run is not None and run.stop is not None:
-            raise run.stop
-        if run is not None:
-            run.performing = True
-        try:
-            return (yield)
-        finally:
-            if run is not None:
-                run.performing = False
-                run.reporting = True
-
-    return SimpleNamespace(reqless_perform=reqless_perform)
 
 
 class GeventStrategy(Strategy):
@@ -110,7 +79,6 @@ class _GeventChild(SlotChild):
         import threading
 
         super().__init__(strategy.settings, slot, stop, strategy.name)
-        self.session.plugins.register(_perform_guard(self.running), GUARD_PLUGIN)
         self.job_ended = threading.Event()
 
     # ------------------------------------------------------------------ life

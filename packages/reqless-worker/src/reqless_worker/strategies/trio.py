@@ -39,7 +39,6 @@ from reqless_worker.strategies._slots import (
     ThreadedRunning,
     ThreadedSlotChild,
     close_awaitable,
-    perform_guard,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 # How often the loop looks at the flags the signal handlers set.
 WATCH_SECONDS = 0.05
-GUARD_PLUGIN = "reqless-worker-trio"
 
 
 @dataclass
@@ -78,7 +76,6 @@ class _TrioChild(ThreadedSlotChild):
 
     def __init__(self, strategy: TrioStrategy, slot: int, stop: ChildControl) -> None:
         super().__init__(strategy.settings, slot, stop, strategy.name)
-        self.session.plugins.register(perform_guard(self), GUARD_PLUGIN)
         self._token: trio.lowlevel.TrioToken | None = None
         self._changed = trio.Event()
         # One more than the slots: the fetcher's thread, while the slots' threads end.
@@ -123,7 +120,7 @@ class _TrioChild(ThreadedSlotChild):
                 slots.start_soon(self._slot, None, name="slot")
             if self.done():
                 return
-            if not await self._wait_changed(self.next_plan_in()) and self.holding():
+            if not await self._wait_changed(self.next_plan_in()) and self.flush_late():
                 await trio.to_thread.run_sync(self.flush, HOLD_LIMIT)
 
     async def _watch(self) -> None:
