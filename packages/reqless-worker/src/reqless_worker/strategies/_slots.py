@@ -92,7 +92,12 @@ class SlotChild:
 
     def __init__(self, settings: WorkerSettings, slot: int, stop: ChildControl, name: str) -> None:
         from reqless_worker._child import ChildSession
+        from reqless_worker._errors import JobCancelled, Shutdown
+        from reqless_worker._runner import JobOutcome
 
+        # Imported here, not with this module (see above), and kept: not once per job.
+        self._job_cancelled, self._shutdown = JobCancelled, Shutdown
+        self._returned = JobOutcome.RETURNED
         self.stop = stop
         self.settings = settings
         self.session: ChildSession = ChildSession(settings, slot, stop, name)
@@ -196,9 +201,6 @@ class SlotChild:
     def run_job(self, run: Running, log: logging.Logger) -> None:
         """Run ``run``'s job with its slot's runner and hold its completion; a stop raised
         outside the job's method (where the runner cannot see it) is reported here."""
-        from reqless_worker._errors import JobCancelled, Shutdown
-        from reqless_worker._runner import JobOutcome
-
         runner = self.runners[run.index]
         job = run.job
         try:
@@ -207,12 +209,12 @@ class SlotChild:
             took = time.perf_counter() - started
             average = self._average
             self._average = took if average is None else average * 0.8 + took * 0.2
-            if outcome is JobOutcome.RETURNED:
+            if outcome is self._returned:
                 runner.completions.hold(job, runner)
-        except JobCancelled:
+        except self._job_cancelled:
             log.warning("stopped %s: it is no longer ours", job.jid)
             runner.plugins.notify("reqless_job_lock_lost", worker=runner.info, job=job)
-        except Shutdown:
+        except self._shutdown:
             runner.give_back(job)
         except Exception:
             log.exception("running %s failed in the worker", job.jid)
@@ -379,7 +381,7 @@ class ThreadedSlotChild(SlotChild):
                 run.performing = True
             try:
                 result = method(job)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     return self.await_on_loop(run, result)
                 return result
             finally:
@@ -476,14 +478,12 @@ class ThreadedSlotChild(SlotChild):
         return jobs
 
     def _run_in_thread(self, run: Running, log: logging.Logger) -> None:
-        from reqless_worker._errors import JobCancelled, Shutdown
-
         if not isinstance(run, ThreadedRunning):
             return
         run.thread = threading.get_ident()
         try:
             self.run_job(run, log)
-        except (JobCancelled, Shutdown):
+        except (self._job_cancelled, self._shutdown):
             # Raised into the thread as it was leaving the job: too late to matter.
             log.debug("late stop of %s ignored", run.job.jid)
         finally:
