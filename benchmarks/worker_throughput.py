@@ -10,7 +10,10 @@ which it FLUSHALLs) and runs real worker processes (the CLI, ``-w 2``) on it:
 
 * **drain**: ``--jobs`` no-op jobs are put first, then a worker is started;
   the rate is counted from the first job leaving the queue to the last one
-  completed (start-up excluded), by watching the queue's counts;
+  completed (start-up excluded), by watching the queue's counts; each
+  variant drains ``--rounds`` times, the variants taking turns, and the
+  median is reported (one drain lasts a second or two, and this machine's
+  speed swings by a fifth from one to the next);
 * **put -> start latency**: with the worker idle, one job at a time is put;
   the job writes how long after the ``put`` call began its method started to
   a FIFO the benchmark blocks on (no polling that would take CPU from what is
@@ -294,20 +297,31 @@ def measure_floor(url: str, samples: int) -> list[float]:
 
 
 def run_all(
-    url: str, variants: list[Variant], workers: int, jobs: int, samples: int
+    url: str, variants: list[Variant], workers: int, jobs: int, samples: int, rounds: int
 ) -> list[Result]:
+    """Each variant's drain ``rounds`` times, the variants taking turns (so a slow spell of
+    the machine falls on all of them), then its latency samples."""
+    named = {}
+    for variant in variants:
+        name = "bench-" + "".join(c if c.isalnum() else "-" for c in variant.label)
+        named[variant] = Variant(
+            name, variant.strategy, ("-n", name, *variant.flags), variant.wake_key
+        )
+    drains: dict[Variant, list[float]] = {variant: [] for variant in variants}
     results = []
     with tempfile.TemporaryDirectory(prefix="reqless-bench-") as scratch:
         logdir = Path(scratch)
+        for turn in range(rounds):
+            for variant in variants:
+                what = f"draining {jobs:,} jobs ({turn + 1}/{rounds})"
+                print(f"  {variant.label}: {what}", flush=True)
+                drains[variant].append(measure_drain(url, named[variant], workers, jobs, logdir))
         for variant in variants:
-            name = "bench-" + "".join(c if c.isalnum() else "-" for c in variant.label)
-            named = Variant(name, variant.strategy, ("-n", name, *variant.flags), variant.wake_key)
-            print(f"  {variant.label}: draining {jobs:,} jobs...", flush=True)
-            drain = measure_drain(url, named, workers, jobs, logdir)
             print(f"  {variant.label}: {samples} put->start samples...", flush=True)
-            latencies = measure_latency(url, named, workers, samples, logdir)
-            results.append(Result(variant, drain, latencies))
-            print(f"  {variant.label}: {drain:,.0f} jobs/s", flush=True)
+            latencies = measure_latency(url, named[variant], workers, samples, logdir)
+            results.append(Result(variant, statistics.median(drains[variant]), latencies))
+            rates = ", ".join(f"{rate:,.0f}" for rate in drains[variant])
+            print(f"  {variant.label}: {rates} jobs/s", flush=True)
     return results
 
 
@@ -332,7 +346,10 @@ def report(
     floor: list[float],
 ) -> None:
     print()
-    print(f"reqless-worker, {workers} processes, {jobs:,} no-op jobs; latency of an idle worker")
+    print(
+        f"reqless-worker, {workers} processes, {jobs:,} no-op jobs (median drain);"
+        " latency of an idle worker"
+    )
     print(f"  {'variant':<30} {'drain jobs/s':>12} {'p50 ms':>8} {'p99 ms':>8}  vs polling")
     for result in results:
         p50, p99 = result.percentile(0.5), result.percentile(0.99)
@@ -399,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an existing server (it is FLUSHALLed!); default: Valkey")
     parser.add_argument("--jobs", type=int, default=20_000, help="no-op jobs to drain")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="drains per variant, taking turns; the median is reported",
+    )
     parser.add_argument("--samples", type=int, default=300, help="put->start latency samples")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (-w)")
     parser.add_argument(
@@ -440,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run(url: str) -> int:
         print(f"measuring {len(variants)} variants on {url}", flush=True)
-        results = run_all(url, variants, args.workers, args.jobs, args.samples)
+        results = run_all(url, variants, args.workers, args.jobs, args.samples, args.rounds)
         floor = measure_floor(url, args.samples)
         original = None if args.no_original else measure_original(url, args.workers, args.jobs)
         report(results, results[0], args.workers, args.jobs, original, floor)
