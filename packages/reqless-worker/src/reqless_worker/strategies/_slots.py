@@ -324,17 +324,15 @@ class ThreadedSlotChild(SlotChild):
 
     def next_plan_in(self) -> float | None:
         """On the loop, after :meth:`plan`: how long until it should plan again unless
-        told sooner (None: not before). A pending job waits for a busy slot's chain
-        (it gets a thread of its own if that chain is stuck in a long job), or
-        completions are held (the loop sends them if they are held too long, see
-        :meth:`flush_late`)."""
-        if self.holding():
-            timeout: float | None = HOLD_LIMIT
-        else:
-            timeout = None
+        told sooner (None: not before). While a slot runs, every ``STUCK_SECONDS``: a
+        pending job may wait behind a chain stuck in a long job (it then gets a thread
+        of its own), and completions may be held too long (see :meth:`flush_late`).
+        A slot's thread tells the loop only what it would not see by then, so a
+        busy child's loop wakes fifty times a second, not once a batch."""
+        holding = self.holding()
         with self.books:
-            if self.pending and self.free:
-                timeout = STUCK_SECONDS
+            busy = bool(self.running or self.pending) or holding
+            timeout = STUCK_SECONDS if busy else None
             self._next_plan = None if timeout is None else time.monotonic() + timeout
         return timeout
 
