@@ -66,7 +66,7 @@ MAX_BATCH = 32
 HOLD_LIMIT = 0.02
 
 
-@dataclass
+@dataclass(slots=True)
 class Running:
     """One job in one slot, and how far it got."""
 
@@ -256,7 +256,7 @@ class SlotChild:
                 runner.give_back(job)
 
 
-@dataclass
+@dataclass(slots=True)
 class ThreadedRunning(Running):
     """One job run by a slot's thread, and how far it got."""
 
@@ -420,10 +420,11 @@ class ThreadedSlotChild(SlotChild):
                 if run is None:
                     return
             self._run_in_thread(run, log)
-            self.vacate(run)
-            if run.stop is not None:
-                return  # (trio) its task's cancel scope is cancelled: the task must end
             with self.books:
+                del self.running[id(run.job)]
+                self.free.append(run.index)
+                if run.stop is not None:
+                    return  # (trio) its task's cancel scope is cancelled: the task must end
                 run = None if stop.stopping else self.take_next(make)
                 if run is None:
                     if self.fetching or stop.stopping:

@@ -79,7 +79,7 @@ T = TypeVar("T")
 WATCH_SECONDS = 0.05
 
 
-@dataclass
+@dataclass(slots=True)
 class _Running(ThreadedRunning):
     """One job in one slot, and how far it got."""
 

@@ -40,7 +40,7 @@ __all__ = ["GeventStrategy"]
 KILL_GRACE = 5.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Running(Running):
     """One job in one greenlet, and how far it got."""
 

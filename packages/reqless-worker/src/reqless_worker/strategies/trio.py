@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 WATCH_SECONDS = 0.05
 
 
-@dataclass
+@dataclass(slots=True)
 class _Running(ThreadedRunning):
     """One job in one slot's task, and how far it got."""
 
