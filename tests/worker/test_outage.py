@@ -222,6 +222,24 @@ def test_a_change_too_few_replicas_acknowledged_is_logged_and_the_jobs_go_on(
     assert "crashed" not in output and "Traceback" not in output, output
 
 
+def test_a_heartbeat_too_few_replicas_acknowledged_is_a_warning_and_the_job_runs_on(
+    server: Server, short_leases: reqless.Client, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    log, url = tmp_path / "runs.log", f"{server.url}?wait_replicas=1&wait_timeout_ms=10"
+    # Longer than its 2 s lease: it lives on its heartbeats, none of them replicated.
+    jid = short_leases.queues["q"].put(f"{JOBS}.Sleepy", {"log": str(log), "seconds": 3})
+    worker = start_worker(url, "-q", "q", "--max-jobs", "1")
+    assert worker.wait(30) == 0, worker.output()
+    job = get_job(short_leases, jid)
+    assert job.state == "complete"
+    assert [e["what"] for e in job.history].count("popped") == 1
+    output = worker.output()
+    assert f"the heartbeat of {jid}: done on the master" in output
+    assert "heartbeat of" not in "".join(
+        line for line in output.splitlines() if "ERROR" in line
+    ), output
+
+
 # --------------------------------------------------------- what counts as an outage
 
 

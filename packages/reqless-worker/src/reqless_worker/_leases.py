@@ -18,8 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reqless import Job, JobNotFoundError, LostLockError, ReqlessError, ServerUnavailableError
-from reqless_worker._outage import Outage
+from reqless import (
+    Job,
+    JobNotFoundError,
+    LostLockError,
+    ReplicationTimeoutError,
+    ReqlessError,
+    ServerUnavailableError,
+)
+from reqless_worker._outage import Outage, unreplicated
 
 __all__ = ["LeaseKeeper", "LostCallback"]
 
@@ -159,6 +166,9 @@ class LeaseKeeper:
             except ServerUnavailableError as exc:
                 # Not a lost lock: once the server is back, the core says whether it is.
                 retry_in = self.outage.lost(exc)
+            except ReplicationTimeoutError as exc:
+                # Renewed on the master; its new expiry is unknown, so it is renewed again soon.
+                unreplicated(exc, f"the heartbeat of {lease.job.jid}")
             except ReqlessError as exc:
                 logger.error("heartbeat of %s failed, will retry: %s", lease.job.jid, exc)
             except Exception:
