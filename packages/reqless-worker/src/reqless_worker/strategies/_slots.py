@@ -288,6 +288,8 @@ class ThreadedSlotChild(SlotChild):
         self._queues_empty = False
         # When the loop plans next unless told sooner (None: only when told).
         self._next_plan: float | None = None
+        # True while the fetcher waits on the server.
+        self._waiting = False
 
     # ----------------------------------------------------------- the loop's side
 
@@ -331,7 +333,9 @@ class ThreadedSlotChild(SlotChild):
         busy child's loop wakes fifty times a second, not once a batch."""
         holding = self.holding()
         with self.books:
-            busy = bool(self.running or self.pending) or holding
+            # A fetcher between two batches counts; one waiting on the server does not.
+            fetching = self.fetching and not self._waiting
+            busy = bool(self.running or self.pending) or fetching or holding
             timeout = STUCK_SECONDS if busy else None
             self._next_plan = None if timeout is None else time.monotonic() + timeout
         return timeout
@@ -472,7 +476,11 @@ class ThreadedSlotChild(SlotChild):
         self.flush()  # nothing held may wait with us
         with self.books:
             wanted = len(self.free)
-        jobs = self.session.wait_for_work(wanted)
+            self._waiting = True
+        try:
+            jobs = self.session.wait_for_work(wanted)
+        finally:
+            self._waiting = False
         self._queues_empty = 0 < len(jobs) < wanted
         return jobs
 
