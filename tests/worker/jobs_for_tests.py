@@ -136,6 +136,7 @@ class SandboxUser:
             cwd=os.getcwd(),
         )
         (sandbox / "leftover.txt").write_text("a job's scratch file")
+        time.sleep(job.payload.get("seconds", 0))
 
 
 class NoMethod:

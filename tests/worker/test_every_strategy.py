@@ -294,10 +294,11 @@ def test_each_child_greenlet_or_task_has_its_own_sandbox_emptied_before_and_remo
     workdir = log.parent / "work"
     sandboxes = {str(path) for path in strategy.sandboxes(workdir)}
     # Twice as many jobs as sandboxes: some sandbox serves a second job, which
-    # must find the first one's leftover file cleaned away.
+    # must find the first one's leftover file cleaned away. Each takes a while, so
+    # that every slot gets one (a slot runs short jobs popped beside it itself).
     jobs = 2 * len(sandboxes)
     for _ in range(jobs):
-        client.queues["q"].put(f"{JOBS}.SandboxUser", {"log": str(log)})
+        client.queues["q"].put(f"{JOBS}.SandboxUser", {"log": str(log), "seconds": 0.2})
     worker = start_worker(
         server.url, "-q", "q", *strategy.flags(), "-d", str(workdir), "--max-jobs", str(jobs)
     )
