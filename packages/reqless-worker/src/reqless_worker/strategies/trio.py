@@ -163,9 +163,7 @@ class _TrioChild(ThreadedSlotChild):
 
         try:
             with scope:
-                await trio.to_thread.run_sync(
-                    self.chain, run, make, logger, limiter=self._threads
-                )
+                await trio.to_thread.run_sync(self.chain, run, make, logger, limiter=self._threads)
         finally:
             self._changed.set()
 
