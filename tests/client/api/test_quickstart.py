@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import reqless
@@ -34,6 +35,38 @@ def test_quick_start(server: Server, driver_name: str, clock: Clock) -> None:
         for job in queue.pop(10):
             job.complete()
         assert sorted(client.jobs.complete(limit=10)) == sorted([jid, *jids])
+
+
+def test_an_asyncio_consumer_waits_for_jobs_with_the_asyncio_pop_waiter(
+    server: Server, driver_name: str
+) -> None:
+    handled: list[str] = []
+
+    async def handle(job: reqless.aio.Job) -> None:
+        handled.append(job.jid)
+
+    async def consume() -> None:
+        async with (
+            reqless.aio.Client(server.url, driver=driver_name) as client,
+            reqless.aio.PopWaiter(client, "example") as waiter,
+        ):
+            while len(handled) < 2:
+                for job in await waiter.pop(10, timeout=5):
+                    await handle(job)
+                    await job.complete()
+
+    async def main() -> None:
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.2)  # the consumer now waits on the server for a put
+        with reqless.Client(server.url, driver=driver_name) as producer:
+            jids.extend(producer.queues["example"].put_many([(Plain, {})] * 2))
+        await asyncio.wait_for(consumer, 10)
+
+    jids: list[str] = []
+    asyncio.run(main())
+    assert sorted(handled) == sorted(jids)
+    with reqless.Client(server.url, driver=driver_name) as client:
+        assert sorted(client.jobs.complete()) == sorted(jids)
 
 
 def test_the_eval_form_serves_the_same_api(server: Server, driver_name: str) -> None:
