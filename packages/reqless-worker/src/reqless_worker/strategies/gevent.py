@@ -80,6 +80,8 @@ class _GeventChild(SlotChild):
 
         super().__init__(strategy.settings, slot, stop, strategy.name)
         self.job_ended = threading.Event()
+        # Once: getLogger takes logging's lock, which gevent makes a Python-level one.
+        self.log = _logger()
 
     # ------------------------------------------------------------------ life
 
@@ -154,7 +156,7 @@ class _GeventChild(SlotChild):
         greenlets = [run.greenlet for run in self.running.values() if isinstance(run, _Running)]
         gevent.joinall(greenlets, timeout=KILL_GRACE)
         for run in self.running.values():
-            _logger().error("job %s did not stop; leaving it", run.job.jid)
+            self.log.error("job %s did not stop; leaving it", run.job.jid)
 
     # ------------------------------------------------------------------ jobs
 
@@ -175,7 +177,7 @@ class _GeventChild(SlotChild):
         try:
             while True:
                 try:
-                    self.run_job(run, _logger())
+                    self.run_job(run, self.log)
                 finally:
                     self.vacate(run)
                 # The next popped job runs in this greenlet, with no spawn and no turn
