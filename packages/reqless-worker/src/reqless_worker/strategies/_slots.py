@@ -195,8 +195,12 @@ class SlotChild:
 
     def vacate(self, run: Running) -> None:
         with self.books:
-            del self.running[id(run.job)]
-            self.free.append(run.index)
+            self.free_slot(run)
+
+    def free_slot(self, run: Running) -> None:
+        """Under ``books``: ``run`` is over; its slot is free."""
+        del self.running[id(run.job)]
+        self.free.append(run.index)
 
     def run_job(self, run: Running, log: logging.Logger) -> None:
         """Run ``run``'s job with its slot's runner and hold its completion; a stop raised
@@ -221,8 +225,6 @@ class SlotChild:
 
     def lose(self, jid: str, why: str) -> None:
         """The job ``jid`` is no longer ours: stop it, or skip it when its turn comes."""
-        from reqless_worker._errors import JobCancelled
-
         with self.books:
             # The run that holds the lock: one whose job has not finished itself already.
             holders = [
@@ -234,7 +236,7 @@ class SlotChild:
                 self.lost_pending.add(jid)
                 return
         for run in holders:
-            self.interrupt(run, JobCancelled(why))
+            self.interrupt(run, self._job_cancelled(why))
 
     def interrupt_all(self, reason: BaseException) -> None:
         """Stop every running job with ``reason``."""
@@ -425,8 +427,7 @@ class ThreadedSlotChild(SlotChild):
                     return
             self._run_in_thread(run, log)
             with self.books:
-                del self.running[id(run.job)]
-                self.free.append(run.index)
+                self.free_slot(run)
                 if run.stop is not None:
                     return  # (trio) its task's cancel scope is cancelled: the task must end
                 run = None if stop.stopping else self.take_next(make)
