@@ -26,6 +26,7 @@ class ClassLoader:
     def __init__(self, *, reload: bool = False) -> None:
         self.reload = reload
         self._stamps: dict[str, tuple[float, int]] = {}
+        self._imported: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
 
     def load(self, path: str) -> type:
@@ -56,19 +57,25 @@ class ClassLoader:
         return found
 
     def _module(self, name: str) -> ModuleType:
+        if not self.reload:
+            # Looked up without the lock once imported: sys.modules holds a module
+            # while another slot is still importing it, this dict only after.
+            module = self._imported.get(name)
+            if module is not None:
+                return module
         with self._lock:
             module = sys.modules.get(name)
             if module is None:
                 module = importlib.import_module(name)
                 self._stamps[name] = _stamp(module)
-                return module
-            if self.reload:
+            elif self.reload:
                 stamp = _stamp(module)
                 known = self._stamps.setdefault(name, stamp)
                 if stamp != known:
                     importlib.invalidate_caches()
                     module = importlib.reload(module)
                     self._stamps[name] = _stamp(module)
+            self._imported[name] = module
             return module
 
 

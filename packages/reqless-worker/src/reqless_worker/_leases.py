@@ -73,8 +73,9 @@ class LeaseKeeper:
         self.outage = outage or Outage()
         self._leases: dict[str, _Lease] = {}
         # register() and unregister() run on every job's path: they take the lock
-        # itself (a C context manager), not the condition (a Python one).
-        self._lock = threading.RLock()
+        # itself (a C context manager), not the condition (a Python one). Not an RLock:
+        # nothing takes it twice, and gevent's patched RLock is written in Python.
+        self._lock = threading.Lock()
         self._condition = threading.Condition(self._lock)
         self._in_flight: str | None = None
         # When the sleeping keeper wakes by itself; -inf while it is awake (it looks
@@ -110,6 +111,10 @@ class LeaseKeeper:
                 self._condition.notify_all()
 
     def unregister(self, jid: str) -> None:
+        # Called twice for most jobs. Once a jid is neither leased nor in flight it
+        # cannot become in flight again (only a leased jid does), so no lock is needed.
+        if jid not in self._leases and self._in_flight != jid:
+            return
         with self._lock:
             self._leases.pop(jid, None)
             while self._in_flight == jid:

@@ -178,11 +178,13 @@ class _GeventChild(SlotChild):
             while True:
                 try:
                     self.run_job(run, self.log)
-                finally:
+                except BaseException:
                     self.vacate(run)
+                    raise
                 # The next popped job runs in this greenlet, with no spawn and no turn
                 # of the serving greenlet in between.
                 with self.books:
+                    self.free_slot(run)
                     next_run = None if self.stop.stopping else self.take_next(make)
                 if next_run is None:
                     return
