@@ -128,6 +128,22 @@ class SlotChild:
             return run
         return None
 
+    def new_chains(self, make: Callable[[WorkerJob, int], Running]) -> list[Running]:
+        """Under ``books``: the pending jobs to start a slot for now, as ``make(job, slot)``,
+        now running. A slot runs popped jobs one after another (a chain), so only those
+        the chains running will not get through within ``BATCH_SECONDS`` need a slot of
+        their own; a chain stuck in a long job for ``STUCK_SECONDS`` takes none."""
+        wanted = len(self.pending)
+        average = self._average
+        if average is not None:
+            now = time.monotonic()
+            soon = sum(1 for run in self.running.values() if now - run.since < STUCK_SECONDS)
+            wanted = math.ceil(wanted * average / BATCH_SECONDS) - soon
+        runs: list[Running] = []
+        while len(runs) < wanted and (run := self.take_next(make)) is not None:
+            runs.append(run)
+        return runs
+
     def in_hand(self) -> set[str]:
         """The jids being run or reported, and those waiting for a slot."""
         with self.books:
@@ -300,31 +316,14 @@ class ThreadedSlotChild(SlotChild):
         running will get through within ``BATCH_SECONDS``), and whether to start one
         more, with no job, to fetch (nothing pending, a slot free, nobody fetching)."""
         stop = self.stop
-        runs: list[Running] = []
         with self.books:
             if stop.stopping:
-                return runs, False
-            for _ in range(self._chains_wanted()):
-                run = self.take_next(make)
-                if run is None:
-                    break
-                runs.append(run)
+                return [], False
+            runs = self.new_chains(make)
             fetch = not (self.pending or self.fetching or stop.budget_spent) and bool(self.free)
             if fetch:
                 self.fetching = True
         return runs, fetch
-
-    def _chains_wanted(self) -> int:
-        """Under ``books``: how many threads to start for the pending jobs."""
-        average = self._average
-        if average is None:
-            return len(self.pending)
-        now = time.monotonic()
-        # Chains whose job started lately will take the pending jobs soon; one stuck in
-        # a long job will not.
-        soon = sum(1 for run in self.running.values() if now - run.since < STUCK_SECONDS)
-        needed = math.ceil(len(self.pending) * average / BATCH_SECONDS)
-        return max(0, needed - soon)
 
     def next_plan_in(self) -> float | None:
         """On the loop, after :meth:`plan`: how long until it should plan again unless

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reqless_worker.strategies import Strategy
-from reqless_worker.strategies._slots import HOLD_LIMIT, Running, SlotChild
+from reqless_worker.strategies._slots import HOLD_LIMIT, STUCK_SECONDS, Running, SlotChild
 
 if TYPE_CHECKING:
     import logging
@@ -130,12 +130,15 @@ class _GeventChild(SlotChild):
                 self.pending.extend(jobs)
                 continue
             with self.books:
-                runs = []
-                while (run := self.take_next(_Running)) is not None:
-                    runs.append(run)
+                runs = self.new_chains(_Running)
+                left = bool(self.pending)
             for run in runs:
                 self._start(run)
-            if idle:
+            if left:
+                # The greenlets running take the rest (a greenlet whose job turns out
+                # long takes none): look again when they are done, or a chain is stuck.
+                stop.wait(STUCK_SECONDS)
+            elif idle:
                 # Woken by a put: the job runs up to its first yield before the wait is
                 # written again, not behind it.
                 gevent.sleep(0)
