@@ -15,6 +15,7 @@ import asyncio
 import importlib.util
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -236,10 +237,11 @@ def test_loop_uvloop_runs_the_jobs_on_uvloop(
 
 
 def test_loop_uvloop_without_uvloop_is_refused_clearly(
-    server: Server, capsys: pytest.CaptureFixture[str]
+    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if importlib.util.find_spec("uvloop") is not None:
-        pytest.skip("uvloop is installed here")
+    # As if it were not installed: find_spec answers None for a None in sys.modules.
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert importlib.util.find_spec("uvloop") is None
     code = cli_main(["--url", server.url, "-q", "q", "--strategy", "asyncio", "--loop", "uvloop"])
     assert code == 2
     assert "uvloop" in capsys.readouterr().err
