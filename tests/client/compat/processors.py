@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Self
 
+import pydantic
+
 import reqless
 from reqless.abstract import AbstractJobData, AbstractJobProcessor
 
@@ -146,19 +148,13 @@ class Flaky:
         raise ConnectionError("try again")
 
 
-try:
-    import pydantic  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - depends on the environment
-    pydantic = None
+class PydanticSize(pydantic.BaseModel):
+    width: int
+    height: int
 
-if pydantic is not None:  # pragma: no branch
 
-    class PydanticSize(pydantic.BaseModel):  # type: ignore[misc,unused-ignore]
-        width: int
-        height: int
-
-    class PydanticProcessor(AbstractJobProcessor[PydanticSize]):
-        @staticmethod
-        def process(job: Any, size: PydanticSize) -> None:
-            SEEN.append(("pydantic", job.jid, size))
-            job.complete()
+class PydanticProcessor(AbstractJobProcessor[PydanticSize]):
+    @staticmethod
+    def process(job: Any, size: PydanticSize) -> None:
+        SEEN.append(("pydantic", job.jid, size))
+        job.complete()

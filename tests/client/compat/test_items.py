@@ -391,12 +391,11 @@ def test_a_processor_without_a_data_class_says_how_to_name_one() -> None:
         Nameless.data_class()
 
 
-def test_pydantic_models_when_installed(client: reqless.Client) -> None:
-    pytest.importorskip("pydantic")
+def test_pydantic_models_are_job_data(client: reqless.Client) -> None:
     SEEN.clear()
     jid = client.queues["q"].put(
         "tests.client.compat.processors.PydanticProcessor",
-        processors.PydanticSize(width=1, height=2),  # type: ignore[attr-defined,unused-ignore]
+        processors.PydanticSize(width=1, height=2),
     )
     job = client.queues["q"].pop()
     assert job is not None
