@@ -334,6 +334,9 @@ class JobRunner:
             finally:
                 self._current = None
                 job.sandbox_opener = None
+                # A strategy's guard around the method refers back to the job: without
+                # this, every job would be a reference cycle, left to the garbage collector.
+                job.target = None
                 if self.leases is not None:
                     self.leases.unregister(job.jid)
                 opened = self._take_opened()
