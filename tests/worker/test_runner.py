@@ -6,8 +6,10 @@ directly, so that what is (and is not) done for one job can be looked at.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -298,3 +300,28 @@ def test_a_job_whose_own_call_meets_an_outage_is_given_back_not_failed(
 
     assert client.jobs.failed() == {}
     assert get_state(client, jid) == "waiting"
+
+
+def test_a_job_run_with_a_method_guard_is_freed_at_once_not_by_the_garbage_collector(
+    client: reqless.Client, session: ChildSession
+) -> None:
+    # The concurrent strategies' guards refer back to the job they guard. Were the
+    # guard left on the job, every job would be a reference cycle, and a busy child's
+    # collector would walk thousands of finished jobs at a time.
+    def guard(job: WorkerJob, method: Callable[[WorkerJob], object]) -> Callable[..., object]:
+        def guarded(_: WorkerJob) -> object:
+            return method(job)
+
+        return guarded
+
+    put_noops(client, 1)
+    runner = session.runner(0, guard)
+    [job] = session.pop(1)
+    alive = weakref.ref(job)
+    gc.disable()
+    try:
+        assert runner.perform(job) is JobOutcome.RETURNED
+        del job
+        assert alive() is None
+    finally:
+        gc.enable()
