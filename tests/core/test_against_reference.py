@@ -17,7 +17,8 @@ A difference is allowed only where ``DECLARED`` names the section of
 reference's keys are then replaced by ours so the sequence goes on comparing
 from the same state. Older shapes of
 the 0.13.3 core that carry the same meaning are translated to the spec's
-before comparing (``TRANSLATED``).
+before comparing (``TRANSLATED``), and a fractional ``max-job-history``, which the
+0.13.3 core cannot run with, is given to it as its floor, as ours counts it (D-18).
 
 Random sequences seldom reach D-30's situation (a job that a retry sent to another
 queue): a second test starts each sequence with one of ``RETRIED_ELSEWHERE``'s ways
@@ -33,6 +34,7 @@ one, with the entry that allowed it) and carries on.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -99,6 +101,8 @@ class Step:
     before: dict[str, tuple[str, Any]]
     after: tuple[dict[str, tuple[str, Any]], dict[str, tuple[str, Any]]]
     answered_alike: bool
+    # What each side published (channel, payload JSON parsed), ours first.
+    events: tuple[list[tuple[str, Any]], list[tuple[str, Any]]] = ([], [])
 
     def option(self, name: str, start: int) -> str | None:
         """The last value of option ``name`` among the trailing pairs from ``start``."""
@@ -158,6 +162,11 @@ RELEASING = (
     "queue.pop",
 )
 FIFTEEN_DIGITS = "123456789012345"
+# How the reference writes that tag (Lua's %.14g drops the last digit), as text and
+# as a JSON number parsed.
+FOURTEEN_G = "1.2345678901234e+14"
+FOURTEEN_G_NUMBER = float(FOURTEEN_G)
+DIGITS_INDEX, FOURTEEN_G_INDEX = f"ql:t:{FIFTEEN_DIGITS}", f"ql:t:{FOURTEEN_G}"
 
 
 def _stale_waiter(step: Step) -> bool:
@@ -254,6 +263,112 @@ def _touches_an_away_job(step: Step) -> bool:
     )
 
 
+def _as_digits(value: Any) -> Any:
+    """``value`` with the reference's rendering of the 15-digit tag (text or JSON
+    number) written as the digits, all through lists and objects."""
+    if isinstance(value, str):
+        return FIFTEEN_DIGITS if value == FOURTEEN_G else value
+    if isinstance(value, float) and value == FOURTEEN_G_NUMBER:
+        return int(FIFTEEN_DIGITS)
+    if isinstance(value, list | tuple):
+        return type(value)(_as_digits(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _as_digits(item) for key, item in value.items()}
+    return value
+
+
+def _members(keys: dict[str, tuple[str, Any]], key: str) -> dict[str, float] | None:
+    """A sorted set's members and scores ({} when absent; None when not a sorted set)."""
+    found = keys.get(key)
+    if found is None:
+        return {}
+    return dict(found[1]) if found[0] == "zset" else None
+
+
+def _carries_the_tag(keys: dict[str, tuple[str, Any]], jid: str) -> bool:
+    job = keys.get(f"ql:j:{jid}", ("none", {}))[1]
+    tags = job.get("tags") if isinstance(job, dict) else None
+    return isinstance(tags, list) and int(FIFTEEN_DIGITS) in _as_digits(tags)
+
+
+def _tag_index_alike(step: Step) -> bool:
+    """Whether our index of the 15-digit tag is the reference's, written as digits.
+
+    The reference indexes under the %.14g text (its own entries), and never finds
+    the digits key that ours wrote, so what it meant to remove from there stays
+    (DEVIATIONS.md D-14, "Index entries the reference made"). So: each job we index
+    under the digits is one the reference indexed, under either key, with the same
+    score; each job the reference indexed under %.14g in this call we index alike;
+    a job the reference left under the digits and we do not index no longer carries
+    the tag with us. Its `ql:tags` count for the tag cannot be checked against ours:
+    it counts under the digits too (Redis writes a number argument in full), but
+    drops the member whenever its %.14g key empties, other jobs tagged or not. Ours
+    has the digits member exactly when the digits key has a job."""
+    ours, theirs = step.after
+    mine = _members(ours, DIGITS_INDEX)
+    left, made = _members(theirs, DIGITS_INDEX), _members(theirs, FOURTEEN_G_INDEX)
+    made_before, mine_made = (
+        _members(step.before, FOURTEEN_G_INDEX),
+        _members(ours, FOURTEEN_G_INDEX),
+    )
+    if mine is None or left is None or made is None or made_before is None or mine_made is None:
+        return False
+    indexed = {**left, **made}
+    if any(indexed.get(jid) != score for jid, score in mine.items()):
+        return False
+    if any(mine.get(jid) != score for jid, score in made.items() if made_before.get(jid) != score):
+        return False
+    if any(jid not in mine and _carries_the_tag(ours, jid) for jid in left):
+        return False
+    # Ours only ever takes jobs out of the reference's %.14g key.
+    if any(made_before.get(jid) != score for jid, score in mine_made.items()):
+        return False
+    counts = _members(ours, "ql:tags")
+    return counts is not None and (FIFTEEN_DIGITS in counts) == bool(mine)
+
+
+def _without_the_tag_count(found: tuple[str, Any] | None) -> Any:
+    if found is None:
+        return []
+    if found[0] != "zset":
+        return found
+    return [entry for entry in found[1] if entry[0] != FIFTEEN_DIGITS]
+
+
+def _only_in_fifteen_digit_rendering(step: Step) -> bool:
+    """Whether all that differs after the step is what D-14 declares: replies and
+    events alike but for how the 15-digit tag is written, job and recurring-template
+    hashes alike but for how their `tags` write it, the tag's index as
+    ``_tag_index_alike`` says, and every other key alike."""
+    ours, theirs = step.after
+    if not step.answered_alike:
+        if (step.ours.error is None) != (step.theirs.error is None):
+            return False
+        if step.ours.error is None:
+            mine = canonical(step.ours.value)
+            other = _to_spec(step.call, canonical(step.theirs.value), step.ours)
+            if mine != _as_digits(other):
+                return False
+        if step.events[0] != _as_digits(step.events[1]):
+            return False
+    for key in set(ours) | set(theirs):
+        mine, other = ours.get(key), theirs.get(key)
+        if mine == other or key in (DIGITS_INDEX, FOURTEEN_G_INDEX):
+            continue
+        if key == "ql:tags":
+            if _without_the_tag_count(mine) != _without_the_tag_count(other):
+                return False
+        elif key.startswith(("ql:j:", "ql:r:")) and mine is not None and other is not None:
+            if mine[0] != "hash" or other[0] != "hash":
+                return False
+            other_tags = _as_digits(other[1].get("tags"))
+            if {**mine[1], "tags": mine[1].get("tags")} != {**other[1], "tags": other_tags}:
+                return False
+        else:
+            return False
+    return _tag_index_alike(step)
+
+
 def _repeats(items: list[Any]) -> bool:
     return len(items) != len(set(map(str, items)))
 
@@ -313,10 +428,7 @@ DECLARED: list[Deviation] = [
     Deviation(
         "D-14",
         "15-digit integer tags keep their digits (and take the reference's entries along)",
-        lambda step: (
-            any(FIFTEEN_DIGITS in arg for arg in step.call.args)
-            or FIFTEEN_DIGITS in repr(step.before)
-        ),
+        _only_in_fifteen_digit_rendering,
     ),
     Deviation(
         "D-15",
@@ -342,13 +454,6 @@ DECLARED: list[Deviation] = [
         lambda step: (
             step.call.command == "queue.pop"
             and _below(step.call.args[2] if len(step.call.args) > 2 else None, 0)
-        ),
-    ),
-    Deviation(
-        "D-18",
-        "a fractional max-job-history counts as its floor",
-        lambda step: _fractional(
-            step.before.get("ql:config", ("hash", {}))[1].get("max-job-history")
         ),
     ),
     Deviation(
@@ -425,6 +530,12 @@ SPEC_WINS: list[Deviation] = [
 ]
 
 TRANSLATED = [
+    (
+        "D-18",
+        "a fractional max-job-history counts as its floor: the reference runs each call"
+        " with the floor in its place (its LTRIM refuses the fraction), then gets the"
+        " fraction back (``_history_limit_floor``)",
+    ),
     ("D-20", "a put history entry names its queue `queue`; the 0.13.3 core wrote `q`"),
     ("D-21", "WA commands send an empty top-level list as `[]`; the 0.13.3 core `{}`"),
     ("D-22", "the throttle object has a `ttl`; the 0.13.3 core's has none"),
@@ -434,6 +545,23 @@ TRANSLATED = [
         " RESP array (canonical() reads both as the same list)",
     ),
 ]
+
+
+def _history_limit_floor(call: Call, before: dict[str, tuple[str, Any]]) -> str | None:
+    """The whole number the reference runs ``call`` with as max-job-history, when our
+    config holds a fraction (D-18: ours counts it as its floor).
+
+    Given the fraction, every history append of the reference fails part way
+    through a call (its LTRIM refuses it), leaving a half-written state that no
+    comparison could tell from a fault of ours. Run with the floor, the reference
+    shows what the call must do, and everything is compared as usual. A call that
+    sets or unsets the option itself is left alone (it appends no history)."""
+    if call.command in ("config.set", "config.unset") and call.args[:1] == ("max-job-history",):
+        return None
+    value = before.get("ql:config", ("hash", {}))[1].get("max-job-history")
+    if not _fractional(value):
+        return None
+    return str(math.floor(float(value)))
 
 
 def _to_spec(call: Call, value: Any, ours: Reply) -> Any:
@@ -571,7 +699,13 @@ def _machine(ours: Side, reference: Side, label: str) -> type[RuleBasedStateMach
             before = self.keys[0]
             mine = ours.caller.call(call.command, call.now, call.args)
             name, args = reference_core.to_reference(call.command, call.args)
+            floor = _history_limit_floor(call, before)
+            if floor is not None:
+                fraction = before["ql:config"][1]["max-job-history"]
+                reference.raw.hset("ql:config", "max-job-history", floor)
             theirs = reference.caller.call(name, call.now, args)
+            if floor is not None:
+                reference.raw.hset("ql:config", "max-job-history", fraction)
             difference = reply_difference(mine, theirs, lambda value: _to_spec(call, value, mine))
             my_events, their_events = ours.events.take(), reference.events.take()
             answered_alike = difference is None and my_events == their_events
@@ -588,7 +722,9 @@ def _machine(ours: Side, reference: Side, label: str) -> type[RuleBasedStateMach
             self.keys = keys
             if difference is None:
                 return
-            deviation = allowed(Step(call, mine, theirs, before, keys, answered_alike))
+            deviation = allowed(
+                Step(call, mine, theirs, before, keys, answered_alike, (my_events, their_events))
+            )
             if deviation is not None:
                 self.allowed.append(deviation.section)
                 if SURVEY:
@@ -815,6 +951,274 @@ def test_d12_a_moved_template_differs_only_as_declared(
         machine.step(1.0, ("queue.recurAtInterval", recur))
         machine.step(1.0, ("recurringJob.update", ("r1", "queue", "q1")))
         assert machine.allowed == ["D-12"]
+    finally:
+        ours.events.close()
+        reference.events.close()
+
+
+# ---------------------------------------------------------------------------
+# D-14 allows only how the 15-digit tag is written
+
+
+def _tagged_step(
+    command: str,
+    args: tuple[str, ...],
+    ours_differ: dict[str, tuple[str, Any] | None],
+    theirs_differ: dict[str, tuple[str, Any] | None],
+    replies: tuple[Reply, Reply] = (Reply(None, "j1"), Reply(None, "j1")),
+    events: tuple[list[tuple[str, Any]], list[tuple[str, Any]]] = ([], []),
+) -> Step:
+    """A step from j1 (in q1) tagged with the 15-digit number and indexed under its
+    digits, with ``ours_differ`` and ``theirs_differ`` laid over that state (None
+    takes a key away) for each side's keys after it."""
+    j1 = {"jid": "j1", "state": "waiting", "queue": "q1", "tags": [int(FIFTEEN_DIGITS)]}
+    before: dict[str, tuple[str, Any]] = {
+        "ql:j:j1": ("hash", j1),
+        DIGITS_INDEX: ("zset", [("j1", float(T0))]),
+        "ql:tags": ("zset", [(FIFTEEN_DIGITS, 1.0), ("a", 1.0)]),
+        "ql:t:a": ("zset", [("j2", float(T0))]),
+        "ql:q:q1-work": ("zset", [("j1", 0.0)]),
+    }
+
+    def laid(differ: dict[str, tuple[str, Any] | None]) -> dict[str, tuple[str, Any]]:
+        keys = {**before, **differ}
+        return {key: value for key, value in keys.items() if value is not None}
+
+    alike = replies[0] == replies[1] and events[0] == events[1]
+    call = Call(command, T0 + 5, args)
+    return Step(call, *replies, before, (laid(ours_differ), laid(theirs_differ)), alike, events)
+
+
+_REPUT = ("w1", "q1", "j1", "K", "{}", "0", "tags", f"[{FIFTEEN_DIGITS}]")
+# What the re-put of j1 with the tag leaves: ours moves j1's entry to the call's
+# time; the reference indexes it under %.14g and leaves the digits entry.
+_REPUT_OURS: dict[str, tuple[str, Any] | None] = {DIGITS_INDEX: ("zset", [("j1", T0 + 5.0)])}
+_REPUT_THEIRS_J1 = {"jid": "j1", "state": "waiting", "queue": "q1", "tags": [FOURTEEN_G_NUMBER]}
+_REPUT_THEIRS: dict[str, tuple[str, Any] | None] = {
+    "ql:j:j1": ("hash", _REPUT_THEIRS_J1),
+    FOURTEEN_G_INDEX: ("zset", [("j1", T0 + 5.0)]),
+    "ql:tags": ("zset", [(FIFTEEN_DIGITS, 2.0), ("a", 1.0)]),
+}
+# Cancelling j1: ours drops its index entries; the reference misses them.
+_CANCEL_OURS: dict[str, tuple[str, Any] | None] = {
+    "ql:j:j1": None,
+    DIGITS_INDEX: None,
+    "ql:tags": ("zset", [("a", 1.0)]),
+    "ql:q:q1-work": None,
+}
+_CANCEL_THEIRS: dict[str, tuple[str, Any] | None] = {
+    "ql:j:j1": None,
+    "ql:tags": ("zset", [("a", 1.0)]),
+    "ql:q:q1-work": None,
+}
+
+
+def _allowed_section(step: Step) -> str | None:
+    found = allowed(step)
+    return found.section if found is not None else None
+
+
+def test_d14_allows_a_reput_indexed_under_the_reference_s_rendering() -> None:
+    step = _tagged_step("queue.put", _REPUT, _REPUT_OURS, _REPUT_THEIRS)
+    assert _allowed_section(step) == "D-14"
+
+
+def test_d14_allows_the_index_entries_the_reference_leaves_behind() -> None:
+    step = _tagged_step("job.cancel", ("j1",), _CANCEL_OURS, _CANCEL_THEIRS)
+    assert _allowed_section(step) == "D-14"
+
+
+def test_d14_allows_a_reply_and_events_differing_in_the_tag_s_rendering_alone() -> None:
+    def job(tag: Any) -> str:
+        return json.dumps([{"jid": "j1", "tags": [tag], "priority": 0}])
+
+    replies = (Reply(None, job(int(FIFTEEN_DIGITS))), Reply(None, job(FOURTEEN_G_NUMBER)))
+    events = (
+        [("ql:log", {"jid": "j1", "tags": [int(FIFTEEN_DIGITS)]})],
+        [("ql:log", {"jid": "j1", "tags": [FOURTEEN_G_NUMBER]})],
+    )
+    step = _tagged_step("queue.pop", ("q1", "w1", "1"), {}, {}, replies, events)
+    assert _allowed_section(step) == "D-14"
+
+
+@pytest.mark.parametrize(
+    ("ours_differ", "theirs_differ"),
+    [
+        # Another field of the job hash, beside the tag's rendering.
+        (
+            _REPUT_OURS,
+            {**_REPUT_THEIRS, "ql:j:j1": ("hash", {**_REPUT_THEIRS_J1, "state": "running"})},
+        ),
+        # Another tag's index, or its count.
+        ({**_REPUT_OURS, "ql:t:a": ("zset", [])}, _REPUT_THEIRS),
+        (
+            _REPUT_OURS,
+            {**_REPUT_THEIRS, "ql:tags": ("zset", [(FIFTEEN_DIGITS, 2.0), ("a", 2.0)])},
+        ),
+        # Another key altogether.
+        ({**_REPUT_OURS, "ql:q:q1-work": ("zset", [])}, _REPUT_THEIRS),
+        # The re-put job indexed at another time than the reference's.
+        ({DIGITS_INDEX: ("zset", [("j1", T0 + 6.0)])}, _REPUT_THEIRS),
+        # A job indexed by ours that the reference indexes nowhere.
+        ({DIGITS_INDEX: ("zset", [("j1", float(T0)), ("j2", T0 + 5.0)])}, {}),
+        # The reference's leftover for a job that, with us, still carries the tag.
+        ({DIGITS_INDEX: None, "ql:tags": ("zset", [("a", 1.0)])}, {}),
+        # The tag's count kept with no job indexed, or gone with one indexed.
+        (
+            {**_CANCEL_OURS, "ql:tags": ("zset", [(FIFTEEN_DIGITS, 1.0), ("a", 1.0)])},
+            _CANCEL_THEIRS,
+        ),
+        ({"ql:tags": ("zset", [("a", 1.0)])}, {"ql:tags": ("zset", [("a", 1.0)])}),
+    ],
+    ids=[
+        "job-state",
+        "other-tag-index",
+        "other-tag-count",
+        "other-key",
+        "index-time",
+        "index-extra-job",
+        "leftover-still-tagged",
+        "count-without-jobs",
+        "jobs-without-count",
+    ],
+)
+def test_d14_allows_no_other_difference(
+    ours_differ: dict[str, tuple[str, Any] | None],
+    theirs_differ: dict[str, tuple[str, Any] | None],
+) -> None:
+    step = _tagged_step("queue.put", _REPUT, ours_differ, theirs_differ)
+    assert _allowed_section(step) is None
+
+
+def test_d14_allows_no_other_reply_or_event_difference() -> None:
+    def job(tag: Any, priority: int) -> str:
+        return json.dumps([{"jid": "j1", "tags": [tag], "priority": priority}])
+
+    other_reply = (Reply(None, job(int(FIFTEEN_DIGITS), 0)), Reply(None, job(FOURTEEN_G_NUMBER, 1)))
+    error = (Reply(None, job(int(FIFTEEN_DIGITS), 0)), Reply("boom"))
+    other_event = (
+        [("ql:log", {"jid": "j1", "tags": [int(FIFTEEN_DIGITS)]})],
+        [("ql:log", {"jid": "j2", "tags": [FOURTEEN_G_NUMBER]})],
+    )
+    pop = ("q1", "w1", "1")
+    assert _allowed_section(_tagged_step("queue.pop", pop, {}, {}, other_reply)) is None
+    assert _allowed_section(_tagged_step("queue.pop", pop, {}, {}, error)) is None
+    alike = (Reply(None, "[]"), Reply(None, "[]"))
+    assert _allowed_section(_tagged_step("queue.pop", pop, {}, {}, alike, other_event)) is None
+
+
+# Calls that reach D-14 from an empty database: (tick, command, args). Each must
+# differ, and only as D-14 declares.
+_TAG = f"[{FIFTEEN_DIGITS}]"
+D14_SEQUENCES: list[tuple[tuple[float, str, tuple[str, ...]], ...]] = [
+    # DEVIATIONS.md D-14's reproducer, then the job read back, re-put and cancelled.
+    (
+        (1, "queue.put", ("w1", "q1", "j1", "K", "{}", "0", "tags", _TAG)),
+        (1, "job.get", ("j1",)),
+        (1, "tags.top", ("0", "25")),
+        (1, "queue.put", ("w1", "q1", "j1", "K", "{}", "0")),
+        (1, "queue.put", ("w1", "q1", "j2", "K", "{}", "0", "tags", _TAG)),
+        (1, "queue.pop", ("q1", "w1", "2")),
+        (1, "job.cancel", ("j1",)),
+    ),
+    # A recurring template's tags, and the children it spawns.
+    (
+        (1, "queue.recurAtInterval", ("q1", "r1", "K", "{}", "60", "0", "tags", _TAG)),
+        (1, "recurringJob.get", ("r1",)),
+        (1, "queue.pop", ("q1", "w1", "1")),
+        (1, "job.complete", ("r1-1", "w1", "q1", "{}")),
+    ),
+]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("calls", D14_SEQUENCES, ids=["put", "recur"])
+def test_d14_sequences_differ_only_as_d14_declares(
+    server: Server,
+    reference_server: Server,
+    reference_script: str,
+    form: str,
+    calls: tuple[tuple[float, str, tuple[str, ...]], ...],
+) -> None:
+    ours = _side(server, form, our_source(form))
+    reference = _side(reference_server, "eval", reference_script)
+    try:
+        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+        for tick, command, args in calls:
+            machine.step(tick, (command, args))
+        assert machine.allowed and set(machine.allowed) == {"D-14"}
+    finally:
+        ours.events.close()
+        reference.events.close()
+
+
+# ---------------------------------------------------------------------------
+# D-18: the reference runs with the floor, so nothing may differ
+
+
+def test_d18_allows_nothing_of_the_reference_s_refusal_of_the_fraction() -> None:
+    """The reference's LTRIM refusal is no longer an allowed difference: the machine
+    keeps the reference from meeting the fraction (``_history_limit_floor``)."""
+    config = {"ql:config": ("hash", {"max-job-history": "2.5"})}
+    keys: dict[str, tuple[str, Any]] = {**config, "ql:j:j1": ("hash", {"jid": "j1"})}
+    refused = Reply("ERR value is not an integer or out of range")
+    call = Call("queue.pop", T0, ("q1", "w1", "1"))
+    step = Step(call, Reply(None, "[]"), refused, keys, (keys, config), False)
+    assert _allowed_section(step) is None
+
+
+def test_d18_the_reference_runs_with_the_floor_but_for_the_option_s_own_calls() -> None:
+    before: dict[str, tuple[str, Any]] = {"ql:config": ("hash", {"max-job-history": "3.5"})}
+    assert _history_limit_floor(Call("queue.pop", T0, ("q1", "w1", "1")), before) == "3"
+    assert _history_limit_floor(Call("config.set", T0, ("max-job-history", "4")), before) is None
+    assert _history_limit_floor(Call("config.set", T0, ("heartbeat", "4")), before) == "3"
+    whole: dict[str, tuple[str, Any]] = {"ql:config": ("hash", {"max-job-history": "3"})}
+    assert _history_limit_floor(Call("queue.pop", T0, ("q1", "w1", "1")), whole) is None
+
+
+# Under a fractional max-job-history, calls that append history: none may differ.
+D18_SEQUENCES: list[tuple[tuple[float, str, tuple[str, ...]], ...]] = [
+    # DEVIATIONS.md D-18's reproducer, on to a trim: 2.5 never trims, 3.5 keeps three.
+    (
+        (1, "config.set", ("max-job-history", "2.5")),
+        (1, "queue.put", ("w1", "q1", "j1", "K", "{}", "0")),
+        (1, "queue.pop", ("q1", "w1", "1")),
+        (1, "job.retry", ("j1", "q1", "w1", "0")),
+        (1, "queue.pop", ("q1", "w1", "1")),
+        (1, "config.set", ("max-job-history", "3.5")),
+        (1, "job.log", ("j1", "m")),
+        (1, "job.complete", ("j1", "w1", "q1", "{}")),
+        (1, "job.get", ("j1",)),
+    ),
+    (
+        (1, "config.set", ("max-job-history", "1.5")),
+        (1, "queue.put", ("w1", "q1", "j1", "K", "{}", "0")),
+        (1, "queue.pop", ("q1", "w1", "1")),
+        (1, "job.fail", ("j1", "w1", "g1", "m")),
+        (1, "queue.unfail", ("q1", "g1", "1")),
+        (1, "job.get", ("j1",)),
+    ),
+]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("calls", D18_SEQUENCES, ids=["2.5-3.5", "1.5"])
+def test_d18_sequences_match_the_reference_run_with_the_floor(
+    server: Server,
+    reference_server: Server,
+    reference_script: str,
+    form: str,
+    calls: tuple[tuple[float, str, tuple[str, ...]], ...],
+) -> None:
+    ours = _side(server, form, our_source(form))
+    reference = _side(reference_server, "eval", reference_script)
+    try:
+        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+        for tick, command, args in calls:
+            machine.step(tick, (command, args))
+        assert machine.allowed == []
+        history = ours.raw.lrange("ql:j:j1-history", 0, -1)
+        assert len(history) >= 2, "the sequence appended history under the fraction"
     finally:
         ours.events.close()
         reference.events.close()
