@@ -33,6 +33,7 @@ one, with the entry that allowed it) and carries on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -850,6 +851,20 @@ class _Comparing(Protocol):
     def step(self, tick: float, command: tuple[str, tuple[str, ...]]) -> None: ...
 
 
+@contextlib.contextmanager
+def _comparing(
+    server: Server, reference_server: Server, reference_script: str, form: str
+) -> Iterator[tuple[_Comparing, Side]]:
+    """A comparing machine driven by hand (and our side, to read its keys)."""
+    ours = _side(server, form, our_source(form))
+    reference = _side(reference_server, "eval", reference_script)
+    try:
+        yield cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")()), ours
+    finally:
+        ours.events.close()
+        reference.events.close()
+
+
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(("setup", "calls"), D30_SEQUENCES)
 def test_d30_sequences_differ_only_as_d30_declares(
@@ -860,19 +875,13 @@ def test_d30_sequences_differ_only_as_d30_declares(
     setup: str,
     calls: tuple[tuple[float, str, tuple[str, ...]], ...],
 ) -> None:
-    ours = _side(server, form, our_source(form))
-    reference = _side(reference_server, "eval", reference_script)
-    try:
-        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+    with _comparing(server, reference_server, reference_script, form) as (machine, _):
         for call in RETRIED_ELSEWHERE[setup]:
             machine.step(1.0, call)
         assert machine.allowed == ["D-30"], "the retry into q2 differs only in `in-queue`"
         for tick, command, args in calls:
             machine.step(tick, (command, args))
         assert machine.allowed[1:] and set(machine.allowed) == {"D-30"}
-    finally:
-        ours.events.close()
-        reference.events.close()
 
 
 def _away_step(
@@ -943,17 +952,11 @@ def test_d30_allows_no_reply_or_event_difference() -> None:
 def test_d12_a_moved_template_differs_only_as_declared(
     server: Server, reference_server: Server, reference_script: str, form: str
 ) -> None:
-    ours = _side(server, form, our_source(form))
-    reference = _side(reference_server, "eval", reference_script)
-    try:
-        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+    with _comparing(server, reference_server, reference_script, form) as (machine, _):
         recur = ("q1", "r1", "K", "{}", "60", "0", "throttles", '["t2","ql:q:q1"]')
         machine.step(1.0, ("queue.recurAtInterval", recur))
         machine.step(1.0, ("recurringJob.update", ("r1", "queue", "q1")))
         assert machine.allowed == ["D-12"]
-    finally:
-        ours.events.close()
-        reference.events.close()
 
 
 # ---------------------------------------------------------------------------
@@ -1140,16 +1143,10 @@ def test_d14_sequences_differ_only_as_d14_declares(
     form: str,
     calls: tuple[tuple[float, str, tuple[str, ...]], ...],
 ) -> None:
-    ours = _side(server, form, our_source(form))
-    reference = _side(reference_server, "eval", reference_script)
-    try:
-        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+    with _comparing(server, reference_server, reference_script, form) as (machine, _):
         for tick, command, args in calls:
             machine.step(tick, (command, args))
         assert machine.allowed and set(machine.allowed) == {"D-14"}
-    finally:
-        ours.events.close()
-        reference.events.close()
 
 
 # ---------------------------------------------------------------------------
@@ -1210,15 +1207,9 @@ def test_d18_sequences_match_the_reference_run_with_the_floor(
     form: str,
     calls: tuple[tuple[float, str, tuple[str, ...]], ...],
 ) -> None:
-    ours = _side(server, form, our_source(form))
-    reference = _side(reference_server, "eval", reference_script)
-    try:
-        machine = cast(_Comparing, _machine(ours, reference, f"{form} form, {server.name}")())
+    with _comparing(server, reference_server, reference_script, form) as (machine, ours):
         for tick, command, args in calls:
             machine.step(tick, (command, args))
         assert machine.allowed == []
         history = ours.raw.lrange("ql:j:j1-history", 0, -1)
         assert len(history) >= 2, "the sequence appended history under the fraction"
-    finally:
-        ours.events.close()
-        reference.events.close()
