@@ -59,7 +59,7 @@ __all__ = [
 # The work a batch popped beyond the free slots is expected to take, at most.
 BATCH_SECONDS = 0.005
 # How long a popped job may wait behind a chain whose job turned out long before it
-# gets a thread of its own (trio, asyncio).
+# gets a slot of its own (a thread for trio and asyncio, a greenlet for gevent).
 STUCK_SECONDS = 0.02
 MAX_BATCH = 32
 # The longest a completion is held while every slot is busy.
